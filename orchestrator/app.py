@@ -1,0 +1,259 @@
+"""The Orchestrator: the one object users hold to run tasks and workflows.
+
+::
+
+    async with Orchestrator() as orch:
+        result = await orch.run("ticket_triage", {"ticket": text})
+        print(result.answer)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from orchestrator.errors import ConfigError, UnknownNameError, UserError
+from orchestrator.events import Collector, EventSink, FanOut
+from orchestrator.executor import Executor, RunSpec
+from orchestrator.models.base import Model
+from orchestrator.plan import Plan
+from orchestrator.planner import Planner, describe_inputs
+from orchestrator.registry import Registry
+from orchestrator.router import Budget, GuardedModel, ModelPool, Router, RunGuard
+from orchestrator.types import Event, RunResult, Sensitivity
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from orchestrator.settings import Settings
+    from orchestrator.store.base import Store
+
+log = structlog.get_logger(__name__)
+
+
+class Orchestrator:
+    """Runs workflows and free-form tasks; owns the models, registry, router and executor."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        registry: Registry | None = None,
+        models: Mapping[str, Model] | None = None,
+        store: Store | None = None,
+        checkpointer: BaseCheckpointSaver[Any] | None = None,
+    ):
+        if settings is None:
+            from orchestrator.settings import Settings
+
+            settings = Settings.load()
+        self.settings = settings
+        self.registry = registry or Registry.from_entry_points(settings.specialists)
+        self.pool = ModelPool(settings.models, models)
+        planner_spec = settings.planner_spec()
+        self.router = Router(self.pool, default_cascade=settings.default_cascade, baseline=planner_spec)
+        self._store = store
+        self._checkpointer = checkpointer
+        self._executor: Executor | None = None
+        self._owned: list[Any] = []
+
+    async def __aenter__(self) -> Orchestrator:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- wiring (lazy: Redis connects on first use) ------------------------------
+
+    async def _ensure(self) -> Executor:
+        if self._executor is None:
+            if self.settings.redis_url and (self._store is None or self._checkpointer is None):
+                await self._connect_redis(self.settings.redis_url)
+            self._executor = Executor(self.registry, self.router, checkpointer=self._checkpointer,
+                                      settings=self.settings.executor)
+        return self._executor
+
+    async def _connect_redis(self, url: str) -> None:
+        import redis.asyncio as aioredis
+
+        from orchestrator.checkpoint import RedisCheckpointer
+        from orchestrator.keys import KeySpace
+        from orchestrator.store import RedisStore
+
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
+        self._owned.append(client)
+        keys = KeySpace(self.settings.key_prefix)
+        if self._store is None:
+            self._store = RedisStore.from_settings(client, keys, self.settings)
+        if self._checkpointer is None:
+            self._checkpointer = RedisCheckpointer(client, keys=keys)
+
+    @property
+    def store(self) -> Store | None:
+        return self._store
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+        for resource in self._owned:
+            await resource.aclose()
+        self._owned.clear()
+
+    # -- running ------------------------------------------------------------------
+
+    async def run(
+        self,
+        target: str | Plan,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        sensitivity: Mapping[str, Sensitivity | str] | None = None,
+        events: EventSink | None = None,
+        budget: Budget | None = None,
+    ) -> RunResult:
+        """Run a workflow (by name), a Plan, or a free-form task; resume if ``run_id`` is known.
+
+        ``sensitivity`` marks inputs ``public``, ``internal`` or ``confidential``; unmarked
+        inputs take the workflow's declared level or the deployment default.
+        """
+        executor = await self._ensure()
+        values, make_plan, planner = self._prepare(target, dict(inputs or {}))
+        levels = self._levels(target, values, sensitivity or {})
+        guard = RunGuard()
+        guard.ledger.budget = budget or Budget.model_validate(self.settings.budget.model_dump())
+        for name, value in values.items():
+            if levels[name] is Sensitivity.CONFIDENTIAL:
+                guard.confidential.add(value)
+        if self.settings.redact_for_remote:
+            from tools.pii import redact
+
+            guard.redact = lambda text: redact(text).text
+        sinks: list[EventSink] = [s for s in (self._store, events) if s is not None]
+        spec = RunSpec(run_id=run_id or uuid.uuid4().hex, inputs=values, sensitivity=levels,
+                       sink=FanOut(sinks), guard=guard, baseline_model=self.router.baseline.ref
+                       if self.router.baseline else None)
+        if planner is not None:
+            self._attach_planner(spec, planner, str(target), values, levels)
+        else:
+            assert make_plan is not None
+            spec.make_plan = make_plan
+        if self._store is not None:
+            await self._store.save_run(RunResult(run_id=spec.run_id, status="running"))
+        result = await executor.execute(spec)
+        if self._store is not None:
+            await self._store.save_run(result)
+        return result
+
+    async def stream(self, target: str | Plan, inputs: Mapping[str, Any] | None = None,
+                     **kwargs: Any) -> AsyncIterator[Event]:
+        """Run and yield each event as it happens; the last one is ``run.finished``/``run.failed``."""
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+        class _Push:
+            async def emit(self, event: Event) -> None:
+                queue.put_nowait(event)
+
+        async def go() -> RunResult:
+            try:
+                return await self.run(target, inputs, events=_Push(), **kwargs)
+            finally:
+                queue.put_nowait(None)
+
+        runner = asyncio.create_task(go())
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            await runner
+        finally:
+            if not runner.done():
+                runner.cancel()
+
+    async def plan(self, task: str, inputs: Mapping[str, Any] | None = None,
+                   sensitivity: Mapping[str, Sensitivity | str] | None = None) -> Plan:
+        """Only plan (no execution): what the planner would run for ``task``."""
+        values = dict(inputs or {})
+        planner = self._planner(RunGuard(), Sensitivity.PUBLIC)
+        return await planner.plan(task, describe_inputs(values, self._levels(task, values, sensitivity or {})))
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _prepare(self, target: str | Plan, values: dict[str, Any]) -> tuple[dict[str, Any], Any, bool | None]:
+        if isinstance(target, Plan):
+            plan = target
+
+            async def fixed() -> Plan:
+                return plan
+
+            return values, fixed, None
+        if target in self.registry.workflow_names:
+            workflow = self.registry.workflow(target)
+            bound = workflow.bind(values)
+            catalog = self.registry.agent_names
+
+            async def compiled() -> Plan:
+                return workflow.compile(catalog)
+
+            return bound, compiled, None
+        if not target.strip():
+            raise UserError("nothing to run: give a workflow name or a task")
+        if self.settings.planner_spec() is None:
+            raise UnknownNameError("workflow", target, self.registry.workflow_names) if " " not in target \
+                else ConfigError(
+                    "free-form tasks need a planner model: set [planner] model in orchestrator.toml "
+                    "(e.g. model = \"openai:gpt-4o-mini\") or ORCHESTRATOR_PLANNER__MODEL, or run a workflow: "
+                    + ", ".join(self.registry.workflow_names), key="planner.model")
+        return values, None, True
+
+    def _levels(self, target: str | Plan, values: Mapping[str, Any],
+                given: Mapping[str, Sensitivity | str]) -> dict[str, Sensitivity]:
+        declared: dict[str, Sensitivity] = {}
+        if isinstance(target, str) and target in self.registry.workflow_names:
+            for name, spec in self.registry.workflow(target).inputs.items():
+                if spec.sensitivity is not None:
+                    declared[name] = spec.sensitivity
+        default = Sensitivity(self.settings.default_sensitivity)
+        levels = {name: declared.get(name, default) for name in values}
+        for name, level in given.items():
+            try:
+                levels[name] = Sensitivity(level)
+            except ValueError:
+                raise UserError(f"sensitivity of {name!r} must be public, internal or confidential, "
+                                f"not {level!r}") from None
+        return levels
+
+    def _planner(self, guard: RunGuard, sensitivity: Sensitivity) -> Planner:
+        spec = self.settings.planner_spec()
+        if spec is None:
+            raise ConfigError("no planner model configured", key="planner.model")
+        model = GuardedModel(spec.name, self.pool, guard, sensitivity=sensitivity, step_id="plan")
+        return Planner(model, self.registry.catalog(), self.settings.planner)
+
+    def _attach_planner(self, spec: RunSpec, _: bool, task: str, values: Mapping[str, Any],
+                        levels: Mapping[str, Sensitivity]) -> None:
+        # The planner sees descriptions, never confidential content: it plans at "public" level,
+        # and the guard still scans every outgoing request for confidential values.
+        planner = self._planner(spec.guard, Sensitivity.PUBLIC)
+        described = describe_inputs(values, levels)
+        model = planner.model
+        assert isinstance(model, GuardedModel)
+
+        async def make_plan() -> Plan:
+            return await planner.plan(task, described)
+
+        async def replan(previous: Plan, results: list[Any]) -> Plan | None:
+            try:
+                return await planner.replan(task, described, previous, results)
+            except Exception as exc:
+                log.warning("planner.replan_failed", error=str(exc))
+                return None
+
+        spec.make_plan = make_plan
+        if self.settings.planner.replan:
+            spec.replan = replan
+        spec.planner_cost = lambda: model.cost_usd
+
+
+__all__ = ["Orchestrator"]

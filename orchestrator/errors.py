@@ -1,0 +1,188 @@
+"""The orchestrator's exceptions: one root, split three ways.
+
+::
+
+    OrchestratorError                 anything raised by this library
+    ├── UserError                     the caller misused the library; fix the call or the config
+    │   ├── ConfigError               invalid configuration (file, key, reason)
+    │   ├── UnknownNameError          an agent, tool, workflow or model that is not registered
+    │   └── InputError                a run's inputs are missing or malformed
+    ├── RuntimeFailure                something went wrong while running; may be retried or recorded
+    │   ├── PlanError                 a plan is invalid (says which step and what to change)
+    │   ├── ModelError                a model call failed (which model, why, retryable or not)
+    │   │   ├── ModelTimeout
+    │   │   └── ModelRequestBlocked   a real model call in a test that did not opt in
+    │   ├── PrivacyViolation          confidential data would reach a non-local model
+    │   ├── StepFailed                a step failed for good (which step, the reason)
+    │   ├── BudgetExceeded            a run's token or money budget is spent (keeps partial results)
+    │   ├── StoreError                the run store / queue backend is unreachable or failed
+    │   └── JobError                  a queued job failed, was cancelled or is unknown
+    └── Signal                        control flow, not failures
+        └── ValidationRetry           a specialist asks for one more attempt with feedback
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OrchestratorError(Exception):
+    """Root of every exception this library raises."""
+
+
+# -- developer misuse -------------------------------------------------------
+
+
+class UserError(OrchestratorError):
+    """The library was used wrongly: the message says what to change."""
+
+
+class ConfigError(UserError):
+    """Configuration is invalid: names the source, the key and the reason."""
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None):
+        where = ": ".join(part for part in (source, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.source = source
+        self.key = key
+
+
+class UnknownNameError(UserError):
+    """A name (agent, tool, workflow, model) that nothing registered."""
+
+    def __init__(self, kind: str, name: str, known: list[str]):
+        hint = ", ".join(sorted(known)) or "none"
+        super().__init__(f"unknown {kind} {name!r}; known {kind}s: {hint}")
+        self.kind = kind
+        self.name = name
+        self.known = known
+
+
+class InputError(UserError):
+    """A run's inputs are missing, unreadable or of the wrong shape."""
+
+
+# -- runtime failures -------------------------------------------------------
+
+
+class RuntimeFailure(OrchestratorError):
+    """Something failed while running; recorded on the run, sometimes retried."""
+
+
+class PlanError(RuntimeFailure):
+    """A plan is invalid. ``problems`` lists each problem in words a model can act on."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("invalid plan: " + "; ".join(self.problems))
+
+
+class ModelError(RuntimeFailure):
+    """A model call failed. ``retryable`` is true for transient failures (5xx, connection)."""
+
+    def __init__(self, model: str, message: str, *, retryable: bool = False, status: int | None = None):
+        super().__init__(f"{model}: {message}")
+        self.model = model
+        self.reason = message
+        self.retryable = retryable
+        self.status = status
+
+
+class ModelTimeout(ModelError):
+    """A model did not answer in time."""
+
+    def __init__(self, model: str, seconds: float):
+        super().__init__(model, f"no answer within {seconds:g}s", retryable=True)
+        self.seconds = seconds
+
+
+class ModelRequestBlocked(ModelError):
+    """A real model request was made in a test that did not opt in."""
+
+    def __init__(self, model: str):
+        super().__init__(
+            model,
+            "real model requests are blocked in tests; use ScriptedModel, or mark the test "
+            "with @pytest.mark.allow_model_requests",
+        )
+
+
+class PrivacyViolation(RuntimeFailure):
+    """Confidential content would have been sent to a model that is not local."""
+
+    def __init__(self, model: str, step: str | None = None):
+        where = f" in step {step!r}" if step else ""
+        super().__init__(
+            f"confidential input{where} may only go to local models, and {model!r} is not local"
+        )
+        self.model = model
+        self.step = step
+
+
+class StepFailed(RuntimeFailure):
+    """A step failed for good."""
+
+    def __init__(self, step: str, reason: str):
+        super().__init__(f"step {step!r} failed: {reason}")
+        self.step = step
+        self.reason = reason
+
+
+class BudgetExceeded(RuntimeFailure):
+    """A run spent its budget. ``partial`` holds the results finished before the stop."""
+
+    def __init__(self, what: str, limit: float, spent: float, partial: Any = None):
+        super().__init__(f"{what} budget exceeded: spent {spent:g} of {limit:g}")
+        self.what = what
+        self.limit = limit
+        self.spent = spent
+        self.partial = partial
+
+
+class StoreError(RuntimeFailure):
+    """The store or queue backend is unreachable or returned an error."""
+
+
+class JobError(RuntimeFailure):
+    """A queued job failed, was cancelled, or does not exist."""
+
+    def __init__(self, job_id: str, message: str):
+        super().__init__(f"job {job_id}: {message}")
+        self.job_id = job_id
+        self.reason = message
+
+
+# -- control-flow signals ---------------------------------------------------
+
+
+class Signal(OrchestratorError):
+    """Control flow, not a failure."""
+
+
+class ValidationRetry(Signal):
+    """A specialist's answer failed validation; ``feedback`` goes back to the model."""
+
+    def __init__(self, feedback: str):
+        super().__init__(feedback)
+        self.feedback = feedback
+
+
+__all__ = [
+    "BudgetExceeded",
+    "ConfigError",
+    "InputError",
+    "JobError",
+    "ModelError",
+    "ModelRequestBlocked",
+    "ModelTimeout",
+    "OrchestratorError",
+    "PlanError",
+    "PrivacyViolation",
+    "RuntimeFailure",
+    "Signal",
+    "StepFailed",
+    "StoreError",
+    "UnknownNameError",
+    "UserError",
+    "ValidationRetry",
+]

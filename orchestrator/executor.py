@@ -1,0 +1,345 @@
+"""Runs a Plan on LangGraph: eager dispatch, durable step results, resume.
+
+Each step is a LangGraph ``task``; the run is an ``entrypoint``. Every task is
+*called* up front, in the plan's topological order, so task ids are the same
+on every execution of the run, which is what lets the checkpointer hand back a
+completed step's result on resume instead of running it again. A called task
+waits in-process for the steps it depends on and starts the moment they have
+finished: there are no level-by-level waves, so wall time follows the
+critical path.
+
+A failed step is recorded with its reason and its dependants are skipped. The
+caller may supply a ``replan`` callback; it is asked once, after a failure,
+for a new plan, which then runs in a second phase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import structlog
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.func import entrypoint, task
+from pydantic import BaseModel, ValidationError
+
+from orchestrator.errors import BudgetExceeded, OrchestratorError, PlanError
+from orchestrator.events import EventSink
+from orchestrator.plan import Plan, Step, resolve
+from orchestrator.registry import Registry
+from orchestrator.router import Router, RunGuard
+from orchestrator.specialist import Specialist, Tool
+from orchestrator.types import CostReport, Event, EventType, RunResult, RunStatus, Sensitivity, StepResult
+
+log = structlog.get_logger(__name__)
+
+PlanSource = Callable[[], Awaitable[Plan]]
+Replanner = Callable[[Plan, list[StepResult]], Awaitable[Plan | None]]
+
+
+class ExecutorSettings(BaseModel):
+    step_timeout: float = 120.0
+    """Seconds a step may take before it fails."""
+    max_parallel_steps: int = 16
+    """Steps of one run in flight at once."""
+    durability: Literal["sync", "async", "exit"] = "sync"
+    """When LangGraph persists step results: before the next step (sync), in the background, or at exit."""
+
+
+@dataclass
+class RunSpec:
+    """Everything one execution needs, besides the plan."""
+
+    run_id: str
+    inputs: Mapping[str, Any]
+    sensitivity: Mapping[str, Sensitivity]
+    sink: EventSink
+    guard: RunGuard = field(default_factory=RunGuard)
+    make_plan: PlanSource | None = None
+    replan: Replanner | None = None
+    planner_cost: Callable[[], float] = lambda: 0.0
+    baseline_model: str | None = None
+
+
+@dataclass
+class _Phase:
+    plan: Plan
+    done: dict[str, asyncio.Future[StepResult]]
+    results: dict[str, StepResult] = field(default_factory=dict)
+    sensitivity: dict[str, Sensitivity] = field(default_factory=dict)
+
+
+@dataclass
+class _Live:
+    spec: RunSpec
+    limit: asyncio.Semaphore
+    phases: dict[int, _Phase] = field(default_factory=dict)
+
+
+class Executor:
+    """Executes plans; one instance serves many concurrent runs."""
+
+    def __init__(self, registry: Registry, router: Router, *,
+                 checkpointer: BaseCheckpointSaver[Any] | None = None,
+                 settings: ExecutorSettings | None = None):
+        self.registry = registry
+        self.router = router
+        self.settings = settings or ExecutorSettings()
+        self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
+        self._live: dict[str, _Live] = {}
+
+        @task(name="plan")
+        async def plan_task(run_id: str, phase: int) -> dict[str, Any]:
+            return await self._make_plan(run_id, phase)
+
+        @task(name="step")
+        async def step_task(run_id: str, phase: int, step_id: str) -> dict[str, Any]:
+            result = await self._run_step(run_id, phase, step_id)
+            return result.model_dump(mode="json")
+
+        @entrypoint(checkpointer=self.checkpointer, name="run")
+        async def run_entry(run_id: str) -> dict[str, Any]:
+            return await self._run(run_id, plan_task, step_task)
+
+        self._entry = run_entry
+
+    async def execute(self, spec: RunSpec, plan: Plan | None = None) -> RunResult:
+        """Run (or resume, for a run id the checkpointer knows) one plan to its RunResult."""
+        if plan is not None:
+            fixed = plan
+
+            async def given() -> Plan:
+                return fixed
+
+            spec.make_plan = given
+        if spec.make_plan is None:
+            raise ValueError("execute() needs a plan or a RunSpec.make_plan")
+        self._live[spec.run_id] = _Live(spec, asyncio.Semaphore(self.settings.max_parallel_steps))
+        config = {"configurable": {"thread_id": spec.run_id}}
+        started = time.perf_counter()
+        try:
+            with structlog.contextvars.bound_contextvars(run_id=spec.run_id):
+                state = await self._entry.aget_state(config)
+                resume = bool(state.next)  # an interrupted run of this id: continue it
+                if resume:
+                    log.info("run.resume", pending=len(state.next))
+                payload = await self._entry.ainvoke(None if resume else spec.run_id, config,
+                                                    durability=self.settings.durability)
+        finally:
+            del self._live[spec.run_id]
+        result = RunResult.model_validate(payload)
+        result.duration_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    # -- the entrypoint body ------------------------------------------------
+
+    async def _run(self, run_id: str, plan_task: Any, step_task: Any) -> dict[str, Any]:
+        live = self._live[run_id]
+        spec = live.spec
+        await self._emit(spec, "run.started")
+        try:
+            plan = Plan.model_validate(await plan_task(run_id, 0))
+        except OrchestratorError as exc:
+            return await self._finish(spec, None, [], "failed", str(exc))
+        steps = await self._run_phase(live, 0, plan, step_task)
+        replanned = False
+        failed = [s for s in steps if s.status == "failed"]
+        if failed and spec.replan is not None and not _budget_failure(failed):
+            new_plan_data = await plan_task(run_id, 1)
+            if new_plan_data:
+                plan, replanned = Plan.model_validate(new_plan_data), True
+                steps = [*steps, *await self._run_phase(live, 1, plan, step_task)]
+        return await self._finish(spec, plan, steps, _status(live.phases[max(live.phases)]), None,
+                                  replanned=replanned)
+
+    async def _make_plan(self, run_id: str, phase: int) -> dict[str, Any]:
+        spec = self._live[run_id].spec
+        if phase == 0:
+            assert spec.make_plan is not None
+            plan = await spec.make_plan()
+        else:
+            assert spec.replan is not None
+            previous = self._live[run_id].phases[0]
+            new = await spec.replan(previous.plan, list(previous.results.values()))
+            if new is None:
+                return {}
+            plan = new
+        self._check_agents(plan)
+        await self._emit(spec, "plan.ready", data={"plan": plan.model_dump(mode="json"), "phase": phase})
+        return plan.model_dump(mode="json")
+
+    def _check_agents(self, plan: Plan) -> None:
+        unknown = [s for s in plan.steps if s.agent not in self.registry.agent_names]
+        if unknown:
+            known = ", ".join(self.registry.agent_names)
+            raise PlanError([f"step {s.id!r} uses unknown agent {s.agent!r}; choose one of: {known}"
+                             for s in unknown])
+
+    async def _run_phase(self, live: _Live, index: int, plan: Plan, step_task: Any) -> list[StepResult]:
+        loop = asyncio.get_running_loop()
+        order = plan.topological_order()
+        phase = _Phase(plan, {s.id: loop.create_future() for s in order})
+        phase.sensitivity = _sensitivities(plan, live.spec)
+        live.phases[index] = phase
+        # Call every task now, in a fixed order: ids stay stable across resumes.
+        calls = {asyncio.ensure_future(step_task(live.spec.run_id, index, s.id)): s for s in order}
+        pending = set(calls)
+        while pending:
+            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for call in finished:
+                step = calls[call]
+                try:
+                    result = StepResult.model_validate(call.result())
+                except Exception as exc:
+                    result = _failed(step, str(exc))
+                self._settle(phase, result)  # resolves dependants of results replayed from a checkpoint
+        return [phase.results[s.id] for s in order]
+
+    # -- one step -------------------------------------------------------------
+
+    async def _run_step(self, run_id: str, index: int, step_id: str) -> StepResult:
+        live = self._live[run_id]
+        phase = live.phases[index]
+        step = phase.plan.step_map[step_id]
+        upstream = {dep: await phase.done[dep] for dep in sorted(step.depends_on)}
+        blocked = [d for d, r in upstream.items() if r.status != "completed"]
+        if blocked:
+            result = StepResult(step_id=step.id, agent=step.agent, status="skipped",
+                                error=f"skipped because {', '.join(blocked)} did not complete")
+            await self._emit(live.spec, "step.skipped", step.id, {"reason": result.error})
+            return self._settle(phase, result)
+        async with live.limit:
+            result = await self._execute_step(live, phase, step, upstream)
+        return self._settle(phase, result)
+
+    def _settle(self, phase: _Phase, result: StepResult) -> StepResult:
+        phase.results[result.step_id] = result
+        future = phase.done[result.step_id]
+        if not future.done():
+            future.set_result(result)
+        return result
+
+    async def _execute_step(self, live: _Live, phase: _Phase, step: Step,
+                            upstream: Mapping[str, StepResult]) -> StepResult:
+        spec = live.spec
+        sensitivity = phase.sensitivity[step.id]
+        agent = self.registry.agent(step.agent)
+        await self._emit(spec, "step.started", step.id, {"agent": step.agent, "sensitivity": sensitivity.value,
+                                                         "instruction": step.instruction})
+        started = time.time()
+        with structlog.contextvars.bound_contextvars(step_id=step.id):
+            try:
+                outputs = {k: r.output for k, r in upstream.items()}
+                raw = resolve({**step.params, **step.inputs}, spec.inputs, outputs)
+                request = agent.Input.model_validate(raw)
+                result = await asyncio.wait_for(self._dispatch(agent, step, request, sensitivity, spec),
+                                                self.settings.step_timeout)
+            except TimeoutError:
+                result = _failed(step, f"timed out after {self.settings.step_timeout:g}s")
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                result = _failed(step, f"invalid input for {step.agent}: {problems}")
+            except BudgetExceeded as exc:
+                result = _failed(step, str(exc))
+                result.escalation_reason = "budget"
+            except (OrchestratorError, KeyError) as exc:
+                result = _failed(step, str(exc))
+            except Exception as exc:  # a plugin's bug fails its step, never the run
+                log.warning("step.crashed", agent=step.agent, error_type=type(exc).__name__)
+                result = _failed(step, f"{step.agent} raised {type(exc).__name__}: {exc}")
+        result.started_at, result.finished_at = started, time.time()
+        result.latency_ms = (result.finished_at - started) * 1000
+        if sensitivity is Sensitivity.CONFIDENTIAL and result.output is not None:
+            spec.guard.confidential.add(result.output)
+        kind: EventType = "step.finished" if result.status == "completed" else "step.failed"
+        log.info(kind, agent=step.agent, model=result.model, latency_ms=round(result.latency_ms, 1),
+                 status=result.status)
+        await self._emit(spec, kind, step.id, _step_event(result))
+        return result
+
+    async def _dispatch(self, agent: Specialist[Any, Any] | Tool[Any, Any], step: Step, request: BaseModel,
+                        sensitivity: Sensitivity, spec: RunSpec) -> StepResult:
+        if isinstance(agent, Tool):
+            output = await agent(request)
+            return StepResult(step_id=step.id, agent=step.agent, status="completed",
+                              output=output.model_dump(mode="json"), confidence=1.0)
+        return await self.router.run(agent, request, step_id=step.id, instruction=step.instruction,
+                                     sensitivity=sensitivity, guard=spec.guard)
+
+    # -- results and events -------------------------------------------------------
+
+    async def _finish(self, spec: RunSpec, plan: Plan | None, steps: list[StepResult], status: RunStatus,
+                      error: str | None, *, replanned: bool = False) -> dict[str, Any]:
+        answer = None
+        if plan is not None:
+            outputs = {s.step_id: s.output for s in steps if s.status == "completed"}
+            answer = _answer(plan, spec.inputs, outputs)
+            failed = [s for s in steps if s.status == "failed"]
+            if failed and error is None:
+                error = "; ".join(f"{s.step_id}: {s.error}" for s in failed[:3])
+        cost = CostReport.from_steps(steps, planner_cost=spec.planner_cost(), baseline_model=spec.baseline_model)
+        result = RunResult(run_id=spec.run_id, status=status,
+                           answer=answer, plan=plan.model_dump(mode="json") if plan else None,
+                           steps=steps, cost=cost, error=error, replanned=replanned)
+        kind: EventType = "run.finished" if status == "completed" else "run.failed"
+        await self._emit(spec, kind, data={"status": status, "error": error, "answer": answer,
+                                           "cost": cost.model_dump(mode="json")})
+        return result.model_dump(mode="json")
+
+    async def _emit(self, spec: RunSpec, kind: EventType, step_id: str | None = None,
+                    data: dict[str, Any] | None = None) -> None:
+        try:
+            await spec.sink.emit(Event(type=kind, run_id=spec.run_id, step_id=step_id, data=data or {}))
+        except Exception as exc:  # a broken UI must not break the run
+            log.warning("event.emit_failed", event=kind, error=str(exc))
+
+
+def _failed(step: Step, reason: str) -> StepResult:
+    return StepResult(step_id=step.id, agent=step.agent, status="failed", error=reason)
+
+
+def _budget_failure(failed: list[StepResult]) -> bool:
+    return any(s.escalation_reason == "budget" for s in failed)
+
+
+def _status(phase: _Phase) -> RunStatus:
+    results = list(phase.results.values())
+    if _budget_failure([r for r in results if r.status == "failed"]):
+        return "budget_exceeded"
+    return "completed" if all(r.status == "completed" for r in results) else "failed"
+
+
+def _answer(plan: Plan, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = {}
+    for name, ref in plan.answer_refs().items():
+        try:
+            answer[name] = resolve(ref, inputs, outputs)
+        except KeyError:
+            answer[name] = None
+    return answer
+
+
+def _sensitivities(plan: Plan, spec: RunSpec) -> dict[str, Sensitivity]:
+    """A step is as sensitive as the most sensitive input or step it reads, transitively."""
+    levels: dict[str, Sensitivity] = {}
+    for step in plan.topological_order():
+        sources = [spec.sensitivity.get(name, Sensitivity.INTERNAL) for name in step.input_names]
+        sources += [levels[dep] for dep in step.depends_on]
+        levels[step.id] = Sensitivity.highest(sources)
+    return levels
+
+
+def _step_event(result: StepResult) -> dict[str, Any]:
+    return {
+        "agent": result.agent, "status": result.status, "model": result.model, "local": result.local,
+        "latency_ms": round(result.latency_ms, 1), "cost_usd": result.cost_usd,
+        "confidence": result.confidence, "escalated_from": result.escalated_from,
+        "attempts": len(result.attempts), "error": result.error, "output": result.output,
+    }
+
+
+__all__ = ["Executor", "ExecutorSettings", "PlanSource", "Replanner", "RunSpec"]

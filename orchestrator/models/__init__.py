@@ -1,0 +1,30 @@
+"""Model clients: the interface, the scripted test models, and the backend factory."""
+
+from orchestrator.models.base import (
+    Capabilities,
+    Completion,
+    Message,
+    Model,
+    Usage,
+    assistant,
+    system,
+    user,
+)
+from orchestrator.models.scripted import FunctionModel, ModelCall, ScriptedModel
+from orchestrator.models.spec import ModelSpec, create_model
+
+__all__ = [
+    "Capabilities",
+    "Completion",
+    "FunctionModel",
+    "Message",
+    "Model",
+    "ModelCall",
+    "ModelSpec",
+    "ScriptedModel",
+    "Usage",
+    "assistant",
+    "create_model",
+    "system",
+    "user",
+]

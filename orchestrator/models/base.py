@@ -1,0 +1,144 @@
+"""The model interface every backend implements, and the data it returns.
+
+A model is anything with ``complete`` (chat in, text or a schema-valid object
+out) and, where it can, ``embed``. Backends differ in how they constrain
+output; each declares that in its :class:`Capabilities` so specialists
+consult the record instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant"]
+StructuredOutput = Literal["json_schema", "json_mode", "grammar", "prompt", "none"]
+
+
+class Message(BaseModel):
+    """One chat message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    content: str
+
+
+def system(content: str) -> Message:
+    return Message(role="system", content=content)
+
+
+def user(content: str) -> Message:
+    return Message(role="user", content=content)
+
+
+def assistant(content: str) -> Message:
+    return Message(role="assistant", content=content)
+
+
+class Usage(BaseModel):
+    """Tokens a call consumed."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+class Completion(BaseModel):
+    """What a model answered, with what it cost in tokens and time."""
+
+    text: str
+    """The raw text the model produced."""
+    parsed: Any = None
+    """The JSON value parsed from ``text`` when a schema was requested and it parsed."""
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float = 0.0
+    model: str = ""
+    """The model reference that answered, e.g. ``ollama:qwen2.5:1.5b``."""
+    local: bool = True
+    """Whether the answering model runs on this deployment's own hardware."""
+    token_logprobs: list[float] | None = None
+    """Log-probability of each generated token, where the backend reports them."""
+
+
+class Capabilities(BaseModel):
+    """What a model can do; specialists read this instead of guessing."""
+
+    structured_output: StructuredOutput = "prompt"
+    """How output is constrained to a JSON schema: natively, JSON mode, grammar, or by prompt."""
+    logprobs: bool = False
+    embeddings: bool = False
+    context_size: int = 4096
+    """Context window in tokens."""
+    local: bool = True
+    """Runs on the deployment's own hardware: may receive confidential data."""
+    parameters_b: float | None = None
+    """Model size in billions of parameters, where known (used to pick grounded strategies)."""
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A chat model (and, where supported, an embedder)."""
+
+    @property
+    def ref(self) -> str:
+        """The model reference, e.g. ``ollama:qwen2.5:1.5b``."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        """Answer ``messages``; with ``schema``, the answer is JSON valid for it (best effort
+        where the backend can only be prompted) and ``Completion.parsed`` holds it."""
+        ...
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed ``texts``; raises :class:`~orchestrator.errors.ModelError` if unsupported."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def estimate_tokens(text: str) -> int:
+    """A backend-free token estimate (about four characters a token)."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def messages_tokens(messages: Sequence[Message]) -> int:
+    return sum(estimate_tokens(m.content) + 4 for m in messages)
+
+
+__all__ = [
+    "Capabilities",
+    "Completion",
+    "Message",
+    "Model",
+    "Role",
+    "StructuredOutput",
+    "Usage",
+    "assistant",
+    "estimate_tokens",
+    "messages_tokens",
+    "system",
+    "user",
+]

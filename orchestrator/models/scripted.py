@@ -1,0 +1,206 @@
+"""Models for tests and demos: replies come from a script, calls are recorded.
+
+``ScriptedModel`` answers from a queue of replies; ``FunctionModel`` lets a
+function decide each reply. Both record every call (messages and schema) so
+tests can assert what was sent, and both embed text deterministically by
+hashing words, so embedding-based specialists run without a real model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import json
+import math
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from orchestrator.errors import ModelError
+from orchestrator.models.base import (
+    Capabilities,
+    Completion,
+    Message,
+    Usage,
+    estimate_tokens,
+    messages_tokens,
+)
+
+Reply = str | dict[str, Any] | list[Any] | BaseModel | Completion | BaseException
+ReplyFunction = Callable[["ModelCall"], Reply | Awaitable[Reply]]
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """One recorded call."""
+
+    messages: tuple[Message, ...]
+    schema: dict[str, Any] | None
+    max_tokens: int | None
+
+    @property
+    def prompt(self) -> str:
+        """All message contents joined, for easy assertions."""
+        return "\n".join(m.content for m in self.messages)
+
+    @property
+    def last_user(self) -> str:
+        return next((m.content for m in reversed(self.messages) if m.role == "user"), "")
+
+
+def hash_embedding(text: str, dims: int = 256) -> list[float]:
+    """A deterministic bag-of-words embedding: similar wording, similar vectors."""
+    vec = [0.0] * dims
+    for word in _WORD.findall(text.lower()):
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        index = int.from_bytes(digest[:4], "little") % dims
+        vec[index] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+    return [v / norm for v in vec]
+
+
+@dataclass
+class _Recorder:
+    ref: str
+    capabilities: Capabilities
+    delay: float = 0.0
+    calls: list[ModelCall] = field(default_factory=list)
+    embed_calls: list[tuple[str, ...]] = field(default_factory=list)
+
+    def _completion(self, reply: Reply, call: ModelCall, started: float) -> Completion:
+        if isinstance(reply, BaseException):
+            raise reply
+        if isinstance(reply, Completion):
+            return reply
+        if isinstance(reply, BaseModel):
+            reply = reply.model_dump(mode="json")
+        text = reply if isinstance(reply, str) else json.dumps(reply)
+        parsed: Any = None
+        if call.schema is not None:
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+        return Completion(
+            text=text,
+            parsed=parsed,
+            usage=Usage(input_tokens=messages_tokens(call.messages), output_tokens=estimate_tokens(text)),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            model=self.ref,
+            local=self.capabilities.local,
+        )
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.embed_calls.append(tuple(texts))
+        if not self.capabilities.embeddings:
+            raise ModelError(self.ref, "this model does not embed")
+        return [hash_embedding(t) for t in texts]
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _capabilities(local: bool, capabilities: Capabilities | None) -> Capabilities:
+    if capabilities is not None:
+        return capabilities
+    return Capabilities(structured_output="json_schema", embeddings=True, local=local, context_size=8192)
+
+
+class ScriptedModel(_Recorder):
+    """Answers from a queue of replies, in order.
+
+    A reply is text, a JSON-able value (sent as JSON text), a pydantic model, a
+    ready :class:`Completion`, or an exception to raise. ``assert_complete()``
+    checks every reply was used.
+    """
+
+    def __init__(
+        self,
+        replies: Iterable[Reply] = (),
+        *,
+        ref: str = "scripted:model",
+        local: bool = True,
+        delay: float = 0.0,
+        capabilities: Capabilities | None = None,
+    ):
+        super().__init__(ref=ref, capabilities=_capabilities(local, capabilities), delay=delay)
+        self._replies: deque[Reply] = deque(replies)
+
+    def add(self, *replies: Reply) -> None:
+        self._replies.extend(replies)
+
+    @property
+    def remaining(self) -> int:
+        return len(self._replies)
+
+    def assert_complete(self) -> None:
+        """Fail if replies are left over."""
+        if self._replies:
+            raise AssertionError(f"{self.ref}: {len(self._replies)} scripted replies were not used")
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        started = time.perf_counter()
+        call = ModelCall(tuple(messages), schema, max_tokens)
+        self.calls.append(call)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if not self._replies:
+            raise ModelError(self.ref, f"no scripted reply left for call {len(self.calls)}")
+        return self._completion(self._replies.popleft(), call, started)
+
+
+class FunctionModel(_Recorder):
+    """A function decides each reply: ``FunctionModel(lambda call: {"label": "billing"})``.
+
+    The function receives the :class:`ModelCall` and may be sync or async.
+    """
+
+    def __init__(
+        self,
+        function: ReplyFunction,
+        *,
+        ref: str = "function:model",
+        local: bool = True,
+        delay: float = 0.0,
+        capabilities: Capabilities | None = None,
+    ):
+        super().__init__(ref=ref, capabilities=_capabilities(local, capabilities), delay=delay)
+        self._function = function
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        started = time.perf_counter()
+        call = ModelCall(tuple(messages), schema, max_tokens)
+        self.calls.append(call)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        reply = self._function(call)
+        if inspect.isawaitable(reply):
+            reply = await reply
+        return self._completion(reply, call, started)
+
+
+__all__ = ["FunctionModel", "ModelCall", "Reply", "ReplyFunction", "ScriptedModel", "hash_embedding"]

@@ -1,0 +1,100 @@
+"""How a deployment names and configures a model, and how a model is built from that."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field, model_validator
+
+from orchestrator.errors import ConfigError
+from orchestrator.models.base import Model
+
+#: Reference scheme -> "module:factory". Factories are imported only when used,
+#: so a deployment that never touches llama.cpp never imports it.
+PROVIDERS: dict[str, str] = {
+    "ollama": "orchestrator.models.ollama:OllamaModel",
+    "openai": "orchestrator.models.openai_compat:OpenAICompatibleModel",
+    "llamacpp": "orchestrator.models.llamacpp:LlamaCppModel",
+    "st": "orchestrator.models.sentence:SentenceTransformerModel",
+}
+
+_LOCAL_SCHEMES = {"ollama", "llamacpp", "st", "scripted", "function"}
+
+
+class ModelSpec(BaseModel):
+    """A named model of a deployment: what it is, where it runs, what it costs."""
+
+    name: str = ""
+    """The name specialists' cascades use; defaults to the reference."""
+    ref: str
+    """``scheme:id``, e.g. ``ollama:qwen2.5:1.5b``, ``openai:gpt-4o-mini``, ``llamacpp:/m.gguf``."""
+    local: bool | None = None
+    """Runs on the deployment's own hardware. Defaults by scheme (and base_url for openai)."""
+    price_input: float = 0.0
+    """US dollars per 1M input tokens."""
+    price_output: float = 0.0
+    """US dollars per 1M output tokens."""
+    concurrency: int = Field(default=4, ge=1)
+    """Calls in flight at once against this model."""
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds one call may take."""
+    retries: int = Field(default=2, ge=0)
+    """Retries on transient failures (connection errors, 5xx, timeouts); never on 4xx."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Backend options: ``host``, ``base_url``, ``api_key_env``, ``num_ctx``, ``keep_alive``, ..."""
+
+    @model_validator(mode="after")
+    def _defaults(self) -> ModelSpec:
+        if ":" not in self.ref:
+            raise ValueError(f"model ref {self.ref!r} must look like 'scheme:model', e.g. 'ollama:qwen2.5:1.5b'")
+        if not self.name:
+            self.name = self.ref
+        if self.local is None:
+            self.local = self._default_local()
+        return self
+
+    @property
+    def scheme(self) -> str:
+        return self.ref.split(":", 1)[0]
+
+    @property
+    def model_id(self) -> str:
+        return self.ref.split(":", 1)[1]
+
+    @property
+    def is_local(self) -> bool:
+        return bool(self.local)
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        """Dollars for that many tokens on this model."""
+        return (input_tokens * self.price_input + output_tokens * self.price_output) / 1_000_000
+
+    def _default_local(self) -> bool:
+        if self.scheme == "openai":
+            base_url = str(self.options.get("base_url", ""))
+            return any(h in base_url for h in ("127.0.0.1", "localhost", "[::1]"))
+        return self.scheme in _LOCAL_SCHEMES
+
+
+class ModelFactory(Protocol):
+    def __call__(self, spec: ModelSpec) -> Model: ...
+
+
+def create_model(spec: ModelSpec) -> Model:
+    """Build the client for ``spec`` from its scheme."""
+    target = PROVIDERS.get(spec.scheme)
+    if target is None:
+        known = ", ".join(sorted(PROVIDERS))
+        raise ConfigError(f"unknown model scheme {spec.scheme!r} in {spec.ref!r}; known: {known}", key=spec.name)
+    module_name, attr = target.split(":")
+    try:
+        factory: ModelFactory = getattr(importlib.import_module(module_name), attr)
+    except ImportError as exc:
+        extra = {"llamacpp": "llamacpp", "st": "embeddings"}.get(spec.scheme, "")
+        hint = f"; install it with: pip install 'slm-orchestrator[{extra}]'" if extra else ""
+        raise ConfigError(f"the {spec.scheme} backend is not installed ({exc}){hint}", key=spec.name) from exc
+    return factory(spec)
+
+
+__all__ = ["PROVIDERS", "ModelFactory", "ModelSpec", "create_model"]

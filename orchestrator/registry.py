@@ -1,0 +1,100 @@
+"""Where specialists, tools and workflows are found by name.
+
+Built-ins and third-party packages register through entry points in their
+``pyproject.toml``::
+
+    [project.entry-points."orchestrator.specialists"]
+    sentiment = "my_pkg.sentiment:Sentiment"
+
+The engine never imports ``agents/`` or ``tools/`` directly; it asks here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from typing import Any
+
+from orchestrator.errors import ConfigError, UnknownNameError
+from orchestrator.specialist import Agent, AgentInfo, Specialist, SpecialistConfig, Tool
+from orchestrator.workflow import Workflow
+
+SPECIALISTS_GROUP = "orchestrator.specialists"
+TOOLS_GROUP = "orchestrator.tools"
+WORKFLOWS_GROUP = "orchestrator.workflows"
+
+
+class Registry:
+    """Named specialists (configured instances), tools and workflows."""
+
+    def __init__(self) -> None:
+        self._specialists: dict[str, Specialist[Any, Any]] = {}
+        self._tools: dict[str, Tool[Any, Any]] = {}
+        self._workflows: dict[str, Workflow] = {}
+
+    @classmethod
+    def from_entry_points(cls, configs: Mapping[str, SpecialistConfig] | None = None) -> Registry:
+        """Everything installed packages register; ``configs`` configures specialists by name."""
+        configs = dict(configs or {})
+        registry = cls()
+        for ep in entry_points(group=SPECIALISTS_GROUP):
+            specialist_cls = ep.load()
+            registry.add(specialist_cls(configs.pop(ep.name, None)))
+        for ep in entry_points(group=TOOLS_GROUP):
+            registry.add(ep.load()())
+        for ep in entry_points(group=WORKFLOWS_GROUP):
+            registry.add_workflow(ep.load())
+        if configs:
+            raise ConfigError(f"configuration for unknown specialists: {', '.join(sorted(configs))}; "
+                              f"known: {', '.join(sorted(registry._specialists))}", key="specialists")
+        return registry
+
+    # -- registration -----------------------------------------------------
+
+    def add(self, agent: Agent[Any, Any]) -> None:
+        """Register a specialist or tool instance (replacing one of the same name)."""
+        if isinstance(agent, Specialist):
+            self._tools.pop(agent.name, None)
+            self._specialists[agent.name] = agent
+        elif isinstance(agent, Tool):
+            self._specialists.pop(agent.name, None)
+            self._tools[agent.name] = agent
+        else:
+            raise TypeError(f"{agent!r} is neither a Specialist nor a Tool")
+
+    def add_workflow(self, workflow: Workflow) -> None:
+        self._workflows[workflow.name] = workflow
+
+    # -- look-up ------------------------------------------------------------
+
+    @property
+    def agent_names(self) -> list[str]:
+        return sorted([*self._specialists, *self._tools])
+
+    @property
+    def workflow_names(self) -> list[str]:
+        return sorted(self._workflows)
+
+    def agent(self, name: str) -> Specialist[Any, Any] | Tool[Any, Any]:
+        found = self._specialists.get(name) or self._tools.get(name)
+        if found is None:
+            raise UnknownNameError("agent", name, self.agent_names)
+        return found
+
+    def specialists(self) -> list[Specialist[Any, Any]]:
+        return [self._specialists[n] for n in sorted(self._specialists)]
+
+    def workflow(self, name: str) -> Workflow:
+        if name not in self._workflows:
+            raise UnknownNameError("workflow", name, self.workflow_names)
+        return self._workflows[name]
+
+    def workflows(self) -> list[Workflow]:
+        return [self._workflows[n] for n in self.workflow_names]
+
+    def catalog(self) -> list[AgentInfo]:
+        """What the planner and the interfaces show: name, kind, description, schemas."""
+        return [self.agent(n).info() for n in self.agent_names]
+
+
+__all__ = ["SPECIALISTS_GROUP", "TOOLS_GROUP", "WORKFLOWS_GROUP", "Registry"]

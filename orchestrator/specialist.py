@@ -1,0 +1,165 @@
+"""What a specialist and a tool are: the two kinds of agent a plan step can name.
+
+A **specialist** answers with a model: it builds a prompt, asks for output in
+a schema, and checks the answer, scoring it with a ``confidence`` in [0, 1].
+It makes *one* attempt on *one* model; the router decides which models to
+try, repairs invalid answers once, and escalates on low confidence.
+
+A **tool** is deterministic code (chunking, redaction, validation): no model.
+
+Both declare typed ``Input`` and ``Output`` models; the planner sees their
+names, descriptions and JSON schemas.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, Field, ValidationError
+
+from orchestrator.models.base import Capabilities, Completion, Message, Model, assistant, user
+
+InT = TypeVar("InT", bound=BaseModel)
+OutT = TypeVar("OutT", bound=BaseModel)
+
+
+class SpecialistConfig(BaseModel):
+    """How a deployment runs one specialist."""
+
+    cascade: list[str] = Field(default_factory=list)
+    """Model names to try in order; empty means the deployment's default cascade."""
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Answers below this confidence escalate to the next model."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Specialist-specific options (validated by the specialist's ``Options`` model)."""
+
+
+@dataclass
+class Verdict:
+    """A specialist's judgement of one answer."""
+
+    output: BaseModel | None
+    confidence: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    """Validation errors; empty when the answer is valid."""
+    raw: str = ""
+    """What the model said, shown back to it on a repair attempt."""
+
+    @property
+    def valid(self) -> bool:
+        return self.output is not None and not self.problems
+
+
+class Agent(ABC, Generic[InT, OutT]):
+    """What specialists and tools share: a name, a description, typed input and output."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Input: type[InT]
+    Output: type[OutT]
+
+    @classmethod
+    def info(cls) -> AgentInfo:
+        return AgentInfo(
+            name=cls.name,
+            kind="specialist" if issubclass(cls, Specialist) else "tool",
+            description=cls.description,
+            input_schema=cls.Input.model_json_schema(),
+            output_schema=cls.Output.model_json_schema(),
+        )
+
+
+class AgentInfo(BaseModel):
+    """What the planner, the CLI and the HTTP API show of an agent."""
+
+    name: str
+    kind: str
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+
+
+class Specialist(Agent[InT, OutT]):
+    """An agent that answers with a model. Subclasses set ``Input``/``Output`` and either
+    implement :meth:`prompt` (and optionally :meth:`check`) or override :meth:`attempt`."""
+
+    Options: ClassVar[type[BaseModel] | None] = None
+
+    def __init__(self, config: SpecialistConfig | None = None):
+        self.config = config or SpecialistConfig()
+        self.options: Any = self.Options.model_validate(self.config.options) if self.Options else None
+
+    # -- the one method the router calls --------------------------------
+
+    async def attempt(self, request: InT, model: Model, *, instruction: str = "",
+                      previous: Verdict | None = None) -> Verdict:
+        """One answer from ``model``. With ``previous``, a repair: the model sees its last
+        answer and what was wrong with it."""
+        messages = self.prompt(request, instruction, model.capabilities)
+        if previous is not None:
+            messages = [*messages, assistant(previous.raw), user(self.repair_message(previous))]
+        completion = await model.complete(messages, schema=self.output_schema(request),
+                                          logprobs=model.capabilities.logprobs)
+        return self.check(request, completion)
+
+    # -- hooks ------------------------------------------------------------
+
+    def prompt(self, request: InT, instruction: str, capabilities: Capabilities) -> list[Message]:
+        raise NotImplementedError(f"{type(self).__name__} must implement prompt() or attempt()")
+
+    def output_schema(self, request: InT) -> dict[str, Any] | None:
+        return self.Output.model_json_schema()
+
+    def check(self, request: InT, completion: Completion) -> Verdict:
+        """Validate the answer against ``Output``; confidence 1.0 when valid."""
+        return self.parse_output(completion)
+
+    def repair_message(self, previous: Verdict) -> str:
+        problems = "\n".join(f"- {p}" for p in previous.problems)
+        return (f"Your answer was not valid:\n{problems}\n"
+                "Answer again with only JSON that fixes these problems.")
+
+    # -- helpers for subclasses ------------------------------------------
+
+    def parse_output(self, completion: Completion, confidence: float = 1.0) -> Verdict:
+        data = completion.parsed
+        if data is None:
+            try:
+                data = json.loads(_strip_fences(completion.text))
+            except ValueError:
+                return Verdict(None, 0.0, ["the answer is not valid JSON"], completion.text)
+        try:
+            output = self.Output.model_validate(data)
+        except ValidationError as exc:
+            problems = [f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors()]
+            return Verdict(None, 0.0, problems, completion.text)
+        return Verdict(output, confidence, [], completion.text)
+
+
+def _strip_fences(text: str) -> str:
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0]
+    return text.strip()
+
+
+class Tool(Agent[InT, OutT]):
+    """A deterministic agent. Implement :meth:`run` (sync or async)."""
+
+    @abstractmethod
+    def run(self, request: InT) -> OutT | Awaitable[OutT]: ...
+
+    async def __call__(self, request: InT) -> OutT:
+        result = self.run(request)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+
+__all__ = ["Agent", "AgentInfo", "Specialist", "SpecialistConfig", "Tool", "Verdict"]

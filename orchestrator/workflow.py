@@ -1,0 +1,147 @@
+"""Python workflow definitions that compile to a :class:`~orchestrator.plan.Plan`.
+
+::
+
+    wf = Workflow("triage", "Classify and summarise a ticket", inputs={"ticket": Input(str)})
+    kind = wf.step("kind", "classifier", text=wf.input.ticket, labels=["billing", "bug"])
+    gist = wf.step("gist", "summarizer", text=wf.input.ticket)
+    wf.output(category=kind.label, summary=gist.summary)
+    plan = wf.compile()
+
+``wf.input.NAME`` and ``step.FIELD`` are references; use ``step["FIELD"]``
+for a field whose name is not a Python identifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.errors import InputError
+from orchestrator.plan import Plan, Step
+from orchestrator.types import Sensitivity
+
+
+class Ref:
+    """A reference under construction: ``$input.x`` or ``$steps.id.field``."""
+
+    __slots__ = ("_path",)
+
+    def __init__(self, path: str):
+        self._path = path
+
+    def __getattr__(self, name: str) -> Ref:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Ref(f"{self._path}.{name}")
+
+    def __getitem__(self, name: str | int) -> Ref:
+        return Ref(f"{self._path}.{name}")
+
+    def __str__(self) -> str:
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"Ref({self._path!r})"
+
+
+class _Inputs:
+    def __init__(self, workflow: Workflow):
+        self._workflow = workflow
+
+    def __getattr__(self, name: str) -> Ref:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name not in self._workflow.inputs:
+            raise InputError(f"workflow {self._workflow.name!r} declares no input {name!r}")
+        return Ref(f"$input.{name}")
+
+
+@dataclass(frozen=True)
+class Input:
+    """A declared workflow input."""
+
+    type: type = str
+    description: str = ""
+    required: bool = True
+    default: Any = None
+    sensitivity: Sensitivity | None = None
+    """Overrides the deployment's default sensitivity for this input."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Ref):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Workflow:
+    """A named, reusable plan written in Python."""
+
+    name: str
+    description: str = ""
+    inputs: dict[str, Input] = field(default_factory=dict)
+    _steps: list[Step] = field(default_factory=list, repr=False)
+    _output: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def input(self) -> _Inputs:
+        return _Inputs(self)
+
+    def step(self, id: str, agent: str, *, instruction: str = "",
+             params: Mapping[str, Any] | None = None, **inputs: Any) -> Ref:
+        """Add a step; keyword arguments are its inputs (literals or references)."""
+        self._steps.append(Step(id=id, agent=agent, instruction=instruction,
+                                inputs=_plain(inputs), params=_plain(dict(params or {}))))
+        return Ref(f"$steps.{id}")
+
+    def output(self, **refs: Any) -> None:
+        """Name what the answer is made of."""
+        self._output = _plain(refs)
+
+    def compile(self, catalog: list[str] | None = None) -> Plan:
+        """The workflow as a validated Plan."""
+        return Plan.parse({"goal": self.description or self.name,
+                           "steps": [s.model_dump() for s in self._steps],
+                           "output": self._output},
+                          catalog=catalog, inputs=list(self.inputs))
+
+    def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Check ``values`` against the declared inputs; fill defaults; coerce simple types."""
+        unknown = sorted(set(values) - set(self.inputs))
+        if unknown:
+            raise InputError(f"workflow {self.name!r} has no input {', '.join(map(repr, unknown))}; "
+                             f"its inputs are: {', '.join(self.inputs) or 'none'}")
+        bound: dict[str, Any] = {}
+        for name, spec in self.inputs.items():
+            if name in values:
+                bound[name] = _coerce(self.name, name, spec, values[name])
+            elif spec.required:
+                raise InputError(f"workflow {self.name!r} needs input {name!r} ({spec.description or spec.type.__name__}); "
+                                 f"pass it with --input {name}=VALUE or --input {name}=@FILE")
+            else:
+                bound[name] = spec.default
+        return bound
+
+
+def _coerce(workflow: str, name: str, spec: Input, value: Any) -> Any:
+    if isinstance(value, spec.type):
+        if spec.type is str and spec.required and not str(value).strip():
+            raise InputError(f"workflow {workflow!r}: input {name!r} is empty")
+        return value
+    try:
+        if spec.type in (int, float):
+            return spec.type(value)
+    except (TypeError, ValueError):
+        pass
+    raise InputError(f"workflow {workflow!r}: input {name!r} must be {spec.type.__name__}, "
+                     f"got {type(value).__name__}")
+
+
+__all__ = ["Input", "Ref", "Workflow"]

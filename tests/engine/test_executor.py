@@ -1,0 +1,168 @@
+"""The executor: eager dispatch, resume without re-running, failures, timeouts, events."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from orchestrator.events import Collector
+from orchestrator.executor import Executor, ExecutorSettings, RunSpec
+from orchestrator.models import ScriptedModel
+from orchestrator.plan import Plan
+from orchestrator.router import ModelPool, Router
+from orchestrator.types import Sensitivity
+from tests.engine.agents import make_registry
+
+
+def make_executor(model: Any = None, **settings: Any) -> tuple[Executor, Any]:
+    registry, sleep = make_registry()
+    pool = ModelPool({}, {"m": model or ScriptedModel()})
+    executor = Executor(registry, Router(pool, default_cascade=["m"]), settings=ExecutorSettings(**settings))
+    return executor, sleep
+
+
+def spec(run_id: str = "r1", **inputs: Any) -> RunSpec:
+    return RunSpec(run_id=run_id, inputs=inputs, sensitivity={k: Sensitivity.PUBLIC for k in inputs},
+                   sink=Collector())
+
+
+def plan(*steps: dict[str, Any], output: dict[str, Any] | None = None) -> Plan:
+    return Plan.parse({"goal": "test", "steps": list(steps), "output": output or {}})
+
+
+async def test_fast_branch_does_not_wait_for_slow_sibling() -> None:
+    executor, _ = make_executor()
+    p = plan(
+        {"id": "fast", "agent": "sleep", "params": {"delay": 0.01, "value": 1}},
+        {"id": "after_fast", "agent": "sleep", "inputs": {"value": "$steps.fast.value"}, "params": {"delay": 0.01}},
+        {"id": "slow", "agent": "sleep", "params": {"delay": 0.5, "value": 2}},
+    )
+    result = await executor.execute(spec(), p)
+    assert result.status == "completed"
+    slow = result.step("slow").output
+    after_fast = result.step("after_fast").output
+    assert after_fast["value"] == 1
+    # after_fast finished while slow was still running: no level-by-level waves.
+    assert after_fast["finished"] < slow["finished"] - 0.2
+
+
+async def test_parallel_steps_run_concurrently() -> None:
+    executor, _ = make_executor()
+    p = plan(*({"id": f"s{i}", "agent": "sleep", "params": {"delay": 0.3}} for i in range(4)))
+    result = await executor.execute(spec(), p)
+    starts = [result.step(f"s{i}").output["started"] for i in range(4)]
+    finishes = [result.step(f"s{i}").output["finished"] for i in range(4)]
+    assert max(starts) < min(finishes)  # all four were in flight together
+
+
+async def test_references_resolve_inputs_and_step_fields() -> None:
+    model = ScriptedModel([{"text": "HELLO"}])
+    executor, _ = make_executor(model)
+    p = plan(
+        {"id": "shout", "agent": "echo", "inputs": {"text": "$input.greeting.text"}},
+        {"id": "keep", "agent": "sleep", "inputs": {"value": "$steps.shout.text"}},
+        output={"loud": "$steps.keep.value", "original": "$input.greeting.text"},
+    )
+    result = await executor.execute(spec(greeting={"text": "hello"}), p)
+    assert result.answer == {"loud": "HELLO", "original": "hello"}
+    assert model.calls[0].last_user == "hello"
+    model.assert_complete()
+
+
+async def test_failed_step_skips_dependants_and_records_reason() -> None:
+    executor, _ = make_executor()
+    p = plan(
+        {"id": "bad", "agent": "sleep", "params": {"fail": True}},
+        {"id": "child", "agent": "sleep", "inputs": {"value": "$steps.bad.value"}},
+        {"id": "other", "agent": "sleep", "params": {"value": 3}},
+    )
+    result = await executor.execute(spec(), p)
+    assert result.status == "failed"
+    assert result.step("bad").status == "failed"
+    assert "asked to fail" in (result.step("bad").error or "")
+    assert result.step("child").status == "skipped"
+    assert result.step("other").status == "completed"
+    assert "bad" in (result.error or "")
+
+
+async def test_step_timeout_fails_the_step() -> None:
+    executor, _ = make_executor(step_timeout=0.05)
+    result = await executor.execute(spec(), plan({"id": "slow", "agent": "sleep", "params": {"delay": 1}}))
+    assert result.step("slow").status == "failed"
+    assert "timed out" in (result.step("slow").error or "")
+
+
+async def test_invalid_step_input_is_a_clear_failure() -> None:
+    executor, _ = make_executor()
+    result = await executor.execute(spec(), plan({"id": "s", "agent": "sleep", "params": {"delay": "soon"}}))
+    assert result.step("s").status == "failed"
+    assert "invalid input for sleep" in (result.step("s").error or "")
+
+
+async def test_resume_does_not_rerun_completed_steps() -> None:
+    model = ScriptedModel([{"text": "one"}, {"text": "two"}])
+    executor, sleep = make_executor(model)
+    p = plan(
+        {"id": "first", "agent": "echo", "inputs": {"text": "a"}},
+        {"id": "second", "agent": "echo", "inputs": {"text": "$steps.first.text"}},
+        {"id": "slow", "agent": "sleep", "inputs": {"value": "$steps.second.text"}, "params": {"delay": 5}},
+    )
+    run = asyncio.create_task(executor.execute(spec("resumable"), p))
+    for _ in range(200):  # bounded wait until the slow step is running
+        if sleep.calls:
+            break
+        await asyncio.sleep(0.01)
+    run.cancel()  # the process "dies" mid-run
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert len(model.calls) == 2
+    fast = plan(
+        {"id": "first", "agent": "echo", "inputs": {"text": "a"}},
+        {"id": "second", "agent": "echo", "inputs": {"text": "$steps.first.text"}},
+        {"id": "slow", "agent": "sleep", "inputs": {"value": "$steps.second.text"}, "params": {"delay": 0}},
+    )
+    result = await executor.execute(spec("resumable"), fast)
+    assert result.status == "completed"
+    assert len(model.calls) == 2  # first and second came from the checkpoint
+    assert result.step("slow").output["value"] == "two"
+    assert sleep.calls == ["two", "two"]
+
+
+async def test_events_cover_the_run() -> None:
+    executor, _ = make_executor()
+    s = spec()
+    await executor.execute(s, plan({"id": "a", "agent": "sleep"}, {"id": "b", "agent": "sleep", "params": {"fail": True}}))
+    kinds = s.sink.types()  # type: ignore[attr-defined]
+    assert kinds[0] == "run.started"
+    assert kinds[1] == "plan.ready"
+    assert {"step.started", "step.finished", "step.failed"} <= set(kinds)
+    assert kinds[-1] == "run.failed"
+    assert all(e.run_id == "r1" for e in s.sink.events)  # type: ignore[attr-defined]
+
+
+async def test_unknown_agent_in_plan_fails_run_clearly() -> None:
+    executor, _ = make_executor()
+    result = await executor.execute(spec(), plan({"id": "a", "agent": "nope"}))
+    assert result.status == "failed"
+    assert "unknown agent 'nope'" in (result.error or "")
+
+
+async def test_replan_after_failure_runs_the_new_plan() -> None:
+    executor, _ = make_executor()
+    first = plan({"id": "a", "agent": "sleep", "params": {"fail": True}})
+    second = plan({"id": "b", "agent": "sleep", "params": {"value": "recovered"}})
+    seen: list[Any] = []
+
+    async def replan(previous: Plan, results: list[Any]) -> Plan:
+        seen.append([r.status for r in results])
+        return second
+
+    s = spec()
+    s.replan = replan
+    result = await executor.execute(s, first)
+    assert seen == [["failed"]]
+    assert result.replanned
+    assert result.status == "completed"
+    assert result.answer == {"b": result.step("b").output}
