@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -32,6 +32,7 @@ from orchestrator.events import EventSink
 from orchestrator.plan import Plan, Step, resolve
 from orchestrator.registry import Registry
 from orchestrator.router import Router, RunGuard
+from orchestrator.settings import ExecutorSettings
 from orchestrator.specialist import Specialist, Tool
 from orchestrator.types import CostReport, Event, EventType, RunResult, RunStatus, Sensitivity, StepResult
 
@@ -39,15 +40,6 @@ log = structlog.get_logger(__name__)
 
 PlanSource = Callable[[], Awaitable[Plan]]
 Replanner = Callable[[Plan, list[StepResult]], Awaitable[Plan | None]]
-
-
-class ExecutorSettings(BaseModel):
-    step_timeout: float = 120.0
-    """Seconds a step may take before it fails."""
-    max_parallel_steps: int = 16
-    """Steps of one run in flight at once."""
-    durability: Literal["sync", "async", "exit"] = "sync"
-    """When LangGraph persists step results: before the next step (sync), in the background, or at exit."""
 
 
 @dataclass
@@ -188,15 +180,20 @@ class Executor:
         # Call every task now, in a fixed order: ids stay stable across resumes.
         calls = {asyncio.ensure_future(step_task(live.spec.run_id, index, s.id)): s for s in order}
         pending = set(calls)
-        while pending:
-            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for call in finished:
-                step = calls[call]
-                try:
-                    result = StepResult.model_validate(call.result())
-                except Exception as exc:
-                    result = _failed(step, str(exc))
-                self._settle(phase, result)  # resolves dependants of results replayed from a checkpoint
+        try:
+            while pending:
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for call in finished:
+                    step = calls[call]
+                    try:
+                        result = StepResult.model_validate(call.result())
+                    except Exception as exc:
+                        result = _failed(step, str(exc))
+                    self._settle(phase, result)  # resolves dependants of results replayed from a checkpoint
+        except asyncio.CancelledError:
+            for call in pending:  # cancel in-flight steps now; they rerun on resume
+                call.cancel()
+            raise
         return [phase.results[s.id] for s in order]
 
     # -- one step -------------------------------------------------------------

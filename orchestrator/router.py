@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from orchestrator.errors import BudgetExceeded, ConfigError, ModelError, PrivacyViolation
 from orchestrator.models.base import Capabilities, Completion, Message, Model, Usage, estimate_tokens
 from orchestrator.models.spec import ModelSpec, create_model
+from orchestrator.settings import Budget
 from orchestrator.specialist import Specialist, Verdict
 from orchestrator.types import Attempt, Sensitivity, StepResult
 
@@ -34,13 +35,6 @@ log = structlog.get_logger(__name__)
 
 Redactor = Callable[[str], str]
 _MIN_SECRET_CHARS = 6
-
-
-class Budget(BaseModel):
-    """Limits for one run; ``None`` means unlimited."""
-
-    max_tokens: int | None = None
-    max_cost_usd: float | None = None
 
 
 @dataclass
@@ -163,7 +157,7 @@ class GuardedModel:
 
     @property
     def ref(self) -> str:
-        return self._inner.ref
+        return self.spec.ref
 
     @property
     def local(self) -> bool:

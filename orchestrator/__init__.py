@@ -1,0 +1,82 @@
+"""slm-orchestrator: a large model plans, a fleet of small local models does the work.
+
+The public API. Names load on first use, so ``import orchestrator`` (and the
+CLI) stays fast; heavy dependencies load only when a run needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.app import Orchestrator
+    from orchestrator.errors import (
+        BudgetExceeded,
+        ConfigError,
+        InputError,
+        ModelError,
+        OrchestratorError,
+        PlanError,
+        PrivacyViolation,
+        StepFailed,
+        UserError,
+    )
+    from orchestrator.events import EventSink
+    from orchestrator.models import FunctionModel, Message, Model, ModelSpec, ScriptedModel
+    from orchestrator.plan import Plan, Step
+    from orchestrator.registry import Registry
+    from orchestrator.router import Budget
+    from orchestrator.settings import Settings
+    from orchestrator.specialist import Specialist, SpecialistConfig, Tool, Verdict
+    from orchestrator.types import Event, RunResult, Sensitivity, StepResult
+    from orchestrator.workflow import Input, Workflow
+
+_EXPORTS = {
+    "Orchestrator": "orchestrator.app",
+    "Settings": "orchestrator.settings",
+    "Plan": "orchestrator.plan",
+    "Step": "orchestrator.plan",
+    "Workflow": "orchestrator.workflow",
+    "Input": "orchestrator.workflow",
+    "Registry": "orchestrator.registry",
+    "Specialist": "orchestrator.specialist",
+    "SpecialistConfig": "orchestrator.specialist",
+    "Tool": "orchestrator.specialist",
+    "Verdict": "orchestrator.specialist",
+    "Budget": "orchestrator.router",
+    "EventSink": "orchestrator.events",
+    "Event": "orchestrator.types",
+    "RunResult": "orchestrator.types",
+    "StepResult": "orchestrator.types",
+    "Sensitivity": "orchestrator.types",
+    "Model": "orchestrator.models",
+    "Message": "orchestrator.models",
+    "ModelSpec": "orchestrator.models",
+    "ScriptedModel": "orchestrator.models",
+    "FunctionModel": "orchestrator.models",
+    "OrchestratorError": "orchestrator.errors",
+    "UserError": "orchestrator.errors",
+    "ConfigError": "orchestrator.errors",
+    "InputError": "orchestrator.errors",
+    "PlanError": "orchestrator.errors",
+    "ModelError": "orchestrator.errors",
+    "PrivacyViolation": "orchestrator.errors",
+    "StepFailed": "orchestrator.errors",
+    "BudgetExceeded": "orchestrator.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

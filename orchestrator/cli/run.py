@@ -1,0 +1,87 @@
+"""``orchestrator run``, ``orchestrator workflows``, ``orchestrator agents``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from orchestrator.cli._common import Progress, add_config_options, build_orchestrator, print_json, step_table
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser("run", help="run a workflow or a free-form task",
+                                description="Run a workflow by name, or plan and run a free-form task.")
+    run.add_argument("target", help="a workflow name (see `orchestrator workflows`) or a task in quotes")
+    run.add_argument("-i", "--input", action="append", metavar="KEY=VALUE",
+                     help="an input: key=value, key=@file (text; .json parsed) or key:=JSON")
+    run.add_argument("--sensitivity", action="append", metavar="KEY=LEVEL",
+                     help="mark an input public, internal or confidential")
+    run.add_argument("--run-id", help="resume (or name) this run")
+    run.add_argument("--json", action="store_true", help="print the whole RunResult as JSON")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_config_options(run)
+    run.set_defaults(func=_run)
+
+    workflows = subparsers.add_parser("workflows", help="list the registered workflows")
+    workflows.add_argument("--json", action="store_true")
+    add_config_options(workflows)
+    workflows.set_defaults(func=_workflows)
+
+    agents = subparsers.add_parser("agents", help="list the registered specialists and tools")
+    agents.add_argument("--json", action="store_true")
+    add_config_options(agents)
+    agents.set_defaults(func=_agents)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from orchestrator.cli._inputs import parse_inputs
+
+    inputs = parse_inputs(args.input)
+    levels: dict[str, str] = {}
+    for item in args.sensitivity or []:
+        key, _, level = item.partition("=")
+        levels[key] = level
+    return asyncio.run(_run_async(args, inputs, levels))
+
+
+async def _run_async(args: argparse.Namespace, inputs: dict[str, Any], levels: dict[str, str]) -> int:
+    orch = build_orchestrator(args)
+    async with orch:
+        progress = None if args.quiet or args.json else Progress()
+        result = await orch.run(args.target, inputs, run_id=args.run_id, sensitivity=levels, events=progress)
+    if args.json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        if result.answer is not None:
+            print_json(result.answer)
+        print()
+        print(step_table(result))
+        if result.error:
+            print(f"\nerror: {result.error}")
+    return 0 if result.ok else 1
+
+
+def _workflows(args: argparse.Namespace) -> int:
+    orch = build_orchestrator(args)
+    rows = [{"name": w.name, "description": w.description,
+             "inputs": {n: i.description or i.type.__name__ for n, i in w.inputs.items()}}
+            for w in orch.registry.workflows()]
+    if args.json:
+        print_json(rows)
+    for row in [] if args.json else rows:
+        print(f"{row['name']:<20} {row['description']}")
+        for name, desc in row["inputs"].items():
+            print(f"{'':<20}   --input {name}=...  {desc}")
+    return 0
+
+
+def _agents(args: argparse.Namespace) -> int:
+    orch = build_orchestrator(args)
+    catalog = [info.model_dump() for info in orch.registry.catalog()]
+    if args.json:
+        print_json(catalog)
+        return 0
+    for info in catalog:
+        print(f"{info['name']:<14} {info['kind']:<11} {info['description'].splitlines()[0][:90]}")
+    return 0

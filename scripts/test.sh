@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up, then run lint, the type checker and the whole test suite (unit, Redis, real-model, browser).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. .venv/bin/activate
+# Browser tests drive Debian's Chromium; install it where we may (CI runs as root), else they skip.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed; browser tests will skip"
+fi
+ruff check .
+mypy
+python -m pytest "$@"
