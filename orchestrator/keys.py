@@ -44,8 +44,8 @@ class KeySpace:
         return f"{self.prefix}:*"
 
     # -- LangGraph checkpoints (orchestrator.checkpoint) ---------------------
-    # A thread is two keys sharing the Redis Cluster hash tag ``{<thread>}``, so a
-    # thread's writes run in one MULTI and expire, or are deleted, together.
+    # A thread is two keys sharing the Redis Cluster hash tag ``{<thread>}``, so they
+    # can be written in one pipeline or MULTI, expire together and go with one DEL.
 
     def checkpoint_data(self, thread_id: str) -> str:
         """Hash of a thread's checkpoints, pending writes and channel values."""
