@@ -54,8 +54,7 @@ class Orchestrator:
         self.settings = settings
         self.registry = registry or Registry.from_entry_points(settings.specialists)
         self.pool = ModelPool(settings.models, models)
-        planner_spec = settings.planner_spec()
-        self.router = Router(self.pool, default_cascade=settings.default_cascade, baseline=planner_spec)
+        self.router = Router(self.pool, default_cascade=settings.default_cascade, baseline=settings.baseline_spec())
         self._store = store
         self._checkpointer = checkpointer
         self._executor: Executor | None = None

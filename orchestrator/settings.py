@@ -246,6 +246,9 @@ class Settings(BaseSettings):
     )
     """Per-specialist cascade, threshold and options, by specialist name."""
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    baseline_model: str | None = None
+    """The large model each run's saving is priced against (a name in ``models``); defaults to the
+    planner model. Only its prices are used: it is never called unless a cascade names it."""
     budget: Budget = Field(default_factory=Budget)
     """Default limits of every run (a run may pass its own)."""
     default_sensitivity: Sensitivity = Sensitivity.INTERNAL
@@ -378,6 +381,17 @@ class Settings(BaseSettings):
     def planner_spec(self) -> ModelSpec | None:
         """The planner's model; None when free-form tasks are not configured."""
         return self.model_spec(self.planner.model) if self.planner.model else None
+
+    def baseline_spec(self) -> ModelSpec | None:
+        """The model whose prices the all-large-model cost is computed with."""
+        return self.model_spec(self.baseline_model) if self.baseline_model else self.planner_spec()
+
+    def used_models(self) -> list[str]:
+        """Names of the models a cascade or the planner uses (what ``models check`` checks)."""
+        names = [*self.default_cascade, *(n for cfg in self.specialists.values() for n in cfg.cascade)]
+        if self.planner.model:
+            names.append(self.planner.model)
+        return list(dict.fromkeys(names))
 
     def masked(self) -> dict[str, Any]:
         """The configuration as plain data for display, secrets replaced by ``***``."""

@@ -62,7 +62,11 @@ def test_embedded_is_the_default_and_local() -> None:
     assert settings.specialists["extractor"].options == {"grounded": True}
     assert settings.specialists["summarizer"].options == {"extractive": True}
     assert settings.models["gemma"].options["parameters_b"] == 0.27
-    assert all(m.is_local and m.price_input == 0 for m in settings.models.values())
+    used = [settings.models[name] for name in settings.used_models()]
+    assert all(m.is_local and m.price_input == 0 for m in used)
+    baseline = settings.baseline_spec()
+    assert baseline is not None and not baseline.is_local and baseline.price_input > 0  # priced, never called
+    assert "reference" not in settings.used_models()
     assert settings.redis_url is None
 
 

@@ -17,7 +17,7 @@ def register(subparsers: Any) -> None:
     add_config_options(listing)
     listing.set_defaults(func=_list)
     check = sub.add_parser("check", help="send each model a tiny request: capabilities, latency, failures")
-    check.add_argument("names", nargs="*", help="only these model names (default: all)")
+    check.add_argument("names", nargs="*", help="only these model names (default: those a cascade or the planner uses)")
     check.add_argument("--timeout", type=float, default=60.0)
     check.add_argument("--json", action="store_true")
     add_config_options(check)
@@ -47,7 +47,7 @@ def _check(args: argparse.Namespace) -> int:
     from orchestrator.models.check import check_models
 
     settings = load_settings(args)
-    names = args.names or sorted(settings.models)
+    names = args.names or settings.used_models()
     specs = [settings.model_spec(n) for n in names]
     results = asyncio.run(check_models(specs, timeout=args.timeout))
     if args.json:
