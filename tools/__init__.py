@@ -1,0 +1,25 @@
+"""Deterministic tools a plan step can name: chunking, PII redaction, field normalisation,
+JSON validation, routing and joining texts.
+
+Tools run without a model; the planner reads each tool's ``description`` and
+input schema. :func:`redact` is also used on its own, before text leaves for a
+model that is not local.
+"""
+
+from tools.chunking import ChunkText
+from tools.combine import JoinTexts
+from tools.normalize import NormalizeFields
+from tools.pii import Redaction, RedactPII, redact
+from tools.routing import RouteTicket
+from tools.validation import ValidateJSON
+
+__all__ = [
+    "ChunkText",
+    "JoinTexts",
+    "NormalizeFields",
+    "RedactPII",
+    "Redaction",
+    "RouteTicket",
+    "ValidateJSON",
+    "redact",
+]
