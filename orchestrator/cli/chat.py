@@ -1,0 +1,156 @@
+"""``orchestrator chat``: a multi-turn terminal chat (interactive, or lines over a pipe).
+
+Also home of ``--app module:factory``, which ``serve`` shares: the factory (or instance)
+replaces the configured Orchestrator, so tests and embedders can bring their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+from orchestrator.cli._common import add_config_options, build_orchestrator
+
+if TYPE_CHECKING:
+    from orchestrator.app import Orchestrator
+    from orchestrator.chat import ChatReply, ChatSession
+    from orchestrator.types import Event
+
+PROMPT = "you> "
+
+
+def register(subparsers: Any) -> None:
+    chat = subparsers.add_parser(
+        "chat", help="chat in the terminal: each message is planned and run",
+        description="Multi-turn chat. Start a message with '<workflow>: ' to run a workflow on the text; "
+                    "anything else is a task for the planner. Commands: /plan /cost /new /help /quit. "
+                    "Reads lines from stdin when it is not a terminal.")
+    chat.add_argument("--thread", metavar="ID", help="resume this conversation thread")
+    add_app_option(chat)
+    add_config_options(chat)
+    chat.set_defaults(func=_chat)
+
+
+def add_app_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--app", metavar="MODULE:FACTORY",
+                        help="use the Orchestrator this factory returns (or this instance) instead of "
+                             "building one from the configuration")
+
+
+def load_orchestrator(args: argparse.Namespace) -> Orchestrator:
+    """The ``--app`` orchestrator, else one built from ``--config``/``--profile``."""
+    spec: str | None = getattr(args, "app", None)
+    if not spec:
+        return build_orchestrator(args)
+    from orchestrator.app import Orchestrator
+    from orchestrator.errors import UserError
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UserError(f"--app {spec!r} must look like 'package.module:factory'")
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"--app {spec!r}: {exc}") from None
+    value = target if isinstance(target, Orchestrator) else target()
+    if not isinstance(value, Orchestrator):
+        raise UserError(f"--app {spec!r} gave {type(value).__name__}, not an Orchestrator")
+    return value
+
+
+def _chat(args: argparse.Namespace) -> int:
+    return asyncio.run(_chat_async(args, interactive=sys.stdin.isatty()))
+
+
+class _StepLines:
+    """Prints plan and step events as they happen."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    async def emit(self, event: Event) -> None:
+        from orchestrator.chat import describe_event
+
+        line = describe_event(event)
+        if line is not None:
+            print(line, file=self.stream, flush=True)
+
+
+async def _chat_async(args: argparse.Namespace, *, interactive: bool) -> int:
+    from orchestrator.chat import ChatSession
+
+    orchestrator = load_orchestrator(args)
+    async with orchestrator:
+        session = ChatSession.open(orchestrator, thread_id=args.thread)
+        try:
+            if interactive:
+                await _greet(session, resumed=bool(args.thread))
+            return await _loop(session, interactive)
+        finally:
+            await session.aclose()
+
+
+async def _greet(session: ChatSession, *, resumed: bool) -> None:
+    from orchestrator.chat import has_planner
+
+    orch = session.orchestrator
+    print(f"orchestrator chat; thread {session.thread_id} (resume with --thread {session.thread_id})")
+    planner = orch.settings.planner.model if has_planner(orch) else "none (workflow messages only)"
+    print(f"workflows: {', '.join(orch.registry.workflow_names) or 'none'}; planner: {planner}")
+    print("start a message with '<workflow>: ' to run a workflow; /help lists commands")
+    if resumed:
+        past = await session.history()
+        print(f"-- {len(past)} earlier messages --" if past else "-- no earlier messages in this thread --")
+        for message in past:
+            who = "you" if message.role == "user" else message.role
+            print(f"{who}: {message.content}")
+        if past:
+            print("--")
+
+
+async def _read(interactive: bool) -> str | None:
+    """The next line, or ``None`` at end of input (read in a thread: never blocks the loop)."""
+    if interactive:
+        try:
+            return await asyncio.to_thread(input, PROMPT)
+        except EOFError:
+            return None
+    line = await asyncio.to_thread(sys.stdin.readline)
+    return line or None
+
+
+async def _loop(session: ChatSession, interactive: bool) -> int:
+    failures = 0
+    progress = _StepLines(sys.stdout if interactive else sys.stderr)
+    while (line := await _read(interactive)) is not None:
+        if not line.strip():
+            continue
+        reply = await session.handle(line, events=progress)
+        if reply.kind == "quit":
+            if interactive:
+                print(reply.text)
+            break
+        failures += reply.kind == "error" or (reply.result is not None and not reply.result.ok)
+        _show(reply, interactive)
+    return 1 if failures else 0
+
+
+def _show(reply: ChatReply, interactive: bool) -> None:
+    from orchestrator.chat import describe_cost
+
+    if reply.kind == "error":
+        print(f"error: {reply.text}", file=sys.stdout if interactive else sys.stderr, flush=True)
+        return
+    if interactive and reply.result is not None:
+        print()
+        print(reply.text)
+        print(f"  [{describe_cost(reply.result.cost, reply.result.duration_ms)}]")
+        print()
+    else:
+        print(reply.text, flush=True)
+
+
+__all__ = ["add_app_option", "load_orchestrator", "register"]

@@ -1,0 +1,227 @@
+"""Where submitted jobs run: the Redis queue, or background tasks of the server itself.
+
+Both satisfy :class:`JobBackend`, so the routes never ask which one they have:
+
+* :class:`QueueJobs` puts jobs on the :class:`~orchestrator.queue.JobQueue`; workers (other
+  processes, or ``serve --with-worker N``) run them and write events to Redis.
+* :class:`LocalJobs` runs each job as an asyncio task owned by the app, with events in a
+  :class:`~orchestrator.store.MemoryStore` (or the orchestrator's own store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+
+from orchestrator.chat import no_planner_message
+from orchestrator.errors import ConfigError, JobError, UnknownNameError
+from orchestrator.queue import Job, JobQueue, QueueSettings
+from orchestrator.store import MemoryStore, Store
+from orchestrator.types import Event, RunResult, Sensitivity
+
+if TYPE_CHECKING:
+    from orchestrator.app import Orchestrator
+    from orchestrator.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+_PROBE_RUN = "__healthz__"
+
+
+class JobBackend(Protocol):
+    """Submit, inspect, follow and cancel jobs. Unknown ids raise :class:`JobError`."""
+
+    name: str
+    """``redis`` or ``memory``, for ``/healthz``."""
+
+    async def submit(self, target: str, inputs: Mapping[str, Any], *,
+                     sensitivity: Mapping[str, Sensitivity] | None = None,
+                     idempotency_key: str | None = None) -> str: ...
+
+    async def status(self, job_id: str) -> Job: ...
+
+    async def result(self, job_id: str) -> RunResult | None:
+        """The run record of a job (``None`` before it starts)."""
+        ...
+
+    async def cancel(self, job_id: str) -> Job: ...
+
+    def events(self, job_id: str, *, after: str | None = None, follow: bool = False,
+               timeout: float | None = None) -> AsyncIterator[tuple[str, Event]]: ...
+
+    async def ping(self) -> None:
+        """Raise :class:`~orchestrator.errors.StoreError` if the backing store is unreachable."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def check_target(orchestrator: Orchestrator, target: str, inputs: Mapping[str, Any]) -> None:
+    """Reject what could never run, before it is queued: unknown workflows, bad inputs, no planner."""
+    registry = orchestrator.registry
+    if target in registry.workflow_names:
+        registry.workflow(target).bind(inputs)
+        return
+    if orchestrator.settings.planner_spec() is None:
+        if " " not in target.strip():
+            raise UnknownNameError("workflow", target, registry.workflow_names)
+        raise ConfigError(no_planner_message(registry), key="planner.model")
+
+
+class QueueJobs:
+    """Jobs on the Redis queue."""
+
+    name = "redis"
+
+    def __init__(self, queue: JobQueue):
+        self.queue = queue
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QueueJobs:
+        assert settings.redis_url, "QueueJobs needs a redis_url"
+        return cls(JobQueue.from_url(settings.redis_url, settings.keyspace, queue_settings(settings)))
+
+    async def submit(self, target: str, inputs: Mapping[str, Any], *,
+                     sensitivity: Mapping[str, Sensitivity] | None = None,
+                     idempotency_key: str | None = None) -> str:
+        return await self.queue.submit(target, inputs, sensitivity=sensitivity, idempotency_key=idempotency_key)
+
+    async def status(self, job_id: str) -> Job:
+        return await self.queue.status(job_id)
+
+    async def result(self, job_id: str) -> RunResult | None:
+        job = await self.queue.status(job_id)
+        return await self.queue.store.get_run(job.run_id)
+
+    async def cancel(self, job_id: str) -> Job:
+        return await self.queue.cancel(job_id)
+
+    async def events(self, job_id: str, *, after: str | None = None, follow: bool = False,
+                     timeout: float | None = None) -> AsyncIterator[tuple[str, Event]]:  # noqa: ASYNC109
+        async for item in self.queue.events(job_id, after=after, follow=follow, timeout=timeout):
+            yield item
+
+    async def ping(self) -> None:
+        await self.queue.store.get_run(_PROBE_RUN)
+
+    async def aclose(self) -> None:
+        await self.queue.aclose()
+
+
+def queue_settings(settings: Settings) -> QueueSettings:
+    """The queue's settings from the deployment's ``[queue]`` section."""
+    names = {f.name for f in dataclasses.fields(QueueSettings)}
+    return QueueSettings(**{k: v for k, v in settings.queue.model_dump().items() if k in names})
+
+
+class LocalJobs:
+    """Jobs run as background tasks of this process; records live as long as the process."""
+
+    name = "memory"
+
+    def __init__(self, orchestrator: Orchestrator, store: Store | None = None):
+        self.orchestrator = orchestrator
+        own = orchestrator.store
+        self.store: Store = store or own or MemoryStore()
+        self._forward = own is None or store is not None
+        """Pass ``store`` as the run's event sink (an orchestrator store gets events anyway)."""
+        self._jobs: dict[str, Job] = {}
+        self._by_key: dict[str, str] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def submit(self, target: str, inputs: Mapping[str, Any], *,
+                     sensitivity: Mapping[str, Sensitivity] | None = None,
+                     idempotency_key: str | None = None) -> str:
+        if idempotency_key is not None and idempotency_key in self._by_key:
+            return self._by_key[idempotency_key]
+        job_id = uuid.uuid4().hex
+        self._jobs[job_id] = Job(id=job_id, target=target, inputs=dict(inputs), run_id=job_id,
+                                 sensitivity=dict(sensitivity) if sensitivity else None,
+                                 idempotency_key=idempotency_key)
+        if idempotency_key is not None:
+            self._by_key[idempotency_key] = job_id
+        task = asyncio.create_task(self._run(job_id), name=f"job-{job_id}")
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
+        log.info("job.submitted", job_id=job_id, backend=self.name)
+        return job_id
+
+    async def status(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise JobError(job_id, "unknown job")
+        return job.model_copy()
+
+    async def result(self, job_id: str) -> RunResult | None:
+        job = await self.status(job_id)
+        return await self.store.get_run(job.run_id)
+
+    async def cancel(self, job_id: str) -> Job:
+        job = await self.status(job_id)
+        task = self._tasks.get(job_id)
+        if not job.finished and task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return await self.status(job_id)
+
+    async def events(self, job_id: str, *, after: str | None = None, follow: bool = False,
+                     timeout: float | None = None) -> AsyncIterator[tuple[str, Event]]:  # noqa: ASYNC109
+        job = await self.status(job_id)
+        async for item in self.store.read_events(job.run_id, after=after, follow=follow, timeout=timeout):
+            yield item
+
+    async def ping(self) -> None:
+        await self.store.get_run(_PROBE_RUN)
+
+    async def aclose(self) -> None:
+        """Cancel the jobs still running and wait for them."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, job_id: str) -> None:
+        job = self._jobs[job_id]
+        self._update(job_id, status="running", attempts=1, started_at=time.time())
+        events = self.store if self._forward else None
+        try:
+            result = await self.orchestrator.run(job.target, job.inputs, run_id=job.run_id,
+                                                 sensitivity=job.sensitivity, events=events)
+        except asyncio.CancelledError:
+            await self._end(job, "cancelled", "cancelled while running")
+            raise
+        except Exception as exc:
+            log.warning("job.failed", job_id=job_id, error_type=type(exc).__name__)
+            await self._end(job, "failed", f"{type(exc).__name__}: {exc}")
+            return
+        if self._forward:
+            await self.store.save_run(result)
+        status = "completed" if result.ok else "cancelled" if result.status == "cancelled" else "failed"
+        self._update(job_id, status=status, error=result.error, finished_at=time.time())
+        log.info("job.finished", job_id=job_id, status=status)
+
+    async def _end(self, job: Job, status: str, error: str) -> None:
+        """Record a run that produced no result and close its event stream."""
+        await self.store.save_run(RunResult(run_id=job.run_id, status="cancelled" if status == "cancelled"
+                                            else "failed", error=error))
+        await self.store.emit(Event(type="run.failed", run_id=job.run_id, data={"status": status, "error": error}))
+        self._update(job.id, status=status, error=error, finished_at=time.time())
+
+    def _update(self, job_id: str, **changes: Any) -> None:
+        self._jobs[job_id] = self._jobs[job_id].model_copy(update=changes)
+
+
+def create_backend(orchestrator: Orchestrator) -> JobBackend:
+    """The queue when the deployment has Redis, else in-process jobs."""
+    if orchestrator.settings.redis_url:
+        return QueueJobs.from_settings(orchestrator.settings)
+    return LocalJobs(orchestrator)
+
+
+__all__ = ["JobBackend", "LocalJobs", "QueueJobs", "check_target", "create_backend", "queue_settings"]

@@ -1,0 +1,241 @@
+"""The orchestrator as an OpenAI-compatible "model": ``/v1/chat/completions`` and ``/v1/models``.
+
+Model ``orchestrator`` plans the last user message as a free-form task (or runs a workflow when
+the message starts with ``<workflow>: ``), with the earlier messages as the ``history`` input;
+model ``workflow:<name>`` runs that workflow with the last user message as its input. Jobs
+go through the same backend as ``POST /v1/jobs``. Set ``"progress": true`` in the request
+body to receive each step as a content line while streaming (off by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Literal
+
+import structlog
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.chat import describe_event, has_planner, parse_message, render_answer, workflow_inputs
+from orchestrator.http.auth import require_key
+from orchestrator.http.backends import JobBackend, check_target
+from orchestrator.http.errors import ApiError, error_body
+from orchestrator.http.schemas import ErrorResponse
+from orchestrator.http.sse import SSE_HEADERS
+from orchestrator.queue import Job
+from orchestrator.types import RunResult
+
+if TYPE_CHECKING:
+    from orchestrator.app import Orchestrator
+
+log = structlog.get_logger(__name__)
+
+ORCHESTRATOR_MODEL = "orchestrator"
+WORKFLOW_PREFIX = "workflow:"
+CHUNK_CHARS = 48
+SETTLE_SECONDS = 10.0
+OWNER = "slm-orchestrator"
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_key)],
+                   responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422)})
+
+
+class Message(BaseModel):
+    """A chat message; content as text or as OpenAI content parts."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """The subset of the OpenAI request the orchestrator uses; other fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    progress: bool = False
+    """Extension: while streaming, send a content line per plan and step event."""
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = OWNER
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+def model_ids(orchestrator: Orchestrator) -> list[str]:
+    """``orchestrator`` plus ``workflow:<name>`` per workflow."""
+    return [ORCHESTRATOR_MODEL, *(WORKFLOW_PREFIX + name for name in orchestrator.registry.workflow_names)]
+
+
+def _turn(orchestrator: Orchestrator, body: ChatCompletionRequest) -> tuple[str, dict[str, Any]]:
+    """The target and inputs a request asks for."""
+    users = [i for i, m in enumerate(body.messages) if m.role == "user"]
+    if not users:
+        raise ApiError(422, "invalid_request", "messages: no user message to answer")
+    last = users[-1]
+    text = body.messages[last].text
+    history = [{"role": m.role, "content": m.text} for m in body.messages[:last] if m.text]
+    registry = orchestrator.registry
+    if body.model == ORCHESTRATOR_MODEL:
+        turn = parse_message(text, registry, planner=has_planner(orchestrator), history=history)
+        return turn.target, turn.inputs
+    name = body.model.removeprefix(WORKFLOW_PREFIX)
+    if not body.model.startswith(WORKFLOW_PREFIX) or name not in registry.workflow_names:
+        raise ApiError(404, "model_not_found",
+                       f"unknown model {body.model!r}; models: {', '.join(model_ids(orchestrator))}")
+    return name, workflow_inputs(registry.workflow(name), text)
+
+
+@router.get("/models", response_model=ModelList, summary="The orchestrator and its workflows as models")
+async def list_models(request: Request) -> ModelList:
+    return ModelList(data=[ModelCard(id=i) for i in model_ids(request.app.state.orchestrator)])
+
+
+@router.get("/models/{model_id:path}", response_model=ModelCard, summary="One model")
+async def get_model(model_id: str, request: Request) -> ModelCard:
+    if model_id not in model_ids(request.app.state.orchestrator):
+        raise ApiError(404, "model_not_found", f"unknown model {model_id!r}")
+    return ModelCard(id=model_id)
+
+
+@router.post("/chat/completions", summary="OpenAI-compatible chat completion (streaming too)",
+             responses={200: {"content": {"text/event-stream": {}}}}, response_model=None)
+async def chat_completions(body: ChatCompletionRequest, request: Request) -> dict[str, Any] | StreamingResponse:
+    orchestrator: Orchestrator = request.app.state.orchestrator
+    jobs: JobBackend = request.app.state.jobs
+    target, inputs = _turn(orchestrator, body)
+    check_target(orchestrator, target, inputs)
+    job_id = await jobs.submit(target, inputs)
+    log.info("openai.completion", job_id=job_id, model=body.model, stream=body.stream)
+    if body.stream:
+        return StreamingResponse(_stream(jobs, job_id, body), media_type="text/event-stream", headers=SSE_HEADERS)
+    result = await _wait(jobs, job_id, progress=None)
+    if not result.ok:
+        raise ApiError(422, "run_failed", f"the run {result.status}: {result.error or 'no reason given'}")
+    return {
+        "id": f"chatcmpl-{job_id}", "object": "chat.completion", "created": int(time.time()),
+        "model": body.model,
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": render_answer(result.answer)}}],
+        "usage": _usage(result),
+        "orchestrator": {"job_id": job_id, "run_id": result.run_id, "cost": result.cost.model_dump(mode="json")},
+    }
+
+
+def _usage(result: RunResult) -> dict[str, int]:
+    usage = result.cost.usage
+    return {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens}
+
+
+async def _wait(jobs: JobBackend, job_id: str, progress: asyncio.Queue[str] | None) -> RunResult:
+    """Follow the job to its terminal event (cancelling it if the client goes away)."""
+    try:
+        async for _, event in jobs.events(job_id, follow=True):
+            if progress is not None and (line := describe_event(event)) is not None:
+                progress.put_nowait(line.strip() + "\n")
+            if event.terminal:
+                break
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(jobs.cancel(job_id))
+        raise
+    job = await _settled(jobs, job_id)
+    result = await jobs.result(job_id)
+    if result is None or result.status == "running":
+        return RunResult(run_id=job.run_id, status="failed", error=job.error)
+    return result
+
+
+async def _settled(jobs: JobBackend, job_id: str, timeout: float = SETTLE_SECONDS) -> Job:  # noqa: ASYNC109
+    """The job once its record says finished (it is written just after the terminal event)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    job = await jobs.status(job_id)
+    while not job.finished and time.monotonic() < deadline:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+        job = await jobs.status(job_id)
+    return job
+
+
+def _chunk(job_id: str, model: str, delta: dict[str, Any], finish: str | None = None) -> str:
+    payload = {"id": f"chatcmpl-{job_id}", "object": "chat.completion.chunk", "created": int(time.time()),
+               "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+def _pieces(text: str, size: int = CHUNK_CHARS) -> list[str]:
+    """``text`` in pieces of about ``size`` characters, split after whitespace."""
+    pieces, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            space = text.rfind(" ", start, end)
+            end = space + 1 if space > start else end
+        pieces.append(text[start:end])
+        start = end
+    return pieces
+
+
+async def _stream(jobs: JobBackend, job_id: str, body: ChatCompletionRequest) -> AsyncIterator[str]:
+    model = body.model
+    yield _chunk(job_id, model, {"role": "assistant", "content": ""})
+    result: RunResult
+    if body.progress:
+        lines: asyncio.Queue[str] = asyncio.Queue()
+        waiter = asyncio.create_task(_wait(jobs, job_id, lines))
+        try:
+            while not (waiter.done() and lines.empty()):
+                getter = asyncio.create_task(lines.get())
+                await asyncio.wait({getter, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    yield _chunk(job_id, model, {"content": getter.result()})
+                else:
+                    getter.cancel()
+            result = waiter.result()
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+                await asyncio.gather(waiter, return_exceptions=True)
+    else:
+        result = await _wait(jobs, job_id, None)
+    if not result.ok:
+        error = error_body("run_failed", f"the run {result.status}: {result.error or 'no reason given'}")
+        yield f"data: {json.dumps(error)}\n\n"
+        yield "data: [DONE]\n\n"
+        return
+    for piece in _pieces(render_answer(result.answer)):
+        yield _chunk(job_id, model, {"content": piece})
+    yield _chunk(job_id, model, {}, "stop")
+    if (body.stream_options or {}).get("include_usage"):
+        usage = {"id": f"chatcmpl-{job_id}", "object": "chat.completion.chunk", "created": int(time.time()),
+                 "model": model, "choices": [], "usage": _usage(result)}
+        yield f"data: {json.dumps(usage)}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+__all__ = ["ORCHESTRATOR_MODEL", "WORKFLOW_PREFIX", "ChatCompletionRequest", "model_ids", "router"]

@@ -1,0 +1,143 @@
+"""The jobs API, the catalog, the health check and the web chat page."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from orchestrator.errors import JobError, StoreError
+from orchestrator.http.auth import require_key, require_key_or_query
+from orchestrator.http.backends import JobBackend, check_target
+from orchestrator.http.errors import ApiError, error_response
+from orchestrator.http.schemas import (
+    AgentList,
+    ErrorResponse,
+    Health,
+    InputInfo,
+    JobAccepted,
+    JobInfo,
+    JobRequest,
+    WorkflowInfo,
+    WorkflowList,
+)
+from orchestrator.http.sse import SSE_HEADERS, follow_job
+from orchestrator.queue import Job
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422)
+}
+
+api = APIRouter(prefix="/v1", responses=_ERRORS)
+public = APIRouter()
+
+
+def backend(request: Request) -> JobBackend:
+    jobs: JobBackend = request.app.state.jobs
+    return jobs
+
+
+async def _job(jobs: JobBackend, job_id: str) -> Job:
+    try:
+        return await jobs.status(job_id)
+    except JobError:
+        raise ApiError(404, "not_found", f"no job {job_id!r}") from None
+
+
+# -- jobs ----------------------------------------------------------------------------------
+
+
+@api.post("/jobs", status_code=202, response_model=JobAccepted, dependencies=[Depends(require_key)],
+          summary="Submit a workflow or a free-form task")
+async def submit_job(body: JobRequest, request: Request) -> JSONResponse:
+    check_target(request.app.state.orchestrator, body.target, body.inputs)
+    jobs = backend(request)
+    job_id = await jobs.submit(body.target, body.inputs, sensitivity=body.sensitivity,
+                               idempotency_key=body.idempotency_key)
+    job = await jobs.status(job_id)
+    return JSONResponse(JobAccepted(job_id=job_id, status=job.status).model_dump(), status_code=202,
+                        headers={"Location": f"/v1/jobs/{job_id}"})
+
+
+@api.get("/jobs/{job_id}", response_model=JobInfo, dependencies=[Depends(require_key)],
+         summary="A job's status, and its result when done")
+async def get_job(job_id: str, request: Request) -> JobInfo:
+    jobs = backend(request)
+    job = await _job(jobs, job_id)
+    return JobInfo.of(job, await jobs.result(job_id) if job.finished else None)
+
+
+@api.delete("/jobs/{job_id}", response_model=JobInfo, dependencies=[Depends(require_key)],
+            summary="Cancel a job")
+async def cancel_job(job_id: str, request: Request) -> JobInfo:
+    jobs = backend(request)
+    await _job(jobs, job_id)
+    job = await jobs.cancel(job_id)
+    return JobInfo.of(job, await jobs.result(job_id) if job.finished else None)
+
+
+@api.get("/jobs/{job_id}/events", dependencies=[Depends(require_key_or_query)],
+         response_class=StreamingResponse,
+         responses={200: {"content": {"text/event-stream": {}},
+                          "description": "The run's events as server-sent events, live, "
+                                         "ending with run.finished or run.failed"}},
+         summary="Follow a job's events (SSE)")
+async def job_events(
+    job_id: str,
+    request: Request,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[str | None, Query(description="resume after this event id")] = None,
+    api_key: Annotated[str | None, Query(description="the API key, for EventSource only")] = None,
+) -> StreamingResponse:
+    jobs = backend(request)
+    await _job(jobs, job_id)
+    return StreamingResponse(follow_job(jobs, job_id, last_event_id or after), media_type="text/event-stream",
+                             headers=SSE_HEADERS)
+
+
+# -- catalog -------------------------------------------------------------------------------
+
+
+@api.get("/agents", response_model=AgentList, dependencies=[Depends(require_key)],
+         summary="The registered specialists and tools")
+async def list_agents(request: Request) -> AgentList:
+    registry = request.app.state.orchestrator.registry
+    return AgentList(agents=[info.model_dump(mode="json") for info in registry.catalog()])
+
+
+@api.get("/workflows", response_model=WorkflowList, dependencies=[Depends(require_key)],
+         summary="The registered workflows and their inputs")
+async def list_workflows(request: Request) -> WorkflowList:
+    orchestrator = request.app.state.orchestrator
+    return WorkflowList(
+        workflows=[WorkflowInfo(name=w.name, description=w.description, inputs={
+            name: InputInfo(type=spec.type.__name__, description=spec.description, required=spec.required,
+                            sensitivity=spec.sensitivity)
+            for name, spec in w.inputs.items()}) for w in orchestrator.registry.workflows()],
+        planner=orchestrator.settings.planner_spec() is not None,
+    )
+
+
+# -- health and the web page ------------------------------------------------------------------
+
+
+@public.get("/healthz", response_model=Health, responses={503: {"model": ErrorResponse}},
+            summary="Liveness, and whether the store is reachable")
+async def healthz(request: Request) -> Response:
+    jobs = backend(request)
+    try:
+        await jobs.ping()
+    except StoreError as exc:
+        return error_response(503, "store_unavailable", str(exc))
+    return JSONResponse(Health(status="ok", store=jobs.name).model_dump())
+
+
+@public.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def web_chat() -> HTMLResponse:
+    page = resources.files("orchestrator") / "web" / "index.html"
+    return HTMLResponse(page.read_text("utf-8"), headers={"Cache-Control": "no-cache"})
+
+
+__all__ = ["api", "public"]

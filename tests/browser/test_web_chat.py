@@ -1,0 +1,100 @@
+"""The web chat in headless Chromium, against ``orchestrator serve`` with the test deployment."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.interfaces.conftest import free_port
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+KEY = "browser-key-123"
+SCREENSHOT = ROOT / "tests" / "artifacts" / "web_chat.png"
+
+
+@pytest.fixture
+def server_url() -> Iterator[str]:
+    """``orchestrator serve --app tests.interfaces.app:build`` on a free port (API key required)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCH_TEST_", "ORCHESTRATOR_"))}
+    env.pop("REDIS_URL", None)
+    env.update({"PYTHONPATH": str(ROOT), "ORCH_TEST_API_KEYS": KEY, "ORCH_TEST_DELAY": "2"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "serve", "--app", "tests.interfaces.app:build",
+         "--port", str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        if process.stderr:
+            process.stderr.close()
+
+
+def test_web_chat_shows_plan_steps_and_answer(server_url: str) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 760})
+            page.goto(server_url)
+            page.fill("#key", KEY)
+            page.dispatch_event("#key", "change")
+            expect(page.locator("#target option")).to_have_count(3)  # two workflows + free-form task
+            page.select_option("#target", "slow_echo")
+            page.fill("#message", "Where is my parcel? Order ORD-1234.")
+            page.click("#send")
+
+            first = page.locator("tr.step").first
+            expect(first.locator("td.state")).to_have_class(re.compile("running"), timeout=10_000)
+            assert page.locator(".answer").count() == 0  # steps show while the run is still going
+            answer = page.locator(".answer")
+            expect(answer).to_have_text("text: WHERE IS MY PARCEL? ORDER ORD-1234.", timeout=15_000)
+
+            rows = page.locator("tr.step")
+            expect(rows).to_have_count(2)
+            expect(rows.nth(0)).to_contain_text("wait")
+            expect(rows.nth(0)).to_contain_text("sleep")
+            expect(rows.nth(0).locator(".badge")).to_have_text("tool")
+            expect(rows.nth(1)).to_contain_text("shout")
+            expect(rows.nth(1)).to_contain_text("function:small")
+            expect(rows.nth(1).locator(".badge")).to_have_text("local")
+            expect(rows.nth(1).locator("td.ms")).to_have_text(re.compile(r"^\d+ ms$"))
+            expect(page.locator(".run .head")).to_contain_text("2 steps")
+
+            page.select_option("#target", "")
+            page.fill("#message", "Summarise the week")
+            page.press("#message", "Enter")
+            expect(page.locator(".answer").nth(1)).to_have_text("reply: SUMMARISE THE WEEK", timeout=15_000)
+            expect(page.locator(".cost").nth(1)).to_contain_text("saved")
+            expect(page.locator(".cost").nth(1)).to_contain_text("function:planner")
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
