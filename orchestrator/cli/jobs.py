@@ -1,0 +1,324 @@
+"""``orchestrator submit``, ``orchestrator worker`` and ``orchestrator jobs ...``.
+
+The queue lives in Redis (``REDIS_URL``); every command here needs it. Heavy modules are
+imported inside the command functions so ``orchestrator --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.cli._common import add_config_options, load_settings, print_json
+
+if TYPE_CHECKING:
+    from orchestrator.queue import Job, JobQueue
+    from orchestrator.settings import Settings
+    from orchestrator.types import Event, RunResult
+    from orchestrator.worker import JobRunner
+
+JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled", "dead")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``submit``, ``worker`` and ``jobs`` to the ``orchestrator`` command."""
+    submit = subparsers.add_parser("submit", help="queue a workflow or task for the workers",
+                                   description="Queue a job; prints its id.")
+    submit.add_argument("target", help="a workflow name or a task in quotes")
+    submit.add_argument("-i", "--input", action="append", metavar="KEY=VALUE",
+                        help="an input: key=value, key=@file (text; .json parsed) or key:=JSON")
+    submit.add_argument("--sensitivity", action="append", metavar="KEY=LEVEL",
+                        help="mark an input public, internal or confidential")
+    submit.add_argument("--idempotency-key", metavar="KEY", help="submitting the same key again returns the same job")
+    submit.add_argument("--wait", action="store_true", help="follow the job's events and print its result")
+    submit.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: give up after this long")
+    _common(submit)
+    submit.set_defaults(func=run_submit)
+
+    worker = subparsers.add_parser("worker", help="run queued jobs (until SIGTERM/SIGINT)")
+    worker.add_argument("--app", metavar="MODULE:FACTORY",
+                        help="a function returning an Orchestrator or JobRunner (sync or async); "
+                             "default: Orchestrator(Settings.load())")
+    worker.add_argument("--concurrency", type=int, metavar="N", help="jobs run at once (default: settings)")
+    worker.add_argument("--name", help="consumer name (default: host-pid-random)")
+    worker.add_argument("--grace", type=float, metavar="SECONDS",
+                        help="on SIGTERM, how long in-flight jobs may finish before they are handed back")
+    add_config_options(worker)
+    worker.set_defaults(func=run_worker)
+
+    jobs = subparsers.add_parser("jobs", help="inspect and control queued jobs")
+    actions = jobs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    status = actions.add_parser("status", help="a job's record")
+    status.add_argument("job_id")
+    _common(status)
+    status.set_defaults(func=run_status)
+    result = actions.add_parser("result", help="a finished job's result")
+    result.add_argument("job_id")
+    result.add_argument("--wait", action="store_true", help="wait until the job finishes")
+    result.add_argument("--timeout", type=float, metavar="SECONDS")
+    _common(result)
+    result.set_defaults(func=run_result)
+    events = actions.add_parser("events", help="a job's run events")
+    events.add_argument("job_id")
+    events.add_argument("-f", "--follow", action="store_true", help="wait for new events until the run ends")
+    events.add_argument("--after", metavar="CURSOR", help="only events after this cursor")
+    events.add_argument("--timeout", type=float, metavar="SECONDS")
+    _common(events)
+    events.set_defaults(func=run_events)
+    cancel = actions.add_parser("cancel", help="cancel a queued or running job")
+    cancel.add_argument("job_id")
+    _common(cancel)
+    cancel.set_defaults(func=run_cancel)
+    listing = actions.add_parser("list", help="the newest jobs")
+    listing.add_argument("--status", choices=JOB_STATUSES)
+    listing.add_argument("--limit", type=int, default=50)
+    _common(listing)
+    listing.set_defaults(func=run_list)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_config_options(parser)
+
+
+# -- commands -----------------------------------------------------------------
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    """``orchestrator submit``."""
+    from orchestrator.cli._inputs import parse_inputs
+
+    inputs = parse_inputs(args.input)
+    levels = _levels(args.sensitivity)
+
+    async def go(queue: JobQueue) -> int:
+        job_id = await queue.submit(args.target, inputs, sensitivity=levels or None,
+                                    idempotency_key=args.idempotency_key)
+        if not args.wait:
+            if args.json:
+                print_json({"job_id": job_id})
+            else:
+                print(job_id)
+            return 0
+        if not args.json:
+            print(job_id, flush=True)
+            await _print_events(queue, job_id, follow=True, after=None, timeout=args.timeout, as_json=False)
+        result = await queue.result(job_id, wait=True, timeout=args.timeout)
+        if args.json:
+            print_json({"job_id": job_id, "result": result.model_dump(mode="json")})
+        else:
+            _print_result(result)
+        return 0 if result.ok else 1
+
+    return _with_queue(args, go)
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """``orchestrator worker``: process jobs until SIGTERM or SIGINT, then drain and exit 0."""
+    return asyncio.run(_worker(args))
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """``orchestrator jobs status``."""
+
+    async def go(queue: JobQueue) -> int:
+        job = await queue.status(args.job_id)
+        if args.json:
+            print_json(job.model_dump(mode="json"))
+        else:
+            print(_job_line(job))
+            if job.error:
+                print(f"error: {job.error}")
+        return 0
+
+    return _with_queue(args, go)
+
+
+def run_result(args: argparse.Namespace) -> int:
+    """``orchestrator jobs result``."""
+
+    async def go(queue: JobQueue) -> int:
+        result = await queue.result(args.job_id, wait=args.wait, timeout=args.timeout)
+        if args.json:
+            print_json(result.model_dump(mode="json"))
+        else:
+            _print_result(result)
+        return 0 if result.ok else 1
+
+    return _with_queue(args, go)
+
+
+def run_events(args: argparse.Namespace) -> int:
+    """``orchestrator jobs events``."""
+
+    async def go(queue: JobQueue) -> int:
+        await _print_events(queue, args.job_id, follow=args.follow, after=args.after,
+                            timeout=args.timeout, as_json=args.json)
+        return 0
+
+    return _with_queue(args, go)
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    """``orchestrator jobs cancel``."""
+
+    async def go(queue: JobQueue) -> int:
+        job = await queue.cancel(args.job_id)
+        if args.json:
+            print_json(job.model_dump(mode="json"))
+        else:
+            note = "" if job.finished else " (cancel requested; the worker stops it shortly)"
+            print(f"{job.id} {job.status}{note}")
+        return 0
+
+    return _with_queue(args, go)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """``orchestrator jobs list``."""
+
+    async def go(queue: JobQueue) -> int:
+        jobs = await queue.list(status=args.status, limit=args.limit)
+        if args.json:
+            print_json([j.model_dump(mode="json") for j in jobs])
+        else:
+            for job in jobs:
+                print(_job_line(job))
+        return 0
+
+    return _with_queue(args, go)
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _open_queue(settings: Settings, **overrides: Any) -> JobQueue:
+    from orchestrator.errors import ConfigError
+    from orchestrator.queue import JobQueue, QueueSettings
+
+    if not settings.redis_url:
+        raise ConfigError("the job queue needs Redis; set REDIS_URL (e.g. redis://127.0.0.1:6379/0)",
+                          key="redis_url")
+    queue_settings = QueueSettings.of(settings.queue, **overrides)
+    return JobQueue.from_url(settings.redis_url, settings.keyspace, queue_settings)
+
+
+def _with_queue(args: argparse.Namespace, body: Callable[[JobQueue], Awaitable[int]]) -> int:
+    queue = _open_queue(load_settings(args))
+
+    async def go() -> int:
+        try:
+            return await body(queue)
+        finally:
+            await queue.aclose()
+
+    return asyncio.run(go())
+
+
+async def _worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from orchestrator.worker import Worker
+
+    settings = load_settings(args)
+    queue = _open_queue(settings, **({} if args.grace is None else {"shutdown_grace": args.grace}))
+    runner = await _load_runner(args.app, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await Worker(runner, queue, concurrency=args.concurrency, name=args.name).run(stop)
+    finally:
+        close = getattr(runner, "aclose", None)
+        if close is not None:
+            await close()
+        await queue.aclose()
+    return 0
+
+
+async def _load_runner(app: str | None, settings: Settings) -> JobRunner:
+    """Build the runner: ``module:factory`` (called with the settings if it takes an argument)."""
+    import importlib
+    import inspect
+
+    from orchestrator.errors import ConfigError
+
+    if app is None:
+        from orchestrator.app import Orchestrator
+
+        return Orchestrator(settings)
+    module_name, _, attr = app.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"--app {app!r} must look like module:factory")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"--app {app!r}: cannot load it ({exc})") from None
+    runner = factory(settings) if inspect.signature(factory).parameters else factory()
+    if inspect.isawaitable(runner):
+        runner = await runner
+    if not callable(getattr(runner, "run", None)):
+        raise ConfigError(f"--app {app!r} returned {type(runner).__name__}, which has no async run()")
+    return runner  # type: ignore[no-any-return]
+
+
+def _levels(items: list[str] | None) -> dict[str, Any]:
+    from orchestrator.errors import InputError
+    from orchestrator.types import Sensitivity
+
+    levels: dict[str, Any] = {}
+    for item in items or []:
+        key, _, level = item.partition("=")
+        try:
+            levels[key] = Sensitivity(level)
+        except ValueError:
+            raise InputError(f"--sensitivity {item!r}: the level must be public, internal or confidential") from None
+    return levels
+
+
+async def _print_events(queue: JobQueue, job_id: str, *, follow: bool, after: str | None,
+                        timeout: float | None, as_json: bool) -> None:  # noqa: ASYNC109
+    from orchestrator.cli._common import Progress
+
+    progress = Progress()
+    async for cursor, event in queue.events(job_id, after=after, follow=follow, timeout=timeout):
+        if as_json:
+            print(_event_json(cursor, event), flush=True)
+        else:
+            await progress.emit(event)
+            if event.type in ("run.started", "run.finished", "run.failed"):
+                print(f"{event.type} {_short(event.data)}".rstrip(), file=sys.stderr, flush=True)
+
+
+def _event_json(cursor: str, event: Event) -> str:
+    import json
+
+    return json.dumps({"cursor": cursor, **event.model_dump(mode="json")}, default=str)
+
+
+def _short(data: dict[str, Any]) -> str:
+    error = data.get("error")
+    return f"({data.get('status', 'failed')}: {error})" if error else ""
+
+
+def _print_result(result: RunResult) -> None:
+    from orchestrator.cli._common import step_table
+
+    if result.answer is not None:
+        print_json(result.answer)
+        print()
+    print(step_table(result))
+    if result.error:
+        print(f"\nerror: {result.error}")
+
+
+def _job_line(job: Job) -> str:
+    target = job.target if len(job.target) <= 40 else job.target[:37] + "..."
+    return f"{job.id}  {job.status:<9}  attempts={job.attempts}  {target}"
+
+
+__all__ = ["register"]

@@ -1,0 +1,283 @@
+"""The worker: takes jobs from the queue and runs them, up to N at a time.
+
+::
+
+    worker = Worker(orchestrator, JobQueue.from_url(url, keys), concurrency=8)
+    await worker.run(stop)          # until ``stop`` is set (SIGTERM/SIGINT in the CLI)
+
+Per job: start an attempt (counted in the record), run it with ``run_id = job id``, record the
+outcome and acknowledge the stream entry in one transaction. While a job runs, a maintenance
+loop touches its entry (so nobody reclaims it), watches its cancel flag, and takes over
+entries that a dead worker left idle beyond the visibility timeout; a reclaimed job runs
+again under the same run id, so the checkpointer resumes it and completed steps are not
+repeated. Outcomes:
+
+- the run returns a :class:`~orchestrator.types.RunResult`: completed, failed or cancelled
+  as the result says (no retry: the executor already handled the failure);
+- the run raises :class:`~orchestrator.errors.UserError` or ``PlanError`` (bad target, bad
+  inputs, bad plan): failed at once, no retry;
+- any other exception: retried, and after ``max_attempts`` dead-lettered;
+- cancel requested: the run is cancelled and the job recorded cancelled;
+- shutdown: in-flight jobs get ``shutdown_grace`` seconds, then are cancelled and left
+  pending for another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import structlog
+
+from orchestrator.errors import PlanError, StoreError, UserError
+from orchestrator.events import EventSink
+from orchestrator.queue import Delivery, Job, JobQueue, JobStatus
+from orchestrator.types import Event, RunResult, Sensitivity
+
+log = structlog.get_logger(__name__)
+
+_NOT_RETRYABLE = (UserError, PlanError)
+
+
+@runtime_checkable
+class JobRunner(Protocol):
+    """Runs one job. :class:`~orchestrator.app.Orchestrator` satisfies it."""
+
+    async def run(
+        self,
+        target: str,
+        inputs: Mapping[str, Any],
+        *,
+        run_id: str,
+        sensitivity: Mapping[str, Sensitivity] | None = None,
+        events: EventSink | None = None,
+    ) -> RunResult: ...
+
+
+@dataclass
+class _InFlight:
+    job: Job
+    delivery: Delivery
+    run: asyncio.Task[RunResult] | None = None
+    stop_reason: Literal["cancelled", "shutdown"] | None = None
+
+
+@dataclass
+class _Stats:
+    started_at: float = field(default_factory=time.time)
+    processed: int = 0
+    failed: int = 0
+
+
+class Worker:
+    """Runs queued jobs with ``runner``.
+
+    ``forward_events``: pass the queue's store to the runner as its event sink. By default
+    this happens only when the runner has no ``store`` attribute (an ``Orchestrator`` writes
+    every event to its own store, which on Redis is the queue's).
+    """
+
+    def __init__(
+        self,
+        runner: JobRunner,
+        queue: JobQueue,
+        *,
+        concurrency: int | None = None,
+        name: str | None = None,
+        forward_events: bool | None = None,
+    ) -> None:
+        self.runner = runner
+        self.queue = queue
+        self.settings = queue.settings
+        self.concurrency = concurrency or self.settings.worker_concurrency
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        if forward_events is None:
+            forward_events = not hasattr(runner, "store")
+        self._events: EventSink | None = queue.store if forward_events else None
+        self._in_flight: dict[str, _InFlight] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stats = _Stats()
+        self._log = log.bind(worker=self.name)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Process jobs until ``stop`` is set, then shut down gracefully."""
+        stop = stop or asyncio.Event()
+        self._log.info("worker.started", concurrency=self.concurrency)
+        maintenance = asyncio.create_task(self._maintain(stop), name=f"{self.name}-maintenance")
+        try:
+            await self._consume(stop)
+        finally:
+            await self._drain()
+            maintenance.cancel()
+            await asyncio.gather(maintenance, return_exceptions=True)
+            with contextlib.suppress(StoreError):
+                await self.queue.worker_gone(self.name)
+            self._log.info("worker.stopped", processed=self._stats.processed, failed=self._stats.failed)
+
+    # -- the loop ------------------------------------------------------------
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        block_ms = max(1, int(self.settings.poll_interval * 1000))
+        reclaim_every = max(0.05, self.settings.visibility_timeout / 2)
+        next_reclaim = 0.0
+        while not stop.is_set():
+            free = self.concurrency - len(self._tasks)
+            if free <= 0:
+                await asyncio.wait(self._tasks, timeout=self.settings.poll_interval,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                continue
+            try:
+                deliveries: list[Delivery] = []
+                if time.monotonic() >= next_reclaim:
+                    deliveries = await self.queue.worker_reclaim(self.name, free)
+                    next_reclaim = time.monotonic() + reclaim_every
+                if not deliveries:
+                    deliveries = await self.queue.worker_read(self.name, free, block_ms)
+            except StoreError as exc:
+                self._log.error("worker.redis_unavailable", error=str(exc))
+                await _sleep_unless(stop, 1.0)
+                continue
+            for delivery in deliveries:
+                task = asyncio.create_task(self._process(delivery), name=f"job-{delivery.job_id}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self) -> None:
+        """Let in-flight jobs finish within the grace period, then hand the rest back."""
+        if not self._tasks:
+            return
+        self._log.info("worker.draining", jobs=len(self._tasks), grace_s=self.settings.shutdown_grace)
+        _done, pending = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace)
+        if pending:
+            for flight in self._in_flight.values():
+                self._stop_run(flight, "shutdown")
+            await asyncio.wait(pending, timeout=max(5.0, self.settings.shutdown_grace))
+        for task in list(self._tasks):  # a job stuck even after cancellation
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _maintain(self, stop: asyncio.Event) -> None:
+        """Heartbeat in-flight deliveries, apply cancel requests, publish worker status."""
+        touch_every = max(0.05, self.settings.visibility_timeout / 3)
+        next_touch = 0.0
+        while True:
+            try:
+                flights = list(self._in_flight.values())
+                for job_id in await self.queue.worker_cancel_requested([f.job.id for f in flights]):
+                    if job_id in self._in_flight:
+                        self._stop_run(self._in_flight[job_id], "cancelled")
+                if time.monotonic() >= next_touch:
+                    await self.queue.worker_touch(self.name, [f.delivery.message_id for f in flights])
+                    await self.queue.worker_heartbeat(self.name, self._status(stop))
+                    next_touch = time.monotonic() + touch_every
+            except StoreError as exc:
+                self._log.error("worker.redis_unavailable", error=str(exc))
+            await asyncio.sleep(min(self.settings.poll_interval, touch_every))
+
+    def _status(self, stop: asyncio.Event) -> dict[str, Any]:
+        return {
+            "name": self.name, "pid": os.getpid(), "host": socket.gethostname(),
+            "state": "stopping" if stop.is_set() else "running", "concurrency": self.concurrency,
+            "jobs": sorted(self._in_flight), "processed": self._stats.processed,
+            "failed": self._stats.failed, "started_at": self._stats.started_at, "ts": time.time(),
+        }
+
+    def _stop_run(self, flight: _InFlight, reason: Literal["cancelled", "shutdown"]) -> None:
+        if flight.run is not None and not flight.run.done() and flight.stop_reason is None:
+            flight.stop_reason = reason
+            flight.run.cancel()
+            self._log.info("job.stopping", job_id=flight.job.id, reason=reason)
+
+    # -- one job ---------------------------------------------------------------
+
+    async def _process(self, delivery: Delivery) -> None:
+        """Run one delivery to a recorded outcome. Never raises (a bad job never kills us)."""
+        try:
+            job = await self.queue.worker_start(delivery, self.name)
+            if job is None:
+                return
+            flight = _InFlight(job, delivery)
+            self._in_flight[job.id] = flight
+            try:
+                await self._attempt(flight)
+            finally:
+                self._in_flight.pop(job.id, None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis down while recording: the entry stays pending, reclaimed later
+            self._log.error("job.unrecorded", job_id=delivery.job_id, error=f"{type(exc).__name__}: {exc}")
+
+    async def _attempt(self, flight: _InFlight) -> None:
+        job = flight.job
+        flight.run = asyncio.create_task(self.runner.run(
+            job.target, job.inputs, run_id=job.run_id, sensitivity=job.sensitivity, events=self._events,
+        ))
+        result: RunResult | None = None
+        error: Exception | None = None
+        try:
+            result = await asyncio.shield(flight.run)
+        except asyncio.CancelledError:
+            if flight.stop_reason is None:  # this task itself was cancelled: hand the job back
+                flight.run.cancel()
+                await asyncio.gather(flight.run, return_exceptions=True)
+                await self.queue.worker_release(job, "interrupted by worker shutdown")
+                raise
+        except Exception as exc:
+            error = exc
+        if flight.stop_reason == "shutdown":
+            await self.queue.worker_release(job, "interrupted by worker shutdown")
+        elif result is not None and result.status != "cancelled":
+            await self._record(flight, result)
+        elif flight.stop_reason == "cancelled" or result is not None:
+            if result is not None:
+                await self.queue.store.save_run(result)
+            await self._end(flight, "cancelled", "cancelled while running")
+        elif error is not None:
+            await self._failed(flight, error)
+
+    async def _record(self, flight: _InFlight, result: RunResult) -> None:
+        """A run that returned: its status decides the job's (no retry)."""
+        await self.queue.store.save_run(result)
+        status: JobStatus = "completed" if result.status == "completed" else "failed"
+        await self.queue.worker_finish(flight.job, flight.delivery, status, result.error)
+        self._stats.processed += 1
+        if status != "completed":
+            self._stats.failed += 1
+
+    async def _failed(self, flight: _InFlight, error: Exception) -> None:
+        """A run that raised: user errors fail at once, others retry until dead."""
+        job, reason = flight.job, _describe(error)
+        if isinstance(error, _NOT_RETRYABLE):
+            await self._end(flight, "failed", reason)
+        elif job.attempts >= self.settings.max_attempts:
+            await self._end(flight, "dead", f"gave up after {job.attempts} attempts: {reason}")
+        else:
+            await self.queue.worker_retry(job, flight.delivery, reason)
+
+    async def _end(self, flight: _InFlight, status: JobStatus, error: str) -> None:
+        """Record a run that produced no result, and close its event stream."""
+        self._stats.processed += 1
+        self._stats.failed += 1
+        await self.queue.worker_finish(flight.job, flight.delivery, status, error)
+        await self.queue.store.emit(
+            Event(type="run.failed", run_id=flight.job.run_id, data={"status": status, "error": error})
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+__all__ = ["JobRunner", "Worker"]
