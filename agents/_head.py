@@ -1,0 +1,254 @@
+"""A trained classification head on top of a sentence embedder.
+
+:class:`EmbeddingHead` is multinomial logistic regression over L2-normalised
+embeddings: scikit-learn when installed, else a small numpy softmax regression.
+It saves as plain JSON (labels, weights, bias, the embedder it was fitted
+with), so loading a head never runs code from the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import structlog
+
+from orchestrator.errors import ConfigError, InputError
+from orchestrator.models.base import Model
+
+log = structlog.get_logger(__name__)
+
+Array = npt.NDArray[np.float64]
+EmbedFn = Callable[[Sequence[str]], Awaitable[list[list[float]]] | list[list[float]]]
+Backend = Literal["auto", "sklearn", "numpy"]
+
+FORMAT_VERSION = 1
+
+
+def _normalise_rows(matrix: Array) -> Array:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.asarray(matrix / norms, dtype=np.float64)
+
+
+class EmbeddingHead:
+    """Logistic regression from embeddings to labels; fit, save, load, predict.
+
+    >>> head = await EmbeddingHead.fit(texts, labels, model.embed)   # doctest: +SKIP
+    >>> head.save("intent-head.json"); EmbeddingHead.load("intent-head.json")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        weights: Array,
+        bias: Array,
+        *,
+        embedder: str = "",
+        backend: str = "numpy",
+    ) -> None:
+        if weights.ndim != 2 or weights.shape[0] != len(labels) or bias.shape != (len(labels),):
+            raise ConfigError(f"head weights {weights.shape} and bias {bias.shape} do not fit {len(labels)} labels")
+        self.labels = list(labels)
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.bias = np.asarray(bias, dtype=np.float64)
+        self.embedder = embedder
+        """The model reference the head was fitted with (its embeddings are the input space)."""
+        self.backend = backend
+
+    @property
+    def dims(self) -> int:
+        return int(self.weights.shape[1])
+
+    # -- fitting ----------------------------------------------------------------
+
+    @classmethod
+    async def fit(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        embed: EmbedFn,
+        *,
+        embedder: str = "",
+        backend: Backend = "auto",
+        regularization: float = 1.0,
+        batch_size: int = 64,
+    ) -> EmbeddingHead:
+        """Embed ``texts`` with ``embed`` (sync or async, e.g. ``model.embed``) and fit the head."""
+        if len(texts) != len(labels):
+            raise InputError(f"{len(texts)} texts but {len(labels)} labels")
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), batch_size):
+            batch = embed(list(texts[start : start + batch_size]))
+            vectors.extend(await batch if inspect.isawaitable(batch) else batch)
+        return cls.fit_vectors(
+            np.asarray(vectors, dtype=np.float64),
+            labels,
+            embedder=embedder,
+            backend=backend,
+            regularization=regularization,
+        )
+
+    @classmethod
+    def fit_vectors(
+        cls,
+        vectors: Array,
+        labels: Sequence[str],
+        *,
+        embedder: str = "",
+        backend: Backend = "auto",
+        regularization: float = 1.0,
+    ) -> EmbeddingHead:
+        """Fit on ready embeddings. ``regularization`` is the inverse L2 strength (sklearn's ``C``)."""
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise InputError("a head needs examples of at least two labels")
+        x = _normalise_rows(np.asarray(vectors, dtype=np.float64))
+        y = np.asarray([classes.index(label) for label in labels])
+        if backend in ("auto", "sklearn"):
+            try:
+                weights, bias = _fit_sklearn(x, y, len(classes), regularization)
+                used = "sklearn"
+            except ImportError:
+                if backend == "sklearn":
+                    raise
+                weights, bias = _fit_numpy(x, y, len(classes), regularization)
+                used = "numpy"
+        else:
+            weights, bias = _fit_numpy(x, y, len(classes), regularization)
+            used = "numpy"
+        log.info("head.fitted", labels=len(classes), examples=len(labels), dims=x.shape[1], backend=used)
+        return cls(classes, weights, bias, embedder=embedder, backend=used)
+
+    @classmethod
+    async def fit_from_file(
+        cls,
+        path: str | Path,
+        model: Model,
+        *,
+        text_column: str = "text",
+        label_column: str | None = None,
+        backend: Backend = "auto",
+    ) -> EmbeddingHead:
+        """Fit on a CSV (header row) or JSONL file of text/label rows, embedding with ``model``.
+
+        The label column is ``label_column`` or the first of ``label``, ``category``, ``intent``.
+        """
+        texts, labels = read_examples(path, text_column=text_column, label_column=label_column)
+        return await cls.fit(texts, labels, model.embed, embedder=model.ref, backend=backend)
+
+    # -- prediction ---------------------------------------------------------------
+
+    def predict_proba(self, vectors: Sequence[Sequence[float]] | Array) -> Array:
+        """Probabilities, one row per vector, columns in ``self.labels`` order."""
+        x = np.asarray(vectors, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.shape[1] != self.dims:
+            raise ConfigError(
+                f"the head expects {self.dims}-dimensional embeddings (from "
+                f"{self.embedder or 'its embedder'}) but got {x.shape[1]}"
+            )
+        logits = _normalise_rows(x) @ self.weights.T + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return np.asarray(exp / exp.sum(axis=1, keepdims=True), dtype=np.float64)
+
+    def predict(self, vectors: Sequence[Sequence[float]] | Array) -> list[str]:
+        return [self.labels[i] for i in self.predict_proba(vectors).argmax(axis=1)]
+
+    # -- persistence ----------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the head as JSON (no pickle: loading never runs code)."""
+        payload = {
+            "format": "embedding-head",
+            "version": FORMAT_VERSION,
+            "embedder": self.embedder,
+            "backend": self.backend,
+            "labels": self.labels,
+            "weights": self.weights.tolist(),
+            "bias": self.bias.tolist(),
+        }
+        Path(path).write_text(json.dumps(payload), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> EmbeddingHead:
+        try:
+            payload: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read classifier head: {exc}", source=str(path)) from exc
+        if payload.get("format") != "embedding-head" or payload.get("version") != FORMAT_VERSION:
+            raise ConfigError("not an embedding head file (format/version mismatch)", source=str(path))
+        weights = np.asarray(payload["weights"], dtype=np.float64)
+        bias = np.asarray(payload["bias"], dtype=np.float64)
+        labels = [str(label) for label in payload["labels"]]
+        return cls(
+            labels,
+            weights,
+            bias,
+            embedder=str(payload.get("embedder", "")),
+            backend=str(payload.get("backend", "")),
+        )
+
+
+def read_examples(
+    path: str | Path, *, text_column: str = "text", label_column: str | None = None
+) -> tuple[list[str], list[str]]:
+    """(texts, labels) from a CSV with a header row or a JSONL file."""
+    path = Path(path)
+    if path.suffix in (".jsonl", ".ndjson"):
+        with path.open(encoding="utf-8") as handle:
+            rows: list[dict[str, Any]] = [json.loads(line) for line in handle if line.strip()]
+    else:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    if not rows:
+        raise InputError(f"{path}: no examples")
+    column = label_column or next((c for c in ("label", "category", "intent") if c in rows[0]), None)
+    if column is None or text_column not in rows[0]:
+        raise InputError(f"{path}: needs columns {text_column!r} and a label column; found {sorted(rows[0])}")
+    return [str(r[text_column]) for r in rows], [str(r[column]) for r in rows]
+
+
+def _fit_sklearn(x: Array, y: npt.NDArray[np.int_], n_classes: int, c: float) -> tuple[Array, Array]:
+    from sklearn.linear_model import LogisticRegression
+
+    # Embeddings are unit-length, so a larger C than sklearn's default fits few-shot data well.
+    clf = LogisticRegression(C=c * 10.0, max_iter=2000)
+    clf.fit(x, y)
+    coef = np.asarray(clf.coef_, dtype=np.float64)
+    intercept = np.asarray(clf.intercept_, dtype=np.float64)
+    if n_classes == 2 and coef.shape[0] == 1:  # binary: p(1) = sigmoid(w.x + b) == softmax([0, w.x + b])
+        coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+        intercept = np.asarray([0.0, intercept[0]])
+    return coef, intercept
+
+
+def _fit_numpy(
+    x: Array, y: npt.NDArray[np.int_], n_classes: int, c: float, epochs: int = 500, learning_rate: float = 0.5
+) -> tuple[Array, Array]:
+    """Full-batch gradient descent on the L2-regularised softmax cross-entropy."""
+    n, dims = x.shape
+    weights = np.zeros((n_classes, dims))
+    bias = np.zeros(n_classes)
+    onehot = np.eye(n_classes)[y]
+    l2 = 1.0 / (c * 10.0 * n)
+    for _ in range(epochs):
+        logits = x @ weights.T + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        error = (probs - onehot) / n
+        weights -= learning_rate * (error.T @ x + l2 * weights)
+        bias -= learning_rate * error.sum(axis=0)
+    return weights, bias
+
+
+__all__ = ["EmbeddingHead", "read_examples"]

@@ -1,0 +1,321 @@
+"""The classifier specialist: one label from a fixed set, with an honest confidence.
+
+Three strategies, picked per model (``Options.mode``):
+
+- **generative**: the model answers JSON whose ``label`` is an ``enum`` of the labels;
+  confidence from token log-probabilities, or from the backend's log-likelihood
+  ``choose`` (a softmax over the labels), else a fixed moderate value.
+- **embedding**: zero-shot; cosine between the text and each label's name and
+  description (plus any examples), softmax with a temperature.
+- **head**: a logistic-regression :class:`~agents._head.EmbeddingHead` trained on
+  labelled examples, loaded from ``Options.head_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import OrderedDict
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import structlog
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from agents._grounding import choose, softmax
+from agents._head import EmbeddingHead
+from orchestrator.errors import ConfigError, InputError
+from orchestrator.models.base import Capabilities, Completion, Message, Model, system, user
+from orchestrator.specialist import Specialist, Verdict
+
+log = structlog.get_logger(__name__)
+
+Mode = Literal["auto", "generative", "embedding", "head"]
+
+
+class Label(BaseModel):
+    """A label and what it means."""
+
+    name: str = Field(min_length=1, description="The label exactly as it should be answered.")
+    description: str = Field(default="", description="What texts with this label are about.")
+
+
+class Example(BaseModel):
+    """A labelled example shown to the model (few-shot) or averaged into the label (embedding mode)."""
+
+    text: str = Field(description="An example text.")
+    label: str = Field(description="Its label; must be one of the labels.")
+
+
+class ClassifierInput(BaseModel):
+    """What to classify and into which labels."""
+
+    text: str = Field(description="The text to classify.")
+    labels: list[Label] = Field(
+        default_factory=list,
+        description="The allowed labels: names, or {name, description} objects. "
+        "May be empty only when a trained head supplies them.",
+    )
+    examples: list[Example] = Field(default_factory=list, description="Optional labelled examples (few-shot).")
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_from_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClassifierInput:
+        names = [label.name for label in self.labels]
+        if len(set(names)) != len(names):
+            raise ValueError("labels must be unique")
+        unknown = {ex.label for ex in self.examples} - set(names)
+        if names and unknown:
+            raise ValueError(f"examples use labels that are not in labels: {sorted(unknown)}")
+        return self
+
+    @property
+    def label_names(self) -> list[str]:
+        return [label.name for label in self.labels]
+
+
+class ClassifierOutput(BaseModel):
+    """The chosen label."""
+
+    label: str = Field(description="One of the given labels.")
+    confidence: float = Field(ge=0.0, le=1.0, description="How sure the classifier is, in [0, 1].")
+    scores: dict[str, float] | None = Field(default=None, description="Probability per label, where known.")
+
+
+class ClassifierOptions(BaseModel):
+    """Deployment options of the classifier."""
+
+    mode: Mode = "auto"
+    """auto: head if ``head_path``; embedding on embed-only models; generative otherwise."""
+    head_path: str | None = None
+    """A head saved by :meth:`EmbeddingHead.save` (JSON)."""
+    temperature: float = Field(default=0.05, gt=0)
+    """Softmax temperature over cosine similarities in embedding mode (lower is sharper)."""
+    confidence: Literal["top", "margin"] = "top"
+    """Confidence = the top probability, or the margin between the top two."""
+    default_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    """Confidence of a valid generative answer when the backend reports no probabilities."""
+    max_examples: int = Field(default=8, ge=0)
+    """Few-shot examples shown in a generative prompt at most."""
+
+
+def _confidence(probs: dict[str, float], how: str) -> float:
+    ranked = sorted(probs.values(), reverse=True)
+    if how == "margin" and len(ranked) > 1:
+        return max(0.0, min(1.0, ranked[0] - ranked[1]))
+    return max(0.0, min(1.0, ranked[0] if ranked else 0.0))
+
+
+class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
+    """Assigns one of a set of labels to a text."""
+
+    name: ClassVar[str] = "classifier"
+    description: ClassVar[str] = (
+        "Classify a text into exactly one of a fixed set of labels. Inputs: `text`. Params: `labels` "
+        "(list of label names, or of {name, description}), optional `examples` (list of {text, label}). "
+        "Returns `label` (one of the labels), `confidence` in [0, 1] and `scores` (label -> probability) "
+        "where known. Use for routing, triage, intent and sentiment."
+    )
+    Input = ClassifierInput
+    Output = ClassifierOutput
+    Options: ClassVar[type[BaseModel] | None] = ClassifierOptions
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.options: ClassifierOptions
+        self._head: EmbeddingHead | None = None
+        self._label_vectors: OrderedDict[tuple[str, str], np.ndarray[Any, np.dtype[np.float64]]] = OrderedDict()
+
+    # -- strategy -----------------------------------------------------------------
+
+    def mode_for(self, model: Model) -> Mode:
+        """The strategy used on ``model``."""
+        if self.options.mode != "auto":
+            return self.options.mode
+        if self.options.head_path:
+            return "head"
+        caps = model.capabilities
+        if caps.embeddings and caps.structured_output == "none":
+            return "embedding"
+        return "generative"
+
+    async def attempt(
+        self,
+        request: ClassifierInput,
+        model: Model,
+        *,
+        instruction: str = "",
+        previous: Verdict | None = None,
+    ) -> Verdict:
+        mode = self.mode_for(model)
+        log.debug(
+            "classifier.attempt",
+            model=model.ref,
+            mode=mode,
+            labels=len(request.labels),
+            repair=previous is not None,
+        )
+        if mode == "head":
+            return await self._by_head(request, model)
+        if not request.labels:
+            raise InputError("the classifier needs `labels` (only a trained head can supply them)")
+        if mode == "embedding":
+            return await self._by_embedding(request, model)
+        if previous is None and getattr(model, "choose", None) is not None:
+            return await self._by_choice(request, model, instruction)
+        return await super().attempt(request, model, instruction=instruction, previous=previous)
+
+    # -- generative -----------------------------------------------------------------
+
+    def prompt(self, request: ClassifierInput, instruction: str, capabilities: Capabilities) -> list[Message]:
+        lines = [
+            f"- {label.name}" + (f": {label.description}" if label.description else "") for label in request.labels
+        ]
+        shots = "".join(
+            f"Text: {ex.text}\nAnswer: {json.dumps({'label': ex.label})}\n\n"
+            for ex in request.examples[: self.options.max_examples]
+        )
+        schema = json.dumps(self.output_schema(request))
+        intro = "You classify texts. Choose exactly one label from this list:\n" + "\n".join(lines)
+        if instruction:
+            intro += f"\n\nTask: {instruction}"
+        intro += f"\n\nAnswer with only JSON matching this schema: {schema}"
+        return [system(intro), user(f"{shots}Text: {request.text}\nAnswer:")]
+
+    def output_schema(self, request: ClassifierInput) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {"label": {"type": "string", "enum": request.label_names}},
+            "required": ["label"],
+            "additionalProperties": False,
+        }
+
+    def check(self, request: ClassifierInput, completion: Completion) -> Verdict:
+        data = completion.parsed
+        if data is None:
+            try:
+                data = json.loads(completion.text.strip().strip("`").removeprefix("json").strip())
+            except ValueError:
+                data = None
+        raw_label = data.get("label") if isinstance(data, dict) else None
+        if not isinstance(raw_label, str):
+            return Verdict(
+                None, 0.0, ['the answer must be JSON like {"label": "<one of the labels>"}'], completion.text
+            )
+        by_fold = {name.casefold(): name for name in request.label_names}
+        label = by_fold.get(raw_label.strip().casefold())
+        if label is None:
+            return Verdict(
+                None,
+                0.0,
+                [f"label {raw_label!r} is not one of: {', '.join(request.label_names)}"],
+                completion.text,
+            )
+        confidence = self.options.default_confidence
+        if completion.token_logprobs:
+            confidence = math.exp(min(0.0, sum(completion.token_logprobs)))
+        return Verdict(ClassifierOutput(label=label, confidence=confidence), confidence, [], completion.text)
+
+    async def _by_choice(self, request: ClassifierInput, model: Model, instruction: str) -> Verdict:
+        messages = self.prompt(request, instruction, model.capabilities)
+        prompt = (
+            "\n\n".join(m.content for m in messages)
+            .replace("Answer with only JSON", "Answer with the label")
+            .rsplit("Answer:", 1)[0]
+            + "Label:"
+        )
+        names = request.label_names
+        probs = await choose(model, prompt, [f" {n}" for n in names])
+        if probs is None:
+            return await super().attempt(request, model, instruction=instruction)
+        scores = {name: probs[f" {name}"] for name in names}
+        label = max(scores, key=scores.__getitem__)
+        confidence = _confidence(scores, self.options.confidence)
+        return Verdict(
+            ClassifierOutput(label=label, confidence=confidence, scores=scores),
+            confidence,
+            [],
+            json.dumps({"label": label}),
+        )
+
+    # -- embedding zero-shot --------------------------------------------------------------
+
+    async def _label_matrix(self, request: ClassifierInput, model: Model) -> np.ndarray[Any, Any]:
+        texts = [
+            f"{label.name.replace('_', ' ')}: {label.description}"
+            if label.description
+            else label.name.replace("_", " ")
+            for label in request.labels
+        ]
+        missing = [t for t in texts if (model.ref, t) not in self._label_vectors]
+        if missing:
+            for text, vec in zip(missing, await model.embed(missing), strict=True):
+                self._label_vectors[(model.ref, text)] = np.asarray(vec, dtype=np.float64)
+            while len(self._label_vectors) > 4096:
+                self._label_vectors.popitem(last=False)
+        matrix = np.stack([self._label_vectors[(model.ref, t)] for t in texts])
+        if request.examples:
+            example_vecs = np.asarray(await model.embed([ex.text for ex in request.examples]), dtype=np.float64)
+            names = request.label_names
+            for row, name in enumerate(names):
+                mine = [v for v, ex in zip(example_vecs, request.examples, strict=True) if ex.label == name]
+                if mine:
+                    matrix[row] = _unit(matrix[row]) + _unit(np.mean(mine, axis=0))
+        return np.asarray(matrix)
+
+    async def _by_embedding(self, request: ClassifierInput, model: Model) -> Verdict:
+        if not model.capabilities.embeddings:
+            raise ConfigError(
+                f"embedding mode needs a model that embeds; {model.ref} does not",
+                key="classifier.options.mode",
+            )
+        labels = await self._label_matrix(request, model)
+        text_vec = np.asarray((await model.embed([request.text]))[0], dtype=np.float64)
+        sims = [float(_unit(row) @ _unit(text_vec)) for row in labels]
+        probs = dict(zip(request.label_names, softmax(sims, self.options.temperature), strict=True))
+        return self._verdict(probs)
+
+    # -- trained head -------------------------------------------------------------------
+
+    def head(self) -> EmbeddingHead:
+        """The trained head (loaded once from ``Options.head_path``)."""
+        if self._head is None:
+            if not self.options.head_path:
+                raise ConfigError("head mode needs options.head_path", key="classifier.options.head_path")
+            self._head = EmbeddingHead.load(self.options.head_path)
+        return self._head
+
+    async def _by_head(self, request: ClassifierInput, model: Model) -> Verdict:
+        head = self.head()
+        if head.embedder and head.embedder != model.ref:
+            log.warning("classifier.head_embedder_mismatch", head=head.embedder, model=model.ref)
+        vector = (await model.embed([request.text]))[0]
+        row = head.predict_proba([vector])[0]
+        probs = {label: float(p) for label, p in zip(head.labels, row, strict=True)}
+        if request.labels:
+            wanted = [name for name in request.label_names if name in probs]
+            if not wanted:
+                raise InputError(f"none of the labels {request.label_names} is known to the trained head")
+            total = sum(probs[name] for name in wanted) or 1.0
+            probs = {name: probs[name] / total for name in wanted}
+        return self._verdict(probs)
+
+    def _verdict(self, probs: dict[str, float]) -> Verdict:
+        label = max(probs, key=probs.__getitem__)
+        confidence = _confidence(probs, self.options.confidence)
+        output = ClassifierOutput(label=label, confidence=confidence, scores=probs)
+        return Verdict(output, confidence, [], json.dumps({"label": label}))
+
+
+def _unit(vector: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
+
+
+__all__ = ["Classifier", "ClassifierInput", "ClassifierOptions", "ClassifierOutput", "Example", "Label"]

@@ -1,0 +1,159 @@
+"""The extractor: generative with grounding checks, and grounded choice among spans of the text."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents import Extractor
+from agents.extractor import ExtractorInput, ExtractorOutput, field_specs
+from orchestrator.models.base import Capabilities
+from orchestrator.models.scripted import ScriptedModel
+from orchestrator.specialist import SpecialistConfig
+
+RECEIPT = """ACME TRADING
+SDN BHD (123456-X)
+12 JALAN MAJU, 50000 KUALA LUMPUR
+TEL: 03-1234 5678
+DATE: 14/03/2018 4:06PM
+INVOICE NO: INV-20931
+ITEM        QTY   AMOUNT
+COFFEE       2     7.00
+SUBTOTAL           7.00
+GST 6%             0.42
+TOTAL:
+7.42
+CASH              10.00
+CHANGE             2.58
+Contact: billing@acme.example
+"""
+FIELDS = {"company": "the seller's company name", "date": "date", "total": "number", "email": "email"}
+SMALL = Capabilities(structured_output="grammar", parameters_b=0.27)
+
+
+def request(**extra: object) -> ExtractorInput:
+    return ExtractorInput.model_validate({"text": RECEIPT, "fields": FIELDS, "required": ["date", "total"],
+                                          **extra})
+
+
+def extractor(**options: object) -> Extractor:
+    return Extractor(SpecialistConfig(options=dict(options)))
+
+
+def test_fields_from_a_simple_mapping_and_from_a_json_schema() -> None:
+    simple = {s.name: (s.type, s.kind, s.required) for s in field_specs(request())}
+    assert simple["total"] == ("number", "money", True)
+    assert simple["date"] == ("string", "date", True)
+    assert simple["company"][1] == "company"
+    schema = ExtractorInput.model_validate({"text": "x", "fields": {
+        "type": "object", "properties": {"invoice_id": {"type": "string"}}, "required": ["invoice_id"]}})
+    (spec,) = field_specs(schema)
+    assert spec.required and spec.kind == "id"
+
+
+async def test_generative_valid_answer_and_missing_optional_field_is_null() -> None:
+    model = ScriptedModel([{"company": "ACME TRADING", "date": "14/03/2018", "total": "7.42", "email": None}])
+    verdict = await extractor(grounded=False).attempt(request(), model)
+    assert verdict.valid, verdict.problems
+    assert isinstance(verdict.output, ExtractorOutput)
+    assert verdict.output.data == {"company": "ACME TRADING", "date": "14/03/2018", "total": 7.42, "email": None}
+    assert verdict.output.missing == []
+    assert verdict.confidence == 1.0
+    call = model.calls[0]
+    assert call.schema is not None and call.schema["properties"]["total"]["type"] == ["number", "null"]
+    assert '"total"' in call.prompt and "null" in call.prompt  # schema and the null rule are in the prompt
+
+
+async def test_missing_required_field_lowers_confidence() -> None:
+    model = ScriptedModel([{"company": None, "date": "14/03/2018", "total": None, "email": None}])
+    verdict = await extractor(grounded=False).attempt(request(), model)
+    assert isinstance(verdict.output, ExtractorOutput)
+    assert verdict.output.missing == ["total"]
+    assert verdict.confidence == pytest.approx(0.5)
+
+
+async def test_invented_value_is_a_problem_and_the_repair_names_it() -> None:
+    model = ScriptedModel([
+        {"company": "Globex Corp", "date": "01/01/2020", "total": "99.99", "email": None},
+        {"company": "ACME TRADING", "date": "14/03/2018", "total": 7.42, "email": "billing@acme.example"},
+    ])
+    spec = extractor(grounded=False)
+    first = await spec.attempt(request(), model)
+    assert not first.valid
+    assert any("'Globex Corp' for field 'company' does not occur in the text" in p for p in first.problems)
+    assert any("'99.99'" in p for p in first.problems)
+    second = await spec.attempt(request(), model, previous=first)
+    assert second.valid, second.problems
+    assert "does not occur in the text; copy it exactly or use null" in model.calls[1].last_user
+
+
+async def test_invalid_twice_and_type_errors() -> None:
+    model = ScriptedModel(["nonsense", {"company": None, "date": "next tuesday", "total": "lots", "email": None}])
+    spec = extractor(grounded=False)
+    first = await spec.attempt(request(), model)
+    second = await spec.attempt(request(), model, previous=first)
+    assert first.problems == ["the answer is not valid JSON"]
+    assert not second.valid
+    assert any("is not a valid date" in p for p in second.problems)
+    assert any("is not a number" in p for p in second.problems)
+
+
+async def test_grounded_auto_is_on_for_small_models_only() -> None:
+    assert extractor().grounded_on(ScriptedModel(capabilities=SMALL))
+    assert not extractor().grounded_on(ScriptedModel(capabilities=Capabilities(parameters_b=7.0)))
+    assert not extractor().grounded_on(ScriptedModel())  # size unknown
+
+
+async def test_grounded_enum_schema_offers_only_spans_of_the_text() -> None:
+    model = ScriptedModel([{"company": "ACME TRADING SDN BHD", "date": "14/03/2018", "total": "7.42",
+                            "email": "billing@acme.example"}], capabilities=SMALL)
+    verdict = await extractor().attempt(request(), model)
+    assert verdict.valid, verdict.problems
+    schema = model.calls[0].schema
+    assert schema is not None
+    for name, prop in schema["properties"].items():
+        offered = [v for v in prop["enum"] if v is not None]
+        assert offered, name
+        assert all(v.replace(" ", "") in RECEIPT.replace(" ", "").replace("\n", "") for v in offered)
+    assert schema["properties"]["total"]["enum"][0] == "7.42"  # the amount after TOTAL ranks first
+    assert schema["properties"]["date"]["enum"][0] == "14/03/2018"
+
+
+async def test_grounded_rejects_an_invented_value() -> None:
+    model = ScriptedModel([{"company": "ACME TRADING", "date": "14/03/2018", "total": "100.00", "email": None},
+                           {"company": None, "date": "14/03/2018", "total": "7.42", "email": None}],
+                          capabilities=SMALL)
+    spec = extractor()
+    first = await spec.attempt(request(), model)
+    assert not first.valid
+    assert any("100.00" in p for p in first.problems)
+    second = await spec.attempt(request(), model, previous=first)
+    assert second.valid
+    assert "100.00" in model.calls[1].last_user
+
+
+async def test_grounded_choice_by_log_likelihood_combines_with_the_ranking() -> None:
+    class Scorer(ScriptedModel):
+        async def choose(self, prompt: str, options: list[str]) -> dict[str, float]:
+            # the model slightly prefers the last option; the heuristics should still decide for totals
+            return {o: (-1.0 if i == len(options) - 1 else -1.2) for i, o in enumerate(options)}
+
+    model = Scorer(capabilities=SMALL)
+    verdict = await extractor().attempt(request(), model)
+    assert isinstance(verdict.output, ExtractorOutput)
+    data = verdict.output.data
+    assert data["total"] == pytest.approx(7.42)
+    assert data["date"] == "14/03/2018"
+    assert data["email"] == "billing@acme.example"
+    assert 0.0 < verdict.confidence < 1.0
+    assert model.calls == []  # no generation, only scoring
+
+
+async def test_grounded_field_without_candidates_is_null_not_invented() -> None:
+    model = ScriptedModel([{"date": None}], capabilities=SMALL)
+    req = ExtractorInput.model_validate({"text": "no dates here at all", "fields": {"date": "date"},
+                                         "required": ["date"]})
+    verdict = await extractor().attempt(req, model)
+    assert isinstance(verdict.output, ExtractorOutput)
+    assert verdict.output.data == {"date": None}
+    assert verdict.output.missing == ["date"]
+    assert verdict.confidence == 0.0
