@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-Kind = Literal["date", "money", "number", "email", "phone", "id", "name", "company", "address", "text"]
+Kind = Literal["date", "money", "number", "email", "phone", "id", "name", "company", "address", "product", "text"]
 Vector = npt.NDArray[np.float64]
 
 # -- normalisation and occurrence -------------------------------------------
@@ -205,6 +205,8 @@ def infer_kind(name: str, schema: Mapping[str, Any]) -> Kind:
         return "company"
     if re.search(r"address|location", words):
         return "address"
+    if re.search(r"product|item|device|model|plan|service|subscription|\bapp\b", words):
+        return "product"
     if re.search(r"\bid\b|_id\b|number|\bno\b|code|invoice|reference|\bref\b|order|account", words):
         return "id"
     if re.search(r"name|person|customer|contact|author|who", words):
@@ -344,10 +346,64 @@ def _address_candidates(text: str) -> list[Candidate]:
     return found
 
 
+# Lines that open or close a message are never a field's value.
+_SALUTATION = re.compile(
+    r"^(?:hello|hi|hey|dear|good (?:morning|afternoon|evening)|thanks?|thank you|many thanks|regards|"
+    r"best|kind regards|best regards|cheers|sincerely|yours)\b[^.!?]{0,40}[,!.]?$",
+    re.IGNORECASE,
+)
+
+
 def _line_candidates(text: str) -> list[Candidate]:
     return [
-        Candidate(line, start, -0.01 * index) for index, (start, line) in enumerate(_lines(text)) if len(line) <= 200
+        Candidate(line, start, -0.01 * index)
+        for index, (start, line) in enumerate(_lines(text))
+        if len(line) <= 200 and not _SALUTATION.match(line)
     ]
+
+
+# A product mention: a brand-like word (capitalised or camel-case), optional model tokens
+# ("3000", "X2", "Pro"), then at most two lowercase words that are not function words.
+_PRODUCT_RE = re.compile(r"\b([A-Z][a-z]*[A-Z]\w*|[A-Z][a-z]+)((?:[ -][A-Z0-9][\w-]*)*)((?: [a-z]{3,}){0,2})")
+_FUNCTION_WORDS = frozenset(
+    "the and for from with because on in at to of is was are were it its my your our this that please but "
+    "has have had not still been will would can could should about into over under when which who what "
+    "every each some any all day days week weeks time times since".split()
+)
+_COMMON_OPENERS = frozenset(
+    "hello hi dear thank thanks this that your my our the subject refund order please regards best i we it "
+    "you they he she monday tuesday wednesday thursday friday saturday sunday january february march april "
+    "may june july august september october november december".split()
+)
+
+
+def _product_candidates(text: str) -> list[Candidate]:
+    found: list[Candidate] = []
+    for match in _PRODUCT_RE.finditer(text):
+        head, model = match.group(1), match.group(2)
+        nouns = []
+        for word in match.group(3).split():
+            if word in _FUNCTION_WORDS:
+                break
+            nouns.append(word)
+        value = " ".join(part for part in (head + model, " ".join(nouns)) if part)
+        if head.lower() in _COMMON_OPENERS or _EMAIL_RE.search(value):
+            continue
+        score = 1.0 + (1.0 if any(ch.isdigit() for ch in model) else 0.0)
+        score += 0.5 if any(ch.isupper() for ch in head[1:]) else 0.0
+        score += 0.5 * min(text.count(head + model) - 1, 2)
+        if not model and not nouns and _NAME_RE.fullmatch(value) is None:
+            score -= 0.5  # a lone capitalised word is weak evidence
+        if _NAME_RE.fullmatch(value) and not any(ch.isdigit() for ch in value):
+            score -= 1.0  # looks like a person's name
+        before = text[: match.start()].rstrip()  # hard-wrapped lines do not start sentences
+        if (not before or before[-1] in ".!?:") and not any(ch.isdigit() for ch in model) \
+                and not any(ch.isupper() for ch in head[1:]):
+            score -= 0.5  # sentence-initial capitals are grammar, not a brand
+        if head.isupper() and len(head) > 1:
+            score -= 2.0  # a code, an acronym or a shouted word (ORD-48213, HTTP 500, URGENT)
+        found.append(Candidate(value, match.start(), score))
+    return found
 
 
 def _dedupe(candidates: list[Candidate]) -> list[Candidate]:
@@ -379,6 +435,8 @@ def find_candidates(text: str, kind: Kind, *, limit: int = 8) -> list[Candidate]
         found = _company_candidates(text)
     elif kind == "address":
         found = _address_candidates(text)
+    elif kind == "product":
+        found = _product_candidates(text)
     elif kind == "name":
         found = [*_matches(_NAME_RE, text), *_line_candidates(text)[:5]]
         found = [Candidate(c.value, c.start, 1.0 if _NAME_RE.fullmatch(c.value) else -0.5) for c in found]

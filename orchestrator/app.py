@@ -18,7 +18,7 @@ import structlog
 
 from orchestrator.errors import ConfigError, UnknownNameError, UserError
 from orchestrator.events import Collector, EventSink, FanOut
-from orchestrator.executor import Executor, RunSpec
+from orchestrator.executor import Executor, PlanSource, RunSpec
 from orchestrator.models.base import Model
 from orchestrator.plan import Plan
 from orchestrator.planner import Planner, describe_inputs
@@ -52,6 +52,10 @@ class Orchestrator:
 
             settings = Settings.load()
         self.settings = settings
+        if not structlog.is_configured():  # the application did not set logging up: do it once
+            from orchestrator.logging import configure_logging
+
+            configure_logging(settings.log.level, settings.log.format)
         self.registry = registry or Registry.from_entry_points(settings.specialists)
         self.pool = ModelPool(settings.models, models)
         self.router = Router(self.pool, default_cascade=settings.default_cascade, baseline=settings.baseline_spec())
@@ -119,7 +123,7 @@ class Orchestrator:
         inputs take the workflow's declared level or the deployment default.
         """
         executor = await self._ensure()
-        values, make_plan, planner = self._prepare(target, dict(inputs or {}))
+        values, make_plan = self._prepare(target, dict(inputs or {}))
         levels = self._levels(target, values, sensitivity or {})
         guard = RunGuard()
         guard.ledger.budget = budget or Budget.model_validate(self.settings.budget.model_dump())
@@ -134,10 +138,9 @@ class Orchestrator:
         spec = RunSpec(run_id=run_id or uuid.uuid4().hex, inputs=values, sensitivity=levels,
                        sink=FanOut(sinks), guard=guard, baseline_model=self.router.baseline.ref
                        if self.router.baseline else None)
-        if planner is not None:
-            self._attach_planner(spec, planner, str(target), values, levels)
+        if make_plan is None:  # a free-form task: the planner makes the plan
+            self._attach_planner(spec, str(target), values, levels)
         else:
-            assert make_plan is not None
             spec.make_plan = make_plan
         if self._store is not None:
             await self._store.save_run(RunResult(run_id=spec.run_id, status="running"))
@@ -179,14 +182,15 @@ class Orchestrator:
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _prepare(self, target: str | Plan, values: dict[str, Any]) -> tuple[dict[str, Any], Any, bool | None]:
+    def _prepare(self, target: str | Plan, values: dict[str, Any]) -> tuple[dict[str, Any], PlanSource | None]:
+        """The run's inputs and how to get its plan; ``None`` means: ask the planner."""
         if isinstance(target, Plan):
             plan = target
 
             async def fixed() -> Plan:
                 return plan
 
-            return values, fixed, None
+            return values, fixed
         if target in self.registry.workflow_names:
             workflow = self.registry.workflow(target)
             bound = workflow.bind(values)
@@ -195,16 +199,17 @@ class Orchestrator:
             async def compiled() -> Plan:
                 return workflow.compile(catalog)
 
-            return bound, compiled, None
+            return bound, compiled
         if not target.strip():
             raise UserError("nothing to run: give a workflow name or a task")
+        if len(target.split()) == 1:  # a name, not a task: a mistyped workflow
+            raise UnknownNameError("workflow", target, self.registry.workflow_names)
         if self.settings.planner_spec() is None:
-            raise UnknownNameError("workflow", target, self.registry.workflow_names) if " " not in target \
-                else ConfigError(
-                    "free-form tasks need a planner model: set [planner] model in orchestrator.toml "
-                    "(e.g. model = \"openai:gpt-4o-mini\") or ORCHESTRATOR_PLANNER__MODEL, or run a workflow: "
-                    + ", ".join(self.registry.workflow_names), key="planner.model")
-        return values, None, True
+            raise ConfigError(
+                "free-form tasks need a planner model: set [planner] model in orchestrator.toml "
+                '(e.g. model = "openai:gpt-4o-mini") or ORCHESTRATOR_PLANNER__MODEL, or run a workflow: '
+                + ", ".join(self.registry.workflow_names), key="planner.model")
+        return values, None
 
     def _levels(self, target: str | Plan, values: Mapping[str, Any],
                 given: Mapping[str, Sensitivity | str]) -> dict[str, Sensitivity]:
@@ -230,7 +235,7 @@ class Orchestrator:
         model = GuardedModel(spec.name, self.pool, guard, sensitivity=sensitivity, step_id="plan")
         return Planner(model, self.registry.catalog(), self.settings.planner)
 
-    def _attach_planner(self, spec: RunSpec, _: bool, task: str, values: Mapping[str, Any],
+    def _attach_planner(self, spec: RunSpec, task: str, values: Mapping[str, Any],
                         levels: Mapping[str, Sensitivity]) -> None:
         # The planner sees descriptions, never confidential content: it plans at "public" level,
         # and the guard still scans every outgoing request for confidential values.

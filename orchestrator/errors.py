@@ -51,8 +51,12 @@ class UnknownNameError(UserError):
     """A name (agent, tool, workflow, model) that nothing registered."""
 
     def __init__(self, kind: str, name: str, known: list[str]):
+        import difflib
+
         hint = ", ".join(sorted(known)) or "none"
-        super().__init__(f"unknown {kind} {name!r}; known {kind}s: {hint}")
+        close = difflib.get_close_matches(name, known, n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        super().__init__(f"unknown {kind} {name!r}{guess}; known {kind}s: {hint}")
         self.kind = kind
         self.name = name
         self.known = known

@@ -274,8 +274,10 @@ class Router:
             verdict = await specialist.attempt(request, model, instruction=instruction, previous=previous)
         except (BudgetExceeded, PrivacyViolation):
             raise
-        except ModelError as exc:
-            result.attempts.append(Attempt(model=model.ref, outcome="error", problems=[str(exc)],
+        except Exception as exc:  # a failing model (or client bug) costs an attempt, never the run
+            if not isinstance(exc, ModelError):
+                log.warning("attempt.crashed", model=model.ref, error_type=type(exc).__name__)
+            result.attempts.append(Attempt(model=model.ref, outcome="error", problems=[_describe(exc)],
                                            repair=previous is not None, local=model.local,
                                            latency_ms=(time.perf_counter() - started) * 1000))
             return None
@@ -313,6 +315,10 @@ class Router:
             return 0.0
         output_tokens = usage.output_tokens or estimate_tokens(str(output))
         return self.baseline.cost(usage.input_tokens, output_tokens)
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
 
 
 def _escalation_reason(attempt: Attempt, threshold: float) -> str:

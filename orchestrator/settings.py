@@ -191,7 +191,7 @@ class HttpSettings(_Section):
 class LogSettings(_Section):
     """Structured logging."""
 
-    level: str = "info"
+    level: str = "warning"
     """debug, info, warning, error or critical."""
     format: Literal["auto", "json", "console"] = "auto"
     """auto: pretty in a terminal, JSON otherwise."""

@@ -43,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from orchestrator.errors import OrchestratorError
     from orchestrator.logging import configure_logging
 
-    configure_logging("debug" if args.verbose > 1 else "info" if args.verbose else "warning")
+    quiet = getattr(args, "log_level", "warning")  # long-running commands (worker, serve) default to info
+    configure_logging("debug" if args.verbose > 1 else "info" if args.verbose else quiet)
     try:
         code: int = args.func(args)
     except OrchestratorError as exc:

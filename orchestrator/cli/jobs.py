@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
     worker.add_argument("--grace", type=float, metavar="SECONDS",
                         help="on SIGTERM, how long in-flight jobs may finish before they are handed back")
     add_config_options(worker)
-    worker.set_defaults(func=run_worker)
+    worker.set_defaults(func=run_worker, log_level="info")
 
     jobs = subparsers.add_parser("jobs", help="inspect and control queued jobs")
     actions = jobs.add_subparsers(dest="action", metavar="ACTION", required=True)

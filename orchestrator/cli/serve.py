@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
                        help="also run N queue workers in this process (Redis only)")
     add_app_option(serve)
     add_config_options(serve)
-    serve.set_defaults(func=_serve)
+    serve.set_defaults(func=_serve, log_level="info")
 
 
 def _serve(args: argparse.Namespace) -> int:
