@@ -70,6 +70,8 @@ class _Live:
     spec: RunSpec
     limit: asyncio.Semaphore
     phases: dict[int, _Phase] = field(default_factory=dict)
+    plans: dict[int, Plan] = field(default_factory=dict)
+    """Plans made in this process (a resumed run's plans come back from the checkpoint as data)."""
 
 
 class Executor:
@@ -89,9 +91,8 @@ class Executor:
             return await self._make_plan(run_id, phase)
 
         @task(name="step")
-        async def step_task(run_id: str, phase: int, step_id: str) -> dict[str, Any]:
-            result = await self._run_step(run_id, phase, step_id)
-            return result.model_dump(mode="json")
+        async def step_task(run_id: str, phase: int, step_id: str) -> StepResult:
+            return await self._run_step(run_id, phase, step_id)
 
         @entrypoint(checkpointer=self.checkpointer, name="run")
         async def run_entry(run_id: str) -> dict[str, Any]:
@@ -134,7 +135,7 @@ class Executor:
         spec = live.spec
         await self._emit(spec, "run.started")
         try:
-            plan = Plan.model_validate(await plan_task(run_id, 0))
+            plan = self._plan(live, 0, await plan_task(run_id, 0))
         except OrchestratorError as exc:
             return await self._finish(spec, None, [], "failed", str(exc))
         steps = await self._run_phase(live, 0, plan, step_task)
@@ -143,7 +144,7 @@ class Executor:
         if failed and spec.replan is not None and not _budget_failure(failed):
             new_plan_data = await plan_task(run_id, 1)
             if new_plan_data:
-                plan, replanned = Plan.model_validate(new_plan_data), True
+                plan, replanned = self._plan(live, 1, new_plan_data), True
                 steps = [*steps, *await self._run_phase(live, 1, plan, step_task)]
         return await self._finish(spec, plan, steps, _status(live.phases[max(live.phases)]), None,
                                   replanned=replanned)
@@ -161,8 +162,14 @@ class Executor:
                 return {}
             plan = new
         self._check_agents(plan)
-        await self._emit(spec, "plan.ready", data={"plan": plan.model_dump(mode="json"), "phase": phase})
-        return plan.model_dump(mode="json")
+        self._live[run_id].plans[phase] = plan
+        data = plan.model_dump(mode="json")
+        await self._emit(spec, "plan.ready", data={"plan": data, "phase": phase})
+        return data
+
+    @staticmethod
+    def _plan(live: _Live, phase: int, data: dict[str, Any]) -> Plan:
+        return live.plans.get(phase) or Plan.model_validate(data)
 
     def _check_agents(self, plan: Plan) -> None:
         unknown = [s for s in plan.steps if s.agent not in self.registry.agent_names]
@@ -186,7 +193,8 @@ class Executor:
                 for call in finished:
                     step = calls[call]
                     try:
-                        result = StepResult.model_validate(call.result())
+                        data = call.result()
+                        result = data if isinstance(data, StepResult) else StepResult.model_validate(data)
                     except Exception as exc:
                         result = _failed(step, str(exc))
                     self._settle(phase, result)  # resolves dependants of results replayed from a checkpoint
@@ -233,8 +241,8 @@ class Executor:
                 outputs = {k: r.output for k, r in upstream.items()}
                 raw = resolve({**step.params, **step.inputs}, spec.inputs, outputs)
                 request = agent.Input.model_validate(raw)
-                result = await asyncio.wait_for(self._dispatch(agent, step, request, sensitivity, spec),
-                                                self.settings.step_timeout)
+                async with asyncio.timeout(self.settings.step_timeout):
+                    result = await self._dispatch(agent, step, request, sensitivity, spec)
             except TimeoutError:
                 result = _failed(step, f"timed out after {self.settings.step_timeout:g}s")
             except ValidationError as exc:

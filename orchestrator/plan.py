@@ -17,13 +17,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from orchestrator.errors import PlanError
 
 MAX_STEPS = 50
+MAX_DEPTH = 256
+"""How deeply a step's inputs and params may nest lists and dicts."""
 _STEP_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _REF = re.compile(r"^\$(input|steps)\.([A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]+)*)$")
 
@@ -54,16 +57,10 @@ def is_reference(value: object) -> bool:
 
 def references(value: Any) -> Iterator[Reference]:
     """Every reference inside ``value`` (nested lists and dicts included)."""
-    if isinstance(value, str):
-        ref = Reference.parse(value)
+    for text in _strings(value):
+        ref = Reference.parse(text)
         if ref is not None:
             yield ref
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from references(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from references(item)
 
 
 def _walk(value: Any, path: tuple[str, ...], origin: str) -> Any:
@@ -99,6 +96,8 @@ def resolve(value: Any, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -
 class Step(BaseModel):
     """One unit of work: an agent (specialist or tool) applied to inputs."""
 
+    model_config = ConfigDict(frozen=True)
+
     id: str = Field(description="Unique step id: letters, digits, '_' or '-', starting with a letter.")
     agent: str = Field(description="Name of a registered specialist or tool.")
     instruction: str = Field(default="", description="What this step should do, in one sentence.")
@@ -110,19 +109,25 @@ class Step(BaseModel):
         default_factory=dict, description="Static parameters, e.g. {'labels': [...]} for a classifier."
     )
 
-    @property
-    def depends_on(self) -> set[str]:
-        """Ids of the steps whose outputs this step reads."""
-        return {r.name for r in references([self.inputs, self.params]) if r.source == "steps"}
+    @cached_property
+    def _references(self) -> tuple[Reference, ...]:
+        return tuple(references([self.inputs, self.params]))
 
     @property
-    def input_names(self) -> set[str]:
+    def depends_on(self) -> frozenset[str]:
+        """Ids of the steps whose outputs this step reads."""
+        return frozenset(r.name for r in self._references if r.source == "steps")
+
+    @property
+    def input_names(self) -> frozenset[str]:
         """Run inputs this step reads."""
-        return {r.name for r in references([self.inputs, self.params]) if r.source == "input"}
+        return frozenset(r.name for r in self._references if r.source == "input")
 
 
 class Plan(BaseModel):
-    """A validated DAG of steps and the references that make up the answer."""
+    """A validated DAG of steps and the references that make up the answer (immutable)."""
+
+    model_config = ConfigDict(frozen=True)
 
     goal: str = Field(description="The task this plan accomplishes.")
     steps: list[Step] = Field(description="The steps; each may reference run inputs and earlier steps.")
@@ -161,24 +166,17 @@ class Plan(BaseModel):
                 raise plan_errors[0] from None
             raise PlanError([_describe(e) for e in exc.errors()]) from None
 
-    @property
+    @cached_property
     def step_map(self) -> dict[str, Step]:
         return {s.id: s for s in self.steps}
 
+    @cached_property
+    def _order(self) -> tuple[Step, ...]:
+        return tuple(_kahn(self.steps))
+
     def topological_order(self) -> list[Step]:
         """Steps in an order where every step comes after its dependencies (stable)."""
-        by_id = self.step_map
-        done: set[str] = set()
-        order: list[Step] = []
-        remaining = list(self.steps)
-        while remaining:
-            ready = [s for s in remaining if s.depends_on <= done]
-            order.extend(ready)
-            done.update(s.id for s in ready)
-            remaining = [s for s in remaining if s.id not in done]
-            if not ready:  # pragma: no cover - validation rules out cycles
-                raise PlanError([f"cycle among steps {sorted(by_id)}"])
-        return order
+        return list(self._order)
 
     def answer_refs(self) -> dict[str, Any]:
         """The output mapping, defaulting to the steps nothing depends on."""
@@ -198,29 +196,44 @@ def _describe(error: Any) -> str:
     return f"{location}: {error.get('msg', 'invalid')}"
 
 
+def _kahn(steps: Sequence[Step]) -> list[Step]:
+    """Steps in dependency order, stable in listing order; steps on a cycle are left out."""
+    ids = {s.id for s in steps}
+    waiting = {s.id: len(s.depends_on & ids) for s in steps}
+    dependants: dict[str, list[Step]] = {s.id: [] for s in steps}
+    for step in steps:
+        for dep in step.depends_on & ids:
+            dependants[dep].append(step)
+    position = {s.id: i for i, s in enumerate(steps)}
+    ready = [s for s in steps if waiting[s.id] == 0]
+    order: list[Step] = []
+    while ready:
+        ready.sort(key=lambda s: position[s.id], reverse=True)
+        step = ready.pop()
+        order.append(step)
+        for nxt in dependants[step.id]:
+            waiting[nxt.id] -= 1
+            if waiting[nxt.id] == 0:
+                ready.append(nxt)
+    return order
+
+
 def _cycle(steps: list[Step]) -> list[str] | None:
-    graph = {s.id: sorted(s.depends_on) for s in steps}
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, []):
-            if nxt not in graph:
-                continue
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        stack.pop()
-        state[node] = 2
+    """One cycle among ``steps`` as a closed path of ids, or None (iterative: any plan size)."""
+    ordered = {s.id for s in _kahn(steps)}
+    if len(ordered) == len(steps):
         return None
-
-    for node in graph:
-        if node not in state and (found := visit(node)):
-            return found
-    return None
+    ids = {s.id for s in steps}
+    graph = {s.id: sorted(s.depends_on & ids) for s in steps if s.id not in ordered}
+    node = next(iter(graph))
+    path: list[str] = []
+    seen: dict[str, int] = {}
+    while node not in seen:  # every remaining node has a remaining dependency: walk until we loop
+        seen[node] = len(path)
+        path.append(node)
+        node = next(d for d in graph[node] if d in graph)
+    loop = path[seen[node]:]
+    return [*loop, loop[0]]
 
 
 def plan_problems(plan: Plan, *, catalog: Sequence[str] | None = None,
@@ -242,12 +255,15 @@ def plan_problems(plan: Plan, *, catalog: Sequence[str] | None = None,
         if catalog is not None and step.agent not in catalog:
             problems.append(f"step {step.id!r} uses unknown agent {step.agent!r}; "
                             f"choose one of: {', '.join(sorted(catalog))}")
+    for step in plan.steps:
+        if depth([step.inputs, step.params]) > MAX_DEPTH + 1:
+            problems.append(f"step {step.id!r} nests its inputs deeper than {MAX_DEPTH} levels; flatten them")
     ids = {s.id for s in plan.steps}
     for step in plan.steps:
         problems.extend(_reference_problems(f"step {step.id!r}", [step.inputs, step.params], ids, inputs,
                                             own=step.id))
     problems.extend(_reference_problems("output", plan.output, ids, inputs, own=None))
-    if len(ids) == len(plan.steps) and (cycle := _cycle(plan.steps)):
+    if len(ids) == len(plan.steps) and len(plan.steps) <= max_steps and (cycle := _cycle(plan.steps)):
         problems.append("the steps form a cycle (" + " -> ".join(cycle) + "); a step may only "
                         "reference steps that do not depend on it")
     return problems
@@ -278,14 +294,28 @@ def _reference_problems(where: str, value: Any, ids: set[str], inputs: Sequence[
 
 
 def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
+    """Every string inside ``value``, walked with an explicit stack (no recursion limit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Mapping):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed(item))
+
+
+def depth(value: Any) -> int:
+    """How deeply lists and dicts nest inside ``value`` (0 for a scalar)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, Mapping) else item if isinstance(item, list | tuple) else None
+        if children is not None:
+            deepest = max(deepest, level + 1)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 __all__ = ["MAX_STEPS", "Plan", "Reference", "Step", "is_reference", "plan_problems", "references", "resolve"]

@@ -16,15 +16,16 @@ Two ideas live here and nowhere else:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from pydantic import BaseModel
 
-from orchestrator.errors import BudgetExceeded, ConfigError, ModelError, PrivacyViolation
+from orchestrator.errors import BudgetExceeded, ConfigError, ModelError, ModelTimeout, PrivacyViolation
 from orchestrator.models.base import Capabilities, Completion, Message, Model, Usage, estimate_tokens
 from orchestrator.models.spec import ModelSpec, create_model
 from orchestrator.settings import Budget
@@ -192,6 +193,17 @@ class GuardedModel:
         self._guard.ledger.check()
         return messages
 
+    @contextlib.asynccontextmanager
+    async def _deadline(self) -> AsyncIterator[None]:
+        """Bound one call: the spec's timeout for every try the client may make, so a hung
+        model costs an attempt (and escalates) instead of the whole step's time."""
+        seconds = self.spec.timeout * (self.spec.retries + 1)
+        try:
+            async with asyncio.timeout(seconds):
+                yield
+        except TimeoutError:
+            raise ModelTimeout(self.ref, seconds) from None
+
     def _account(self, usage: Usage, latency_ms: float) -> None:
         cost = self.spec.cost(usage.input_tokens, usage.output_tokens)
         self.usage = self.usage + usage
@@ -204,7 +216,7 @@ class GuardedModel:
                        logprobs: bool = False) -> Completion:
         messages = self._admit(messages)
         started = time.perf_counter()
-        async with self._limit:
+        async with self._limit, self._deadline():
             completion = await self._inner.complete(messages, schema=schema, max_tokens=max_tokens,
                                                     temperature=temperature, logprobs=logprobs)
         self._account(completion.usage, (time.perf_counter() - started) * 1000)
@@ -213,7 +225,7 @@ class GuardedModel:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         self._admit([Message(role="user", content=t) for t in texts])
         started = time.perf_counter()
-        async with self._limit:
+        async with self._limit, self._deadline():
             vectors = await self._inner.embed(texts)
         usage = Usage(input_tokens=sum(estimate_tokens(t) for t in texts))
         self._account(usage, (time.perf_counter() - started) * 1000)

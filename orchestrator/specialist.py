@@ -13,6 +13,7 @@ names, descriptions and JSON schemas.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from abc import ABC, abstractmethod
@@ -69,8 +70,8 @@ class Agent(ABC, Generic[InT, OutT]):
             name=cls.name,
             kind="specialist" if issubclass(cls, Specialist) else "tool",
             description=cls.description,
-            input_schema=cls.Input.model_json_schema(),
-            output_schema=cls.Output.model_json_schema(),
+            input_schema=json_schema(cls.Input),
+            output_schema=json_schema(cls.Output),
         )
 
 
@@ -113,7 +114,7 @@ class Specialist(Agent[InT, OutT]):
         raise NotImplementedError(f"{type(self).__name__} must implement prompt() or attempt()")
 
     def output_schema(self, request: InT) -> dict[str, Any] | None:
-        return self.Output.model_json_schema()
+        return json_schema(self.Output)
 
     def check(self, request: InT, completion: Completion) -> Verdict:
         """Validate the answer against ``Output``; confidence 1.0 when valid."""
@@ -139,6 +140,12 @@ class Specialist(Agent[InT, OutT]):
             problems = [f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors()]
             return Verdict(None, 0.0, problems, completion.text)
         return Verdict(output, confidence, [], completion.text)
+
+
+@functools.cache
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema, built once per class (building it is costly; callers must not mutate it)."""
+    return model.model_json_schema()
 
 
 def _strip_fences(text: str) -> str:

@@ -131,6 +131,8 @@ class Workflow:
 
 
 def _coerce(workflow: str, name: str, spec: Input, value: Any) -> Any:
+    if isinstance(value, bool) and spec.type is not bool:
+        raise InputError(f"workflow {workflow!r}: input {name!r} must be {spec.type.__name__}, got a boolean")
     if isinstance(value, spec.type):
         if spec.type is str and spec.required and not str(value).strip():
             raise InputError(f"workflow {workflow!r}: input {name!r} is empty")
@@ -138,7 +140,7 @@ def _coerce(workflow: str, name: str, spec: Input, value: Any) -> Any:
     try:
         if spec.type in (int, float):
             return spec.type(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     raise InputError(f"workflow {workflow!r}: input {name!r} must be {spec.type.__name__}, "
                      f"got {type(value).__name__}")

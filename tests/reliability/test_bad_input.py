@@ -110,11 +110,11 @@ def test_a_thousand_step_plan_is_refused_or_accepted_by_max_steps() -> None:
     assert isinstance(accepted, Plan) and len(accepted.topological_order()) == 1000
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError,
-                   reason="plan.py _cycle() recurses once per step: a long chain listed dependants-first "
-                          "raises RecursionError instead of PlanError")
 def test_a_thousand_step_chain_listed_backwards_is_a_plan_error() -> None:
-    parse_or_problems({"goal": "huge", "steps": _chain(1000)[::-1]})
+    refused = parse_or_problems({"goal": "huge", "steps": _chain(1000)[::-1]})
+    assert isinstance(refused, PlanError) and "use at most 50" in str(refused)
+    accepted = parse_or_problems({"goal": "huge", "steps": _chain(1000)[::-1]}, max_steps=1000)
+    assert isinstance(accepted, Plan) and accepted.topological_order()[0].id == "s0"
 
 
 def test_deeply_nested_json_text_is_a_plan_error() -> None:
@@ -124,7 +124,7 @@ def test_deeply_nested_json_text_is_a_plan_error() -> None:
     assert isinstance(found, PlanError)
 
 
-@pytest.mark.parametrize("depth", [50, 200])
+@pytest.mark.parametrize("depth", [50, 120])
 def test_nested_inputs_within_reason_parse(depth: int) -> None:
     value: Any = "$input.text"
     for _ in range(depth):
@@ -133,14 +133,12 @@ def test_nested_inputs_within_reason_parse(depth: int) -> None:
         {"id": "a", "agent": "echo", "inputs": {"text": value}}]}, inputs=["text"]), Plan)
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError,
-                   reason="plan.py _strings()/references() recurse per nesting level: a 2000-deep dict "
-                          "raises RecursionError instead of PlanError")
 def test_very_deep_nested_inputs_are_a_plan_error() -> None:
     value: Any = "$input.text"
     for _ in range(2000):
         value = [value]
-    parse_or_problems({"goal": "deep", "steps": [{"id": "a", "agent": "echo", "inputs": {"text": value}}]})
+    found = parse_or_problems({"goal": "deep", "steps": [{"id": "a", "agent": "echo", "inputs": {"text": value}}]})
+    assert isinstance(found, PlanError) and "deeper than" in str(found)
 
 
 # -- Workflow.bind ---------------------------------------------------------------
@@ -163,9 +161,6 @@ def test_binding_random_values_gives_a_dict_or_an_input_error(values: dict[str, 
     assert isinstance(bound["text"], str) and bound["text"].strip()
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="workflow.py _coerce() catches TypeError/ValueError but not the OverflowError "
-                          "of int(float('inf'))")
 def test_binding_infinity_to_an_int_input_is_an_input_error() -> None:
     with pytest.raises(InputError):
         WORKFLOW.bind({"text": "x", "count": float("inf")})
@@ -244,9 +239,6 @@ async def test_injected_document_cannot_run_an_unregistered_agent(steps: list[di
     assert len(planner.calls) == 3  # the first plan and two repair requests, all refused
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError,
-                   reason="a planner answer of a long dependants-first chain escapes Orchestrator.run as "
-                          "RecursionError (plan.py _cycle), instead of a failed run")
 async def test_a_planner_answer_that_breaks_validation_fails_the_run() -> None:
     steps = [{**s, "agent": "echo"} for s in _chain(1200)[::-1]]
     orch, _ = _orchestrator(_compromised({"goal": "huge", "steps": steps}), FunctionModel(lambda c: {"text": "x"}))
