@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -202,7 +203,7 @@ class Orchestrator:
             return bound, compiled
         if not target.strip():
             raise UserError("nothing to run: give a workflow name or a task")
-        if len(target.split()) == 1:  # a name, not a task: a mistyped workflow
+        if _looks_like_workflow(target, self.registry.workflow_names):  # a mistyped name, not a task
             raise UnknownNameError("workflow", target, self.registry.workflow_names)
         if self.settings.planner_spec() is None:
             raise ConfigError(
@@ -258,6 +259,16 @@ class Orchestrator:
         if self.settings.planner.replan:
             spec.replan = replan
         spec.planner_cost = lambda: model.cost_usd
+
+
+def _looks_like_workflow(target: str, workflows: list[str]) -> bool:
+    """``ticket_triag`` or ``my-flow`` is a workflow name; ``summarise`` may be a one-word task."""
+    import difflib
+
+    if len(target.split()) != 1:
+        return False
+    return bool(re.fullmatch(r"[a-z0-9]+(?:[_-][a-z0-9]+)+", target)
+                or difflib.get_close_matches(target, workflows, n=1, cutoff=0.8))
 
 
 __all__ = ["Orchestrator"]

@@ -67,8 +67,10 @@ async def test_free_form_task_without_planner_says_how_to_configure() -> None:
     orch = Orchestrator(Settings(), registry=registry)
     with pytest.raises(ConfigError, match="need a planner model"):
         await orch.run("Summarise this quarterly report please", {"text": "x"})
-    with pytest.raises(UnknownNameError, match="unknown workflow 'triage'"):
-        await orch.run("triage", {"text": "x"})
+    with pytest.raises(UnknownNameError, match="unknown workflow 'ticket_triage'"):
+        await orch.run("ticket_triage", {"text": "x"})  # an identifier is a workflow name, not a task
+    with pytest.raises(ConfigError, match="need a planner model"):
+        await orch.run("summarise", {"text": "x"})  # a one-word task still needs the planner
 
 
 async def test_plan_only() -> None:
