@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from orchestrator.errors import ConfigError, UnknownNameError, UserError
-from orchestrator.events import Collector, EventSink, FanOut
+from orchestrator.events import EventSink, FanOut
 from orchestrator.executor import Executor, PlanSource, RunSpec
 from orchestrator.models.base import Model
 from orchestrator.plan import Plan

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.func import entrypoint, task
@@ -86,19 +87,14 @@ class Executor:
         self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
         self._live: dict[str, _Live] = {}
 
-        @task(name="plan")
-        async def plan_task(run_id: str, phase: int) -> dict[str, Any]:
-            return await self._make_plan(run_id, phase)
+        plan_task = task(self._make_plan)  # task ids derive from these names: keep them stable
+        step_task = task(self._run_step)
 
-        @task(name="step")
-        async def step_task(run_id: str, phase: int, step_id: str) -> StepResult:
-            return await self._run_step(run_id, phase, step_id)
-
-        @entrypoint(checkpointer=self.checkpointer, name="run")
-        async def run_entry(run_id: str) -> dict[str, Any]:
+        @entrypoint(checkpointer=self.checkpointer)
+        async def run(run_id: str) -> dict[str, Any]:
             return await self._run(run_id, plan_task, step_task)
 
-        self._entry = run_entry
+        self._entry = run
 
     async def execute(self, spec: RunSpec, plan: Plan | None = None) -> RunResult:
         """Run (or resume, for a run id the checkpointer knows) one plan to its RunResult."""
@@ -112,7 +108,7 @@ class Executor:
         if spec.make_plan is None:
             raise ValueError("execute() needs a plan or a RunSpec.make_plan")
         self._live[spec.run_id] = _Live(spec, asyncio.Semaphore(self.settings.max_parallel_steps))
-        config = {"configurable": {"thread_id": spec.run_id}}
+        config: RunnableConfig = {"configurable": {"thread_id": spec.run_id}}
         started = time.perf_counter()
         try:
             with structlog.contextvars.bound_contextvars(run_id=spec.run_id):

@@ -123,7 +123,8 @@ class Workflow:
             if name in values:
                 bound[name] = _coerce(self.name, name, spec, values[name])
             elif spec.required:
-                raise InputError(f"workflow {self.name!r} needs input {name!r} ({spec.description or spec.type.__name__}); "
+                what = spec.description or spec.type.__name__
+                raise InputError(f"workflow {self.name!r} needs input {name!r} ({what}); "
                                  f"pass it with --input {name}=VALUE or --input {name}=@FILE")
             else:
                 bound[name] = spec.default

@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
 
 def _list(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, spec in sorted(settings.models.items()):
         used_by = [s for s, cfg in settings.specialists.items() if name in (cfg.cascade or settings.default_cascade)]
         if settings.planner.model == name:

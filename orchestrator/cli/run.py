@@ -64,15 +64,16 @@ async def _run_async(args: argparse.Namespace, inputs: dict[str, Any], levels: d
 
 def _workflows(args: argparse.Namespace) -> int:
     orch = build_orchestrator(args)
-    rows = [{"name": w.name, "description": w.description,
-             "inputs": {n: i.description or i.type.__name__ for n, i in w.inputs.items()}}
-            for w in orch.registry.workflows()]
+    workflows = orch.registry.workflows()
     if args.json:
-        print_json(rows)
-    for row in [] if args.json else rows:
-        print(f"{row['name']:<20} {row['description']}")
-        for name, desc in row["inputs"].items():
-            print(f"{'':<20}   --input {name}=...  {desc}")
+        print_json([{"name": w.name, "description": w.description,
+                     "inputs": {n: i.description or i.type.__name__ for n, i in w.inputs.items()}}
+                    for w in workflows])
+        return 0
+    for w in workflows:
+        print(f"{w.name:<20} {w.description}")
+        for name, spec in w.inputs.items():
+            print(f"{'':<20}   --input {name}=...  {spec.description or spec.type.__name__}")
     return 0
 
 

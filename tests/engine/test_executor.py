@@ -130,7 +130,8 @@ async def test_resume_does_not_rerun_completed_steps() -> None:
 async def test_events_cover_the_run() -> None:
     executor, _ = make_executor()
     s = spec()
-    await executor.execute(s, plan({"id": "a", "agent": "sleep"}, {"id": "b", "agent": "sleep", "params": {"fail": True}}))
+    await executor.execute(s, plan({"id": "a", "agent": "sleep"},
+                                   {"id": "b", "agent": "sleep", "params": {"fail": True}}))
     kinds = s.sink.types()  # type: ignore[attr-defined]
     assert kinds[0] == "run.started"
     assert kinds[1] == "plan.ready"

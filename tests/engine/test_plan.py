@@ -100,7 +100,8 @@ def test_default_answer_is_the_leaf_steps() -> None:
 
 
 def test_workflow_compiles_to_plan() -> None:
-    wf = Workflow("demo", "A demo", inputs={"doc": Input(str, "a document"), "n": Input(int, required=False, default=3)})
+    wf = Workflow("demo", "A demo",
+                  inputs={"doc": Input(str, "a document"), "n": Input(int, required=False, default=3)})
     kind = wf.step("kind", "classifier", text=wf.input.doc, params={"labels": ["a", "b"]})
     gist = wf.step("gist", "summarizer", text=wf.input.doc, max_words=wf.input.n)
     wf.step("route", "router", label=kind.label, title=kind["title"])
