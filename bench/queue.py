@@ -4,7 +4,8 @@ Both queues run on the same Redis in the same run, with 1 and 2 worker processes
 ours (``orchestrator worker`` running a no-op runner), arq with its defaults
 (``max_jobs=10``, ``poll_delay=0.5``) and arq tuned (``max_jobs`` = our concurrency,
 ``poll_delay=0.01``). The clock runs from the first submit until every result has been
-read back. arq lives in its own venv (see ``bench/_arq_env.py``).
+read back (ours waits with ``result(wait=True)``, woken by the queue's pub/sub channel).
+arq lives in its own venv (see ``bench/_arq_env.py``).
 
     python -m bench.queue [--jobs 2000] [--concurrency 16] [--redis redis://127.0.0.1:6379/0]
 
@@ -93,31 +94,19 @@ async def _ours_cleanup(url: str, keys: Any) -> None:
 
 
 async def _ours_batch(queue: Any, jobs: int) -> dict[str, float]:
+    """Submit ``jobs`` (100 at a time) and wait for each result as soon as it is submitted."""
     gate = asyncio.Semaphore(100)
+    submitted_at: list[float] = []
 
-    async def submit() -> str:
+    async def one() -> bool:
         async with gate:
-            return str(await queue.submit("noop"))
+            job_id = str(await queue.submit("noop"))
+        submitted_at.append(time.perf_counter())
+        return bool((await queue.result(job_id, wait=True, timeout=600)).ok)
 
     started = time.perf_counter()
-    ids = await asyncio.gather(*(submit() for _ in range(jobs)))
-    submitted = time.perf_counter() - started
-    pending = list(ids)
-    deadline = time.monotonic() + 600
-    while pending:
-        raws = [r for i in range(0, len(pending), 500)
-                for r in await queue.client.mget([queue.keys.job(j) for j in pending[i:i + 500]])]
-        pending = [j for j, raw in zip(pending, raws, strict=True) if b'"status":"completed"' not in raw]
-        if time.monotonic() > deadline:
-            raise SystemExit("our jobs did not finish within 600s")
-        await asyncio.sleep(0.01)
-
-    async def result(job_id: str) -> bool:
-        async with gate:
-            return bool((await queue.result(job_id)).ok)
-
-    assert all(await asyncio.gather(*(result(i) for i in ids)))
-    return {"seconds": time.perf_counter() - started, "submit_seconds": submitted, "jobs": jobs}
+    assert all(await asyncio.gather(*(one() for _ in range(jobs))))
+    return {"seconds": time.perf_counter() - started, "submit_seconds": max(submitted_at) - started, "jobs": jobs}
 
 
 # -- arq ----------------------------------------------------------------------

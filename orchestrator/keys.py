@@ -124,3 +124,8 @@ class KeySpace:
     def worker(self, name: str) -> str:
         """String with TTL: a live worker's status heartbeat (JSON)."""
         return self.key("worker", escape_part(name))
+
+    @property
+    def jobs_done(self) -> str:
+        """Pub/sub channel: the id of each job that reached a final status (wakes waiting clients)."""
+        return self.key("jobs", "done")

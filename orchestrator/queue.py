@@ -9,16 +9,20 @@ Key layout (names from :class:`~orchestrator.keys.KeySpace`)::
     <prefix>:job:<id>:cancel          string  cancellation requested
     <prefix>:job-idempotency:<key>    string  the job id submitted under ``key`` (SET NX)
 
+    <prefix>:jobs:done                pub/sub channel: ids of jobs that reached a final status
+
 A job's run id is its job id, so a rerun after a worker crash resumes the same run from its
-last checkpoint. Every change of a job record is one WATCH/MULTI transaction on that record,
-and a transition that ends a delivery also acknowledges (XACK) and deletes (XDEL) its stream
-entry in the same MULTI: a job record and the stream never disagree. Workers
-(:mod:`orchestrator.worker`) drive the transitions through the ``worker_*`` methods.
+last checkpoint. Every change of a job record is atomic, and a transition that ends a delivery
+also acknowledges (XACK) and deletes (XDEL) its stream entry in the same step: a job record
+and the stream never disagree. Workers (:mod:`orchestrator.worker`) drive the transitions
+through the ``worker_*`` methods; starting and finishing an attempt are one round trip each
+(Lua scripts, :mod:`orchestrator._queue_scripts`), the rare ones (cancel, retry, release) are
+WATCH/MULTI transactions. Every final status is published on ``jobs:done``, which is what
+``result(wait=True)`` listens to (one subscription per process).
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import json
 import time
@@ -31,12 +35,15 @@ import redis.asyncio as aioredis
 import structlog
 from pydantic import BaseModel, Field
 from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError, WatchError
 
+from orchestrator import _queue_scripts
 from orchestrator.errors import JobError, StoreError
 from orchestrator.keys import KeySpace
 from orchestrator.store import RedisStore, Store
-from orchestrator.store.connection import connect, redis_errors, text
+from orchestrator.store.connection import connect, describe, redis_errors, text
+from orchestrator.store.signals import Signals
 from orchestrator.types import Event, RunResult, Sensitivity
 
 log = structlog.get_logger(__name__)
@@ -72,22 +79,26 @@ class QueueSettings:
 
 
 class Job(BaseModel):
-    """A queued unit of work and what became of it."""
+    """A queued unit of work and what became of it.
+
+    The state fields come last, in this order: the queue's scripts rewrite them as the tail
+    of the stored JSON without decoding the inputs (see :mod:`orchestrator._queue_scripts`).
+    """
 
     id: str
     target: str
     """A workflow name or a free-form task."""
     inputs: dict[str, Any] = Field(default_factory=dict)
     sensitivity: dict[str, Sensitivity] | None = None
+    run_id: str
+    idempotency_key: str | None = None
+    created_at: float = Field(default_factory=time.time)
     status: JobStatus = "queued"
     attempts: int = 0
     """How many times a worker started the job."""
-    run_id: str
     error: str | None = None
-    idempotency_key: str | None = None
     worker: str | None = None
     """The worker that started the latest attempt."""
-    created_at: float = Field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
 
@@ -129,6 +140,12 @@ class JobQueue:
         )
         self._owns_client = owns_client
         self._group_ready = False
+        self._submit = client.register_script(_queue_scripts.SUBMIT)
+        self._start = client.register_script(_queue_scripts.START)
+        self._finish = client.register_script(_queue_scripts.FINISH)
+        self._signals = Signals(client, keys.jobs_done)
+        self._run_store = _same_redis(self.store, client)
+        """The store whose run records ``worker_finish`` writes in its own script (else ``save_run``)."""
 
     @classmethod
     def from_url(cls, url: str, keys: KeySpace, settings: QueueSettings | None = None) -> JobQueue:
@@ -136,7 +153,8 @@ class JobQueue:
         return cls(connect(url), keys, settings, owns_client=True)
 
     async def aclose(self) -> None:
-        """Close the client if this queue owns it."""
+        """Stop listening for finished jobs; close the client if this queue owns it."""
+        await self._signals.aclose()
         if self._owns_client:
             await self.client.aclose()
 
@@ -153,27 +171,22 @@ class JobQueue:
         """Queue a job and return its id. The same ``idempotency_key`` returns the same id."""
         job_id = uuid.uuid4().hex
         ttl = self.settings.result_ttl
+        job = Job(
+            id=job_id, target=target, inputs=dict(inputs or {}), run_id=job_id,
+            sensitivity=dict(sensitivity) if sensitivity else None, idempotency_key=idempotency_key,
+        )
+        dedupe_key = self.keys.job_idempotency(idempotency_key) if idempotency_key is not None else ""
+        keys = [self.keys.job(job_id), self.keys.jobs_index, self.keys.jobs_stream, dedupe_key or self.keys.job(job_id)]
+        args: builtins.list[str | int] = [job_id, job.model_dump_json(), ttl, repr(job.created_at),
+                                          repr(job.created_at - ttl), "1" if dedupe_key else ""]
+        await self._ensure_group()
         with redis_errors(self.client):
-            if idempotency_key is not None:
-                key = self.keys.job_idempotency(idempotency_key)
-                if not await self.client.set(key, job_id, nx=True, ex=ttl):
-                    existing = await self.client.get(key)
-                    if existing is not None:
-                        log.info("job.submit_deduplicated", job_id=text(existing))
-                        return text(existing)
-            job = Job(
-                id=job_id, target=target, inputs=dict(inputs or {}), run_id=job_id,
-                sensitivity=dict(sensitivity) if sensitivity else None, idempotency_key=idempotency_key,
-            )
-            await self._ensure_group()
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.set(self.keys.job(job_id), job.model_dump_json(), ex=ttl)
-                pipe.zadd(self.keys.jobs_index, {job_id: job.created_at})
-                pipe.zremrangebyscore(self.keys.jobs_index, 0, job.created_at - ttl)
-                pipe.xadd(self.keys.jobs_stream, {"job": job_id})
-                await pipe.execute()
-        log.info("job.submitted", job_id=job_id, target=target)
-        return job_id
+            queued = text(await self._submit(keys, args))
+        if queued != job_id:
+            log.info("job.submit_deduplicated", job_id=queued)
+        else:
+            log.info("job.submitted", job_id=job_id, target=target)
+        return queued
 
     async def status(self, job_id: str) -> Job:
         """The job's record. Raises :class:`JobError` for an unknown (or expired) id."""
@@ -195,18 +208,11 @@ class JobQueue:
         Raises :class:`JobError` if the job is unknown, still running (without ``wait``),
         not finished within ``timeout``, cancelled, dead, or failed without a run result.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.005
-        job = await self.status(job_id)
-        while not job.finished:
+        job = await self._finished(job_id, timeout) if wait else await self.status(job_id)
+        if not job.finished:
             if not wait:
                 raise JobError(job_id, f"not finished yet (status {job.status})")
-            if deadline is not None and time.monotonic() >= deadline:
-                raise JobError(job_id, f"not finished within {timeout:g}s (status {job.status})")
-            pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
-            await asyncio.sleep(pause)
-            delay = min(delay * 2, 0.2)
-            job = await self.status(job_id)
+            raise JobError(job_id, f"not finished within {timeout:g}s (status {job.status})")
         run = await self.store.get_run(job.run_id) if job.status in ("completed", "failed") else None
         if run is None or run.status == "running":
             raise JobError(job_id, f"{job.status}: {job.error or 'no run result recorded'}")
@@ -231,7 +237,10 @@ class JobQueue:
                 "status": "cancelled", "error": "cancelled before it started", "finished_at": time.time(),
             })
 
-        updated, changed = await self._update(job_id, cancel_queued)
+        def announce(pipe: Pipeline, _job: Job) -> None:
+            pipe.publish(self.keys.jobs_done, job_id)
+
+        updated, changed = await self._update(job_id, cancel_queued, announce)
         assert updated is not None
         if changed:
             await self._emit_end(updated, "cancelled before it started", status="cancelled")
@@ -332,69 +341,52 @@ class JobQueue:
         Entries of unknown or finished jobs are acknowledged; a job with a cancel request is
         recorded cancelled; a job that already used ``max_attempts`` is dead-lettered.
         """
-        max_attempts = self.settings.max_attempts
-        now = time.time()
-        end: tuple[JobStatus, str] | None = None
-
-        def begin(job: Job, cancelled: bool) -> Job:
-            nonlocal end
-            end = None
-            if job.finished:
-                end = (job.status, "")
-                return job
-            if cancelled:
-                end = ("cancelled", "cancelled before it started")
-            elif job.attempts >= max_attempts:
-                reason = job.error or "the worker running it stopped without finishing"
-                end = ("dead", f"gave up after {job.attempts} attempts; last error: {reason}")
-            if end is not None:
-                return job.model_copy(update={"status": end[0], "error": end[1], "finished_at": now})
-            return job.model_copy(update={
-                "status": "running", "attempts": job.attempts + 1, "worker": worker, "started_at": now,
-            })
-
-        def after(pipe: Pipeline, job: Job) -> None:
-            if end is not None:
-                self._ack(pipe, delivery)
-                if end[0] == "dead":
-                    pipe.xadd(self.keys.jobs_dead, {
-                        "job": job.id, "error": job.error or "", "attempts": str(job.attempts),
-                    })
-
-        job, changed = await self._update(delivery.job_id, begin, after, missing_ok=True, with_cancel_flag=True)
-        if job is None or (end is not None and not changed):
-            await self._ack_only(delivery)
-            log.info("job.stale_entry", job_id=delivery.job_id, message_id=delivery.message_id)
+        job_id = delivery.job_id
+        keys = [self.keys.job(job_id), self.keys.job_cancel(job_id), self.keys.jobs_stream, self.keys.jobs_dead]
+        args = [job_id, delivery.message_id, self.keys.jobs_group, json.dumps(worker), repr(time.time()),
+                self.settings.max_attempts, self.settings.result_ttl, self.keys.jobs_done]
+        reply = await self._script(self._start, job_id, keys, args)
+        outcome = text(reply[0])
+        if outcome == "stale":
+            log.info("job.stale_entry", job_id=job_id, message_id=delivery.message_id)
             return None
-        if end is None:
-            log.info("job.started", job_id=job.id, attempt=job.attempts, worker=worker)
+        job = Job.model_validate_json(reply[1])
+        if outcome == "running":
+            log.info("job.started", job_id=job_id, attempt=job.attempts, worker=worker)
             return job
-        if end[1]:
-            log.warning("job.not_started", job_id=job.id, status=end[0], reason=end[1])
-            await self._emit_end(job, end[1], status=end[0])
+        reason = text(reply[2])
+        log.warning("job.not_started", job_id=job_id, status=outcome, reason=reason)
+        await self._emit_end(job, reason, status=outcome)
         return None
 
     async def worker_finish(
-        self, job: Job, delivery: Delivery, status: JobStatus, error: str | None = None
+        self,
+        job: Job,
+        delivery: Delivery,
+        status: JobStatus,
+        error: str | None = None,
+        *,
+        run: RunResult | None = None,
     ) -> Job:
-        """Record the outcome of an attempt and acknowledge its delivery, in one transaction."""
+        """Record the outcome of an attempt and acknowledge its delivery, in one step.
 
-        def finish(current: Job) -> Job | None:
-            if current.finished or current.attempts != job.attempts:
-                return None  # another worker took over; its outcome counts
-            return current.model_copy(update={"status": status, "error": error, "finished_at": time.time()})
-
-        def after(pipe: Pipeline, updated: Job) -> None:
-            self._ack(pipe, delivery)
-            if status == "dead":
-                pipe.xadd(self.keys.jobs_dead, {
-                    "job": updated.id, "error": error or "", "attempts": str(updated.attempts),
-                })
-
-        updated, changed = await self._update(job.id, finish, after)
-        assert updated is not None
-        if not changed:
-            await self._ack_only(delivery)
+        ``run`` (the attempt's run record) is saved too: in the same script when the store is
+        a :class:`RedisStore` on this Redis, else with ``store.save_run`` first. Nothing is
+        recorded if the attempt no longer owns the job (another worker took it over).
+        """
+        store = self._run_store
+        if run is not None and store is None:
+            await self.store.save_run(run)
+        run_key = store.keys.run(job.run_id) if store is not None else self.keys.run(job.run_id)
+        run_ttl = "" if store is None or store.run_ttl is None else store.run_ttl
+        keys = [self.keys.job(job.id), self.keys.jobs_stream, self.keys.jobs_dead, run_key]
+        args = [job.id, delivery.message_id, self.keys.jobs_group, job.attempts, status, json.dumps(error),
+                error or "", repr(time.time()), self.settings.result_ttl, self.keys.jobs_done,
+                run.model_dump_json() if run is not None and store is not None else "", run_ttl]
+        reply = await self._script(self._finish, job.id, keys, args)
+        if text(reply[0]) == "missing":
+            raise JobError(job.id, "unknown job (never submitted, or its record expired)")
+        updated = Job.model_validate_json(reply[1])
         log.info("job.finished", job_id=job.id, status=updated.status, attempt=job.attempts)
         return updated
 
@@ -469,37 +461,57 @@ class JobQueue:
         data = {"status": status, "error": reason}
         await self.store.emit(Event(type="run.failed", run_id=job.run_id, data=data))
 
+    async def _finished(self, job_id: str, timeout: float | None) -> Job:  # noqa: ASYNC109
+        """The job's record once it is finished (woken by ``jobs:done``), or the last one seen."""
+        job: Job | None = None
+
+        async def finished() -> bool:
+            nonlocal job
+            job = await self.status(job_id)
+            return job.finished
+
+        await self._signals.until(job_id, finished, timeout)
+        assert job is not None
+        return job
+
+    async def _script(self, script: AsyncScript, job_id: str, keys: builtins.list[str],
+                      args: builtins.list[Any]) -> builtins.list[Any]:
+        """Run a transition script; a record in an older field order is rewritten first."""
+        with redis_errors(self.client):
+            reply: builtins.list[Any] = await script(keys, args)
+            if text(reply[0]) == "relayout":
+                await self._update(job_id, lambda job: job, rewrite=True)
+                reply = await script(keys, args)
+        if text(reply[0]) == "relayout":
+            raise StoreError(f"job {job_id}: the record does not have the layout of a Job")
+        return reply
+
     async def _update(
         self,
         job_id: str,
-        change: Callable[..., Job | None],
+        change: Callable[[Job], Job | None],
         also: Callable[[Pipeline, Job], None] | None = None,
         *,
-        missing_ok: bool = False,
-        with_cancel_flag: bool = False,
+        rewrite: bool = False,
     ) -> tuple[Job | None, bool]:
         """Apply ``change`` to a job record atomically (WATCH/MULTI, retried on conflict).
 
         ``change`` returns the new record, or ``None`` to leave it; ``also`` adds commands to
-        the same MULTI. With ``with_cancel_flag``, the job's cancel flag is watched too and
-        ``change`` gets it as a second argument. Returns ``(record, changed)``; the record is ``None`` only if the job
-        is missing and ``missing_ok``.
+        the same MULTI. With ``rewrite``, an unchanged record is written back too (in the
+        current field order). Returns ``(record, changed)``.
         """
         key = self.keys.job(job_id)
-        watched = [key, self.keys.job_cancel(job_id)] if with_cancel_flag else [key]
         with redis_errors(self.client):
             async with self.client.pipeline(transaction=True) as pipe:
                 for _ in range(_WATCH_RETRIES):
                     try:
-                        await pipe.watch(*watched)
-                        raw, *flag = await pipe.mget(watched)
+                        await pipe.watch(key)
+                        raw = await pipe.get(key)
                         if raw is None:
-                            if missing_ok:
-                                return None, False
                             raise JobError(job_id, "unknown job (never submitted, or its record expired)")
                         current = Job.model_validate_json(raw)
-                        updated = change(current, flag[0] is not None) if flag else change(current)
-                        if updated is None or updated == current:
+                        updated = change(current)
+                        if updated is None or (updated == current and not rewrite):
                             await pipe.unwatch()  # type: ignore[no-untyped-call]
                             return current, False
                         pipe.multi()  # type: ignore[no-untyped-call]
@@ -522,6 +534,13 @@ def _deliveries(entries: Any) -> builtins.list[Delivery]:
         if job_id is not None:
             found.append(Delivery(text(message_id), text(job_id)))
     return found
+
+
+def _same_redis(store: Store, client: aioredis.Redis) -> RedisStore | None:
+    """``store`` if it is a :class:`RedisStore` on the server ``client`` talks to."""
+    if isinstance(store, RedisStore) and describe(store.client) == describe(client):
+        return store
+    return None
 
 
 def _json(value: Mapping[str, Any]) -> str:

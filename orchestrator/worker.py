@@ -6,7 +6,8 @@
     await worker.run(stop)          # until ``stop`` is set (SIGTERM/SIGINT in the CLI)
 
 Per job: start an attempt (counted in the record), run it with ``run_id = job id``, record the
-outcome and acknowledge the stream entry in one transaction. While a job runs, a maintenance
+outcome, save the run record and acknowledge the stream entry in one step (one round trip
+each for starting and finishing, see :mod:`orchestrator.queue`). While a job runs, a maintenance
 loop touches its entry (so nobody reclaims it), watches its cancel flag, and takes over
 entries that a dead worker left idle beyond the visibility timeout; a reclaimed job runs
 again under the same run id, so the checkpointer resumes it and completed steps are not
@@ -236,17 +237,14 @@ class Worker:
         elif result is not None and result.status != "cancelled":
             await self._record(flight, result)
         elif flight.stop_reason == "cancelled" or result is not None:
-            if result is not None:
-                await self.queue.store.save_run(result)
-            await self._end(flight, "cancelled", "cancelled while running")
+            await self._end(flight, "cancelled", "cancelled while running", run=result)
         elif error is not None:
             await self._failed(flight, error)
 
     async def _record(self, flight: _InFlight, result: RunResult) -> None:
-        """A run that returned: its status decides the job's (no retry)."""
-        await self.queue.store.save_run(result)
+        """A run that returned: its status decides the job's (no retry); its record is saved with it."""
         status: JobStatus = "completed" if result.status == "completed" else "failed"
-        await self.queue.worker_finish(flight.job, flight.delivery, status, result.error)
+        await self.queue.worker_finish(flight.job, flight.delivery, status, result.error, run=result)
         self._stats.processed += 1
         if status != "completed":
             self._stats.failed += 1
@@ -261,11 +259,11 @@ class Worker:
         else:
             await self.queue.worker_retry(job, flight.delivery, reason)
 
-    async def _end(self, flight: _InFlight, status: JobStatus, error: str) -> None:
-        """Record a run that produced no result, and close its event stream."""
+    async def _end(self, flight: _InFlight, status: JobStatus, error: str, *, run: RunResult | None = None) -> None:
+        """Record a run that ended without a usable result, and close its event stream."""
         self._stats.processed += 1
         self._stats.failed += 1
-        await self.queue.worker_finish(flight.job, flight.delivery, status, error)
+        await self.queue.worker_finish(flight.job, flight.delivery, status, error, run=run)
         await self.queue.store.emit(
             Event(type="run.failed", run_id=flight.job.run_id, data={"status": status, "error": error})
         )

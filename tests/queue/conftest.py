@@ -1,10 +1,14 @@
-"""Queue fixtures: a JobQueue on the test's key prefix, and in-process workers."""
+"""Queue fixtures: a JobQueue on the test's key prefix, in-process workers and worker processes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +19,18 @@ from orchestrator.queue import JobQueue, QueueSettings
 from orchestrator.worker import Worker
 from tests.queue.app import StepRunner
 
+ROOT = Path(__file__).resolve().parents[2]
+Spawn = Callable[..., Coroutine[Any, Any, asyncio.subprocess.Process]]
+
 FAST = QueueSettings(visibility_timeout=1.0, max_attempts=3, worker_concurrency=4,
                      result_ttl=600, events_ttl=600, shutdown_grace=2.0, poll_interval=0.05)
 
 
 @pytest.fixture
-def queue(redis_client: aioredis.Redis, keyspace: KeySpace) -> JobQueue:
-    return JobQueue(redis_client, keyspace, FAST)
+async def queue(redis_client: aioredis.Redis, keyspace: KeySpace) -> AsyncIterator[JobQueue]:
+    queue = JobQueue(redis_client, keyspace, FAST)
+    yield queue
+    await queue.aclose()
 
 
 @pytest.fixture
@@ -48,3 +57,37 @@ def running_worker(queue: JobQueue, runner: StepRunner) -> WorkerFactory:
             await asyncio.wait_for(task, 15)
 
     return start
+
+
+@pytest.fixture
+def cli_env(keyspace: KeySpace, redis_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "ORCHESTRATOR_KEY_PREFIX": keyspace.prefix,
+        "ORCHESTRATOR_QUEUE__VISIBILITY_TIMEOUT": "2",
+        "ORCHESTRATOR_QUEUE__MAX_ATTEMPTS": "3",
+    }
+
+
+@pytest.fixture
+async def spawn_worker(cli_env: dict[str, str]) -> AsyncIterator[Spawn]:
+    """``await spawn_worker(name, *args, app=...)`` starts an ``orchestrator worker`` process.
+
+    ``app`` defaults to :class:`~tests.queue.app.StepRunner`; every process is killed at the end.
+    """
+    procs: list[asyncio.subprocess.Process] = []
+
+    async def spawn(name: str, *extra: str, app: str = "tests.queue.app:make_runner") -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "orchestrator", "worker", "--app", app,
+            "--name", name, *extra, cwd=ROOT, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        procs.append(proc)
+        return proc
+
+    yield spawn
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()

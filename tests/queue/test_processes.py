@@ -4,55 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from pathlib import Path
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-import pytest
-
-from orchestrator.keys import KeySpace
 from orchestrator.queue import JobQueue
 from tests.queue.app import StepRunner
-from tests.queue.conftest import WorkerFactory
-
-ROOT = Path(__file__).resolve().parents[2]
-Spawn = Callable[..., Coroutine[Any, Any, asyncio.subprocess.Process]]
-
-
-@pytest.fixture
-def cli_env(keyspace: KeySpace, redis_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "ORCHESTRATOR_KEY_PREFIX": keyspace.prefix,
-        "ORCHESTRATOR_QUEUE__VISIBILITY_TIMEOUT": "2",
-        "ORCHESTRATOR_QUEUE__MAX_ATTEMPTS": "3",
-    }
-
-
-@pytest.fixture
-async def spawn_worker(cli_env: dict[str, str]) -> AsyncIterator[Spawn]:
-    """Start ``orchestrator worker`` processes running :class:`StepRunner`; all are killed at the end."""
-    procs: list[asyncio.subprocess.Process] = []
-
-    async def spawn(name: str, *extra: str) -> asyncio.subprocess.Process:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "orchestrator", "worker", "--app", "tests.queue.app:make_runner",
-            "--name", name, *extra, cwd=ROOT, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        procs.append(proc)
-        return proc
-
-    yield spawn
-    for proc in procs:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
+from tests.queue.conftest import ROOT, Spawn, WorkerFactory
 
 
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -11,6 +12,7 @@ import redis.asyncio as aioredis
 from orchestrator.errors import JobError
 from orchestrator.keys import KeySpace
 from orchestrator.queue import Delivery, JobQueue
+from orchestrator.types import RunResult
 from orchestrator.worker import JobRunner
 from tests.queue.app import StepRunner
 from tests.queue.conftest import WorkerFactory
@@ -142,3 +144,41 @@ async def test_worker_start_dead_letters_after_max_attempts(queue: JobQueue) -> 
     job = await queue.status(job_id)
     assert job.status == "dead" and "gave up after 3 attempts" in (job.error or "")
     assert [d["job"] for d in await queue.dead_letters()] == [job_id]
+
+
+async def test_scripts_keep_inputs_exactly(queue: JobQueue) -> None:
+    # the start/finish scripts rewrite only the record's state, never decode the inputs
+    inputs = {"empty": [], "nested": {"list": [], "map": {}}, "big": 2**63 + 1, "float": 0.1 + 0.2, "text": "é/\"x\""}
+    job_id = await queue.submit("steps", inputs)
+    [delivery] = await queue.worker_read("c", 1, 100)
+    job = await queue.worker_start(delivery, "wörker \"1\"")
+    assert job is not None and job.inputs == inputs and job.worker == "wörker \"1\""
+    done = await queue.worker_finish(job, delivery, "failed", "bad: \"quoted\", /slashed/ ünïcode")
+    assert done.inputs == inputs and (done.status, done.error) == ("failed", "bad: \"quoted\", /slashed/ ünïcode")
+    assert await queue.status(job_id) == done and done.started_at == job.started_at
+
+
+async def test_a_record_in_the_old_field_order_is_rewritten_then_started(
+    queue: JobQueue, redis_client: aioredis.Redis, keyspace: KeySpace
+) -> None:
+    job_id = await queue.submit("steps", {"n": 1})
+    record = (await queue.status(job_id)).model_dump(mode="json")
+    old_order = ["id", "target", "inputs", "sensitivity", "status", "attempts", "run_id", "error",
+                 "idempotency_key", "worker", "created_at", "started_at", "finished_at"]
+    await redis_client.set(keyspace.job(job_id), json.dumps({k: record[k] for k in old_order}))
+    [delivery] = await queue.worker_read("c", 1, 100)
+    job = await queue.worker_start(delivery, "c")
+    assert job is not None and (job.status, job.attempts, job.inputs) == ("running", 1, {"n": 1})
+
+
+async def test_result_wait_is_woken_by_the_finish(queue: JobQueue) -> None:
+    job_id = await queue.submit("steps")
+    [delivery] = await queue.worker_read("c", 1, 100)
+    job = await queue.worker_start(delivery, "c")
+    assert job is not None
+    waiter = asyncio.create_task(queue.result(job_id, wait=True, timeout=20))
+    await asyncio.sleep(0.2)  # subscribed and checked: now it waits for the message
+    finished = time.monotonic()
+    await queue.worker_finish(job, delivery, "completed", run=RunResult(run_id=job_id, status="completed"))
+    assert (await waiter).ok
+    assert time.monotonic() - finished < 1  # no polling interval in between (they are >= 1s)
