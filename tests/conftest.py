@@ -14,6 +14,13 @@ from orchestrator.keys import KeySpace
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Logging is configured once for the session, so no test's Orchestrator reconfigures it."""
+    from orchestrator.logging import configure_logging
+
+    configure_logging("debug", "console")
+
+
 @pytest.fixture
 def redis_url() -> str:
     return REDIS_URL

@@ -23,6 +23,7 @@ prompt: no generation, no parsing, and a probability to use as confidence.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import math
 import threading
@@ -80,9 +81,20 @@ def _load(model_id: str, n_ctx: int, embedding: bool, extra: dict[str, Any]) -> 
             kwargs: dict[str, Any] = {"n_ctx": n_ctx, "verbose": False, "embedding": embedding, **extra}
             if embedding:
                 kwargs.setdefault("pooling_type", llama_cpp.LLAMA_POOLING_TYPE_MEAN)
+            if not _LOADED:
+                atexit.register(_close_all)
             loaded = _LOADED[key] = _Loaded(llama_cpp.Llama(model_path=path, **kwargs), threading.Lock())
             log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding)
         return loaded
+
+
+def _close_all() -> None:
+    """Free loaded models at exit, while llama.cpp's module is still intact (its ``__del__``
+    fails noisily once the interpreter has started tearing modules down)."""
+    with _LOAD_LOCK:
+        for loaded in _LOADED.values():
+            loaded.llama.close()
+        _LOADED.clear()
 
 
 def _grammar(schema: dict[str, Any]) -> Any:
