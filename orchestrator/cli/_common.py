@@ -10,12 +10,64 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchestrator.app import Orchestrator
     from orchestrator.settings import Settings
-    from orchestrator.types import Event, RunResult
+    from orchestrator.types import Event, RunResult, Sensitivity
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="PATH", help="configuration file (default: ./orchestrator.toml)")
     parser.add_argument("--profile", metavar="NAME", help="packaged profile: embedded, ollama, hybrid")
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    """``TARGET``, ``--input`` and ``--sensitivity``: what ``run`` and ``submit`` share."""
+    parser.add_argument("target", help="a workflow name (see `orchestrator workflows`) or a task in quotes")
+    parser.add_argument("-i", "--input", action="append", metavar="KEY=VALUE",
+                        help="an input: key=value, key=@file (text; .json parsed) or key:=JSON")
+    parser.add_argument("--sensitivity", action="append", metavar="KEY=LEVEL",
+                        help="mark an input public, internal or confidential")
+
+
+def parse_sensitivity(items: list[str] | None) -> dict[str, Sensitivity]:
+    """``["ticket=confidential"]`` -> ``{"ticket": Sensitivity.CONFIDENTIAL}``."""
+    from orchestrator.errors import InputError
+    from orchestrator.types import Sensitivity
+
+    levels: dict[str, Sensitivity] = {}
+    for item in items or []:
+        key, _, level = item.partition("=")
+        try:
+            levels[key] = Sensitivity(level)
+        except ValueError:
+            raise InputError(f"--sensitivity {item!r}: the level must be public, internal or confidential") from None
+    return levels
+
+
+def add_app_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--app", metavar="MODULE:FACTORY",
+                        help="use what this factory returns (an Orchestrator, or for workers any job runner) "
+                             "instead of building an Orchestrator from the configuration")
+
+
+def load_app(spec: str, settings: Settings | None = None) -> Any:
+    """Import ``module:factory`` and build the app: an instance is used as it is; a factory (or
+    class) is called, with the settings if it takes an argument. An async factory's awaitable is
+    returned for the caller to await."""
+    import importlib
+    import inspect
+
+    from orchestrator.errors import UserError
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UserError(f"--app {spec!r} must look like 'package.module:factory'")
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"--app {spec!r}: cannot load it ({exc})") from None
+    is_factory = inspect.isclass(target) or (callable(target) and not hasattr(target, "run"))
+    if not is_factory:
+        return target
+    return target(settings) if settings is not None and inspect.signature(target).parameters else target()
 
 
 def load_settings(args: argparse.Namespace) -> Settings:

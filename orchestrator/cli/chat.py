@@ -1,18 +1,17 @@
 """``orchestrator chat``: a multi-turn terminal chat (interactive, or lines over a pipe).
 
-Also home of ``--app module:factory``, which ``serve`` shares: the factory (or instance)
-replaces the configured Orchestrator, so tests and embedders can bring their own.
+``--app module:factory`` (shared with ``serve``) replaces the configured Orchestrator, so tests
+and embedders can bring their own; :func:`load_orchestrator` resolves it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from orchestrator.cli._common import add_config_options, build_orchestrator
+from orchestrator.cli._common import add_app_option, add_config_options, build_orchestrator, load_app
 
 if TYPE_CHECKING:
     from orchestrator.app import Orchestrator
@@ -34,12 +33,6 @@ def register(subparsers: Any) -> None:
     chat.set_defaults(func=_chat)
 
 
-def add_app_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--app", metavar="MODULE:FACTORY",
-                        help="use the Orchestrator this factory returns (or this instance) instead of "
-                             "building one from the configuration")
-
-
 def load_orchestrator(args: argparse.Namespace) -> Orchestrator:
     """The ``--app`` orchestrator, else one built from ``--config``/``--profile``."""
     spec: str | None = getattr(args, "app", None)
@@ -48,14 +41,7 @@ def load_orchestrator(args: argparse.Namespace) -> Orchestrator:
     from orchestrator.app import Orchestrator
     from orchestrator.errors import UserError
 
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise UserError(f"--app {spec!r} must look like 'package.module:factory'")
-    try:
-        target = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise UserError(f"--app {spec!r}: {exc}") from None
-    value = target if isinstance(target, Orchestrator) else target()
+    value = load_app(spec)
     if not isinstance(value, Orchestrator):
         raise UserError(f"--app {spec!r} gave {type(value).__name__}, not an Orchestrator")
     return value
@@ -153,4 +139,4 @@ def _show(reply: ChatReply, interactive: bool) -> None:
         print(reply.text, flush=True)
 
 
-__all__ = ["add_app_option", "load_orchestrator", "register"]
+__all__ = ["load_orchestrator", "register"]

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from orchestrator.cli._common import add_config_options, load_settings, print_json
+from orchestrator.cli._common import (
+    add_app_option,
+    add_config_options,
+    add_input_options,
+    load_app,
+    load_settings,
+    parse_sensitivity,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from orchestrator.queue import Job, JobQueue
@@ -27,11 +36,7 @@ def register(subparsers: Any) -> None:
     """Add ``submit``, ``worker`` and ``jobs`` to the ``orchestrator`` command."""
     submit = subparsers.add_parser("submit", help="queue a workflow or task for the workers",
                                    description="Queue a job; prints its id.")
-    submit.add_argument("target", help="a workflow name or a task in quotes")
-    submit.add_argument("-i", "--input", action="append", metavar="KEY=VALUE",
-                        help="an input: key=value, key=@file (text; .json parsed) or key:=JSON")
-    submit.add_argument("--sensitivity", action="append", metavar="KEY=LEVEL",
-                        help="mark an input public, internal or confidential")
+    add_input_options(submit)
     submit.add_argument("--idempotency-key", metavar="KEY", help="submitting the same key again returns the same job")
     submit.add_argument("--wait", action="store_true", help="follow the job's events and print its result")
     submit.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: give up after this long")
@@ -39,9 +44,7 @@ def register(subparsers: Any) -> None:
     submit.set_defaults(func=run_submit)
 
     worker = subparsers.add_parser("worker", help="run queued jobs (until SIGTERM/SIGINT)")
-    worker.add_argument("--app", metavar="MODULE:FACTORY",
-                        help="a function returning an Orchestrator or JobRunner (sync or async); "
-                             "default: Orchestrator(Settings.load())")
+    add_app_option(worker)
     worker.add_argument("--concurrency", type=int, metavar="N", help="jobs run at once (default: settings)")
     worker.add_argument("--name", help="consumer name (default: host-pid-random)")
     worker.add_argument("--grace", type=float, metavar="SECONDS",
@@ -92,7 +95,7 @@ def run_submit(args: argparse.Namespace) -> int:
     from orchestrator.cli._inputs import parse_inputs
 
     inputs = parse_inputs(args.input)
-    levels = _levels(args.sensitivity)
+    levels = parse_sensitivity(args.sensitivity)
 
     async def go(queue: JobQueue) -> int:
         job_id = await queue.submit(args.target, inputs, sensitivity=levels or None,
@@ -241,43 +244,20 @@ async def _worker(args: argparse.Namespace) -> int:
 
 
 async def _load_runner(app: str | None, settings: Settings) -> JobRunner:
-    """Build the runner: ``module:factory`` (called with the settings if it takes an argument)."""
-    import importlib
-    import inspect
-
+    """The worker's runner: ``--app module:factory`` (an Orchestrator or any JobRunner), else an
+    Orchestrator built from the settings."""
     from orchestrator.errors import ConfigError
 
     if app is None:
         from orchestrator.app import Orchestrator
 
         return Orchestrator(settings)
-    module_name, _, attr = app.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"--app {app!r} must look like module:factory")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"--app {app!r}: cannot load it ({exc})") from None
-    runner = factory(settings) if inspect.signature(factory).parameters else factory()
+    runner = load_app(app, settings)
     if inspect.isawaitable(runner):
         runner = await runner
     if not callable(getattr(runner, "run", None)):
         raise ConfigError(f"--app {app!r} returned {type(runner).__name__}, which has no async run()")
-    return runner  # type: ignore[no-any-return]
-
-
-def _levels(items: list[str] | None) -> dict[str, Any]:
-    from orchestrator.errors import InputError
-    from orchestrator.types import Sensitivity
-
-    levels: dict[str, Any] = {}
-    for item in items or []:
-        key, _, level = item.partition("=")
-        try:
-            levels[key] = Sensitivity(level)
-        except ValueError:
-            raise InputError(f"--sensitivity {item!r}: the level must be public, internal or confidential") from None
-    return levels
+    return cast("JobRunner", runner)
 
 
 async def _print_events(queue: JobQueue, job_id: str, *, follow: bool, after: str | None,

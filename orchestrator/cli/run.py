@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchestrator.cli._common import Progress, add_config_options, build_orchestrator, print_json, step_table
+from orchestrator.cli._common import (
+    Progress,
+    add_config_options,
+    add_input_options,
+    build_orchestrator,
+    parse_sensitivity,
+    print_json,
+    step_table,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.types import Sensitivity
 
 
 def register(subparsers: Any) -> None:
     run = subparsers.add_parser("run", help="run a workflow or a free-form task",
                                 description="Run a workflow by name, or plan and run a free-form task.")
-    run.add_argument("target", help="a workflow name (see `orchestrator workflows`) or a task in quotes")
-    run.add_argument("-i", "--input", action="append", metavar="KEY=VALUE",
-                     help="an input: key=value, key=@file (text; .json parsed) or key:=JSON")
-    run.add_argument("--sensitivity", action="append", metavar="KEY=LEVEL",
-                     help="mark an input public, internal or confidential")
+    add_input_options(run)
     run.add_argument("--run-id", help="resume (or name) this run")
     run.add_argument("--json", action="store_true", help="print the whole RunResult as JSON")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -38,14 +45,10 @@ def _run(args: argparse.Namespace) -> int:
     from orchestrator.cli._inputs import parse_inputs
 
     inputs = parse_inputs(args.input)
-    levels: dict[str, str] = {}
-    for item in args.sensitivity or []:
-        key, _, level = item.partition("=")
-        levels[key] = level
-    return asyncio.run(_run_async(args, inputs, levels))
+    return asyncio.run(_run_async(args, inputs, parse_sensitivity(args.sensitivity)))
 
 
-async def _run_async(args: argparse.Namespace, inputs: dict[str, Any], levels: dict[str, str]) -> int:
+async def _run_async(args: argparse.Namespace, inputs: dict[str, Any], levels: dict[str, Sensitivity]) -> int:
     orch = build_orchestrator(args)
     async with orch:
         progress = None if args.quiet or args.json else Progress()

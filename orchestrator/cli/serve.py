@@ -6,8 +6,8 @@ import argparse
 import asyncio
 from typing import Any
 
-from orchestrator.cli._common import add_config_options
-from orchestrator.cli.chat import add_app_option, load_orchestrator
+from orchestrator.cli._common import add_app_option, add_config_options
+from orchestrator.cli.chat import load_orchestrator
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 

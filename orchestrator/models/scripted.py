@@ -98,6 +98,25 @@ class _Recorder:
             local=self.capabilities.local,
         )
 
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        started = time.perf_counter()
+        call = ModelCall(tuple(messages), schema, max_tokens)
+        self.calls.append(call)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self._completion(await self._reply(call), call, started)
+
+    async def _reply(self, call: ModelCall) -> Reply:
+        raise NotImplementedError
+
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         self.embed_calls.append(tuple(texts))
         if not self.capabilities.embeddings:
@@ -146,23 +165,10 @@ class ScriptedModel(_Recorder):
         if self._replies:
             raise AssertionError(f"{self.ref}: {len(self._replies)} scripted replies were not used")
 
-    async def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        schema: dict[str, Any] | None = None,
-        max_tokens: int | None = None,
-        temperature: float = 0.0,
-        logprobs: bool = False,
-    ) -> Completion:
-        started = time.perf_counter()
-        call = ModelCall(tuple(messages), schema, max_tokens)
-        self.calls.append(call)
-        if self.delay:
-            await asyncio.sleep(self.delay)
+    async def _reply(self, call: ModelCall) -> Reply:
         if not self._replies:
             raise ModelError(self.ref, f"no scripted reply left for call {len(self.calls)}")
-        return self._completion(self._replies.popleft(), call, started)
+        return self._replies.popleft()
 
 
 class FunctionModel(_Recorder):
@@ -183,24 +189,9 @@ class FunctionModel(_Recorder):
         super().__init__(ref=ref, capabilities=_capabilities(local, capabilities), delay=delay)
         self._function = function
 
-    async def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        schema: dict[str, Any] | None = None,
-        max_tokens: int | None = None,
-        temperature: float = 0.0,
-        logprobs: bool = False,
-    ) -> Completion:
-        started = time.perf_counter()
-        call = ModelCall(tuple(messages), schema, max_tokens)
-        self.calls.append(call)
-        if self.delay:
-            await asyncio.sleep(self.delay)
+    async def _reply(self, call: ModelCall) -> Reply:
         reply = self._function(call)
-        if inspect.isawaitable(reply):
-            reply = await reply
-        return self._completion(reply, call, started)
+        return await reply if inspect.isawaitable(reply) else reply
 
 
 __all__ = ["FunctionModel", "ModelCall", "Reply", "ReplyFunction", "ScriptedModel", "hash_embedding"]
