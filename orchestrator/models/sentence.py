@@ -54,6 +54,9 @@ def _load(model_id: str, device: str, offline: bool) -> _Loaded:
     if offline:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bars
 
     path = resolve_path(model_id)
     with _LOAD_LOCK:

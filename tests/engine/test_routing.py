@@ -170,3 +170,25 @@ async def test_guard_blocks_confidential_values_leaking_through_a_prompt() -> No
                             sensitivity={"note": "public", "record": "confidential"})
     assert big.calls == []
     assert "confidential" in (result.step("say").error or "")
+
+
+async def test_pii_is_redacted_before_a_non_local_model() -> None:
+    big = ScriptedModel([answer("done")])
+    settings = Settings(models=PRICED, redact_for_remote=True, default_sensitivity="internal")
+    registry, _ = make_registry(Echo(SpecialistConfig(cascade=["big"])))
+    orch = Orchestrator(settings, registry=registry, models={"big": big})
+    result = await orch.run(ONE_STEP, {"text": "Mail jane.doe@example.com or call +44 20 7946 0321 about card "
+                                               "4111 1111 1111 1111"})
+    assert result.ok
+    sent = big.calls[0].prompt
+    assert "jane.doe@example.com" not in sent and "4111 1111 1111 1111" not in sent
+    assert "[EMAIL_1]" in sent and "[CARD_1]" in sent
+
+
+async def test_local_models_see_the_original_text_when_redaction_is_on() -> None:
+    small = ScriptedModel([answer("done")])
+    settings = Settings(models=PRICED, redact_for_remote=True)
+    registry, _ = make_registry(Echo(SpecialistConfig(cascade=["small"])))
+    orch = Orchestrator(settings, registry=registry, models={"small": small})
+    await orch.run(ONE_STEP, {"text": "Mail jane.doe@example.com"})
+    assert "jane.doe@example.com" in small.calls[0].prompt
