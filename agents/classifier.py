@@ -6,7 +6,12 @@ Three strategies, picked per model (``Options.mode``):
   confidence from token log-probabilities, or from the backend's log-likelihood
   ``choose`` (a softmax over the labels), else a fixed moderate value.
 - **embedding**: zero-shot; cosine between the text and each label's name and
-  description (plus any examples), softmax with a temperature.
+  description (plus any examples), softmax with a temperature. With
+  ``Options.match = "sentences"`` (the default) each sentence of the text is
+  also compared with each phrase of the description and a label scores its best
+  pair, so one telling sentence ("production is down") finds its label even in a
+  long ticket. Write descriptions as typical phrases a text with that label
+  contains: ``"Cannot sign in: locked out of my account, password reset fails"``.
 - **head**: a logistic-regression :class:`~agents._head.EmbeddingHead` trained on
   labelled examples, loaded from ``Options.head_path``.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import OrderedDict
 from typing import Any, ClassVar, Literal
 
@@ -22,7 +28,7 @@ import numpy as np
 import structlog
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from agents._grounding import choose, softmax
+from agents._grounding import choose, is_heading, softmax, split_sentences, word_count
 from agents._head import EmbeddingHead
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.models.base import Capabilities, Completion, Message, Model, system, user
@@ -92,17 +98,26 @@ class ClassifierOptions(BaseModel):
     """Deployment options of the classifier."""
 
     mode: Mode = "auto"
-    """auto: head if ``head_path``; embedding on embed-only models; generative otherwise."""
+    """auto: head if ``head_path``; embedding on embed-only models and on models that embed but are
+    smaller than ``min_generative_b``; generative otherwise."""
     head_path: str | None = None
     """A head saved by :meth:`EmbeddingHead.save` (JSON)."""
     temperature: float = Field(default=0.05, gt=0)
     """Softmax temperature over cosine similarities in embedding mode (lower is sharper)."""
+    match: Literal["text", "sentences"] = "sentences"
+    """Embedding mode: "text" compares the whole text with each label's name and description;
+    "sentences" also compares each sentence of the text with each phrase of the description (its
+    comma- or semicolon-separated parts after the first colon) and scores a label by its best pair."""
     confidence: Literal["top", "margin"] = "top"
     """Confidence = the top probability, or the margin between the top two."""
     default_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
     """Confidence of a valid generative answer when the backend reports no probabilities."""
     max_examples: int = Field(default=8, ge=0)
     """Few-shot examples shown in a generative prompt at most."""
+    min_generative_b: float = Field(default=1.0, ge=0.0)
+    """Under auto, a model known to be smaller than this (billions of parameters) that can embed
+    classifies by embedding similarity: Gemma 3 270M picked the right one of 77 labels 24-39% of
+    the time generatively, while label similarity and trained heads do far better."""
 
 
 def _confidence(probs: dict[str, float], how: str) -> float:
@@ -141,7 +156,8 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
         if self.options.head_path:
             return "head"
         caps = model.capabilities
-        if caps.embeddings and caps.structured_output == "none":
+        small = caps.parameters_b is not None and caps.parameters_b < self.options.min_generative_b
+        if caps.embeddings and (caps.structured_output == "none" or small):
             return "embedding"
         return "generative"
 
@@ -246,28 +262,38 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
 
     # -- embedding zero-shot --------------------------------------------------------------
 
-    async def _label_matrix(self, request: ClassifierInput, model: Model) -> np.ndarray[Any, Any]:
-        texts = [
-            f"{label.name.replace('_', ' ')}: {label.description}"
-            if label.description
-            else label.name.replace("_", " ")
-            for label in request.labels
-        ]
-        missing = [t for t in texts if (model.ref, t) not in self._label_vectors]
+    async def _embed_cached(self, model: Model, texts: list[str]) -> list[np.ndarray[Any, Any]]:
+        missing = list(dict.fromkeys(t for t in texts if (model.ref, t) not in self._label_vectors))
         if missing:
             for text, vec in zip(missing, await model.embed(missing), strict=True):
                 self._label_vectors[(model.ref, text)] = np.asarray(vec, dtype=np.float64)
             while len(self._label_vectors) > 4096:
                 self._label_vectors.popitem(last=False)
-        matrix = np.stack([self._label_vectors[(model.ref, t)] for t in texts])
+        return [self._label_vectors[(model.ref, t)] for t in texts]
+
+    async def _label_matrices(self, request: ClassifierInput, model: Model) -> list[np.ndarray[Any, Any]]:
+        """Per label, its unit vectors: the name and description (with its examples' mean), then
+        each phrase of the description when matching sentences."""
+        phrasings = [_phrasings(label, self.options.match == "sentences") for label in request.labels]
+        vectors = await self._embed_cached(model, [text for texts in phrasings for text in texts])
+        matrices: list[np.ndarray[Any, Any]] = []
+        for texts in phrasings:
+            mine, vectors = vectors[: len(texts)], vectors[len(texts) :]
+            matrices.append(np.stack([_unit(v) for v in mine]))
         if request.examples:
             example_vecs = np.asarray(await model.embed([ex.text for ex in request.examples]), dtype=np.float64)
-            names = request.label_names
-            for row, name in enumerate(names):
-                mine = [v for v, ex in zip(example_vecs, request.examples, strict=True) if ex.label == name]
-                if mine:
-                    matrix[row] = _unit(matrix[row]) + _unit(np.mean(mine, axis=0))
-        return np.asarray(matrix)
+            for matrix, name in zip(matrices, request.label_names, strict=True):
+                shots = [v for v, ex in zip(example_vecs, request.examples, strict=True) if ex.label == name]
+                if shots:
+                    matrix[0] = _unit(matrix[0] + _unit(np.mean(shots, axis=0)))
+        return matrices
+
+    def _pieces(self, text: str) -> list[str]:
+        """The text, and in sentence matching its sentences of three words or more (headings skipped)."""
+        if self.options.match != "sentences":
+            return [text]
+        sentences = [s for s in split_sentences(text) if word_count(s) >= 3 and not is_heading(s)]
+        return list(dict.fromkeys([text, *sentences[:_MAX_SENTENCES]]))
 
     async def _by_embedding(self, request: ClassifierInput, model: Model) -> Verdict:
         if not model.capabilities.embeddings:
@@ -275,9 +301,10 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
                 f"embedding mode needs a model that embeds; {model.ref} does not",
                 key="classifier.options.mode",
             )
-        labels = await self._label_matrix(request, model)
-        text_vec = np.asarray((await model.embed([request.text]))[0], dtype=np.float64)
-        sims = [float(_unit(row) @ _unit(text_vec)) for row in labels]
+        labels = await self._label_matrices(request, model)
+        embedded = await model.embed(self._pieces(request.text))
+        pieces = np.stack([_unit(np.asarray(v, dtype=np.float64)) for v in embedded])
+        sims = [float((matrix @ pieces.T).max()) for matrix in labels]
         probs = dict(zip(request.label_names, softmax(sims, self.options.temperature), strict=True))
         return self._verdict(probs)
 
@@ -311,6 +338,24 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
         confidence = _confidence(probs, self.options.confidence)
         output = ClassifierOutput(label=label, confidence=confidence, scores=probs)
         return Verdict(output, confidence, [], json.dumps({"label": label}))
+
+
+_MAX_SENTENCES = 64
+"""Sentences of a long text compared with the labels at most (the first ones)."""
+
+
+def _phrasings(label: Label, phrases: bool) -> list[str]:
+    """``"name: description"``, then with ``phrases`` each phrase of two words or more of the
+    description after its first colon (the whole description when it has none)."""
+    name = label.name.replace("_", " ")
+    if not label.description:
+        return [name]
+    texts = [f"{name}: {label.description}"]
+    if phrases:
+        _, colon, rest = label.description.partition(":")
+        parts = (part.strip(" .") for part in re.split(r"[;,]", rest if colon else label.description))
+        texts += [part for part in parts if len(part.split()) >= 2]
+    return texts
 
 
 def _unit(vector: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -4,8 +4,10 @@
   into chunks that are summarised concurrently (map) and then combined (reduce).
 - **extractive** (default for models under ``Options.min_generative_b`` billion
   parameters, and for embed-only models): the most central, non-redundant
-  sentences of the text itself, in their original order. Faithful by
-  construction, hence a high confidence.
+  sentences of the text itself, in their original order. Headings, numbering
+  and signatures are not sentences and are skipped (unless the text has
+  nothing else); a leading ``Subject:`` label is dropped from a picked line.
+  Faithful by construction, hence a high confidence.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, ClassVar, Literal
 import structlog
 from pydantic import BaseModel, Field
 
-from agents._grounding import bag_of_words, select_sentences, split_sentences, word_count
+from agents._grounding import bag_of_words, is_heading, select_sentences, split_sentences, word_count
 from orchestrator.models.base import Completion, Message, Model, assistant, estimate_tokens, system, user
 from orchestrator.specialist import Specialist, Verdict
 
@@ -34,6 +36,7 @@ _STYLE_HINT: dict[str, str] = {
     "bullets": "Write a few bullet points, one per line, each starting with '- '.",
     "one_sentence": "Write exactly one sentence.",
 }
+_SUBJECT = re.compile(r"^(?:subject|betreff|objet|asunto)\s*:\s*", re.IGNORECASE)
 _PREFIX = re.compile(r"^\s*(?:here is (?:a|the) summary[^:\n]*:|summary\s*:)\s*", re.IGNORECASE)
 
 
@@ -211,7 +214,8 @@ class Summarizer(Specialist[SummarizerInput, SummarizerOutput]):
 
     async def extract(self, request: SummarizerInput, model: Model | None = None) -> Verdict:
         """An extractive summary: sentences of the text, verbatim, within ``max_words``."""
-        sentences = split_sentences(request.text) or [request.text.strip()]
+        split = split_sentences(request.text)
+        sentences = [s for s in split if not is_heading(s)] or split or [request.text.strip()]
         if model is not None and model.capabilities.embeddings:
             vectors = await model.embed([*sentences, request.text])
         else:
@@ -225,7 +229,7 @@ class Summarizer(Specialist[SummarizerInput, SummarizerOutput]):
             diversity=self.options.diversity,
             max_sentences=1 if request.style == "one_sentence" else None,
         )
-        picked = [sentences[i] for i in chosen]
+        picked = [_SUBJECT.sub("", sentences[i]) or sentences[i] for i in chosen]
         if len(picked) == 1 and lengths[chosen[0]] > request.max_words:
             picked = [" ".join(picked[0].split()[: request.max_words])]
         summary = "\n".join(f"- {s}" for s in picked) if request.style == "bullets" else " ".join(picked)

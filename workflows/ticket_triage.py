@@ -12,7 +12,12 @@
 The four model steps read only the ticket, so they run in parallel; routing is
 a deterministic table lookup (``tools.routing``) over their results. Label
 descriptions are written for both a small generative model and an embedding
-classifier: each says what a customer in that situation typically writes.
+classifier: a short definition, a colon, then comma-separated phrases a
+customer in that situation typically writes. The embedding classifier matches
+each phrase against each sentence of the ticket, so phrase them as a customer
+would ("the refund has not arrived"), positively (an embedding cannot read
+"without a deadline" as the absence of one), and never with a comma inside a
+phrase.
 """
 
 from __future__ import annotations
@@ -22,31 +27,33 @@ from typing import Any
 from orchestrator.workflow import Input, Workflow
 
 CATEGORIES: list[dict[str, str]] = [
-    {"name": "billing", "description": "Questions or problems with charges, invoices, payment methods, "
-     "subscriptions or plans: a double charge, a wrong amount, an invoice copy, a failed card payment."},
-    {"name": "refund", "description": "The customer wants their money back: returning an order or item, "
-     "cancelling a purchase, asking where a promised refund is or why it has not arrived."},
-    {"name": "shipping", "description": "Delivery of a physical order: where is my package, tracking not "
-     "updating, late, lost or damaged parcel, wrong delivery address, missing items in the box."},
-    {"name": "account_access", "description": "Cannot sign in or use the account: forgotten or reset "
-     "password, locked or suspended account, two-factor codes not arriving, changing email or login."},
-    {"name": "technical_issue", "description": "The product or service does not work as it should: "
-     "errors, crashes, outages, slow or broken features, failing API calls, app or website bugs."},
-    {"name": "feature_request", "description": "A suggestion or wish for something the product does not "
-     "do yet: a new feature, an integration, an option or an improvement to an existing feature."},
-    {"name": "other", "description": "Anything else: general questions, feedback or praise, partnership "
-     "or press enquiries, messages that fit none of the other categories."},
+    {"name": "billing", "description": "Charges, invoices and payment methods: I was charged twice, the amount "
+     "on my invoice is wrong, please send an invoice copy, my card payment failed, change my subscription plan."},
+    {"name": "refund", "description": "The customer wants money back: refund for a returned item, cancel my "
+     "order and refund me, where is my refund, the refund has not arrived."},
+    {"name": "shipping", "description": "Delivery of a physical order: where is my parcel, the tracking has not "
+     "updated, the package is late, lost or damaged, wrong delivery address, an item is missing from the box."},
+    {"name": "account_access", "description": "Cannot sign in: locked out of my account, password reset does "
+     "not work, the two-factor code never arrives, account suspended, change my login email."},
+    {"name": "technical_issue", "description": "The product or service is broken: errors, crashes, an outage, "
+     "the API returns 500 errors, the app does not sync, a bug, slow pages, a security problem or data leak."},
+    {"name": "feature_request", "description": "A suggestion for something new: it would be great if the app "
+     "could, please add an option, an idea for a new feature or integration, a wish for a future version."},
+    {"name": "other", "description": "General questions and everything else: do you have an office, "
+     "partnership or press enquiry, feedback or praise, a message that fits no other category."},
 ]
 
 URGENCIES: list[dict[str, str]] = [
-    {"name": "low", "description": "No time pressure and nothing is broken: a question, an idea, feedback "
-     "or a request that can wait days."},
-    {"name": "normal", "description": "A real problem for one customer that should be handled in the usual "
-     "time, without signs of urgency, deadlines or business impact."},
-    {"name": "high", "description": "The customer is blocked, losing money or upset, mentions a deadline, "
-     "asks for a reply today, or has already contacted support before without a fix."},
-    {"name": "critical", "description": "An outage, a security or data-loss problem, or something that "
-     "stops many users or a whole business from working right now; production is down."},
+    {"name": "low", "description": "No rush: just an idea or a suggestion for later, a general question when "
+     "you have time, feedback or praise, nice to have."},
+    {"name": "normal", "description": "An ordinary request to handle in the usual time: could you please look "
+     "into this, something does not work as expected, how do I do this, a question about a charge or a "
+     "delivery."},
+    {"name": "high", "description": "Urgent for one customer: I am blocked and cannot work, I need this fixed "
+     "today, a deadline or a meeting tomorrow, this is the second time I am writing, no reply to my first "
+     "message, I am losing money."},
+    {"name": "critical", "description": "An emergency for many users: production outage, the service is down "
+     "for all customers, payments failing for everyone, a security breach or data leak, escalate immediately."},
 ]
 
 FIELDS: dict[str, str] = {

@@ -116,6 +116,27 @@ async def test_embedding_zero_shot_picks_the_closest_label_description() -> None
     assert verdict.confidence == pytest.approx(verdict.output.scores["shipping"])
 
 
+async def test_sentence_matching_finds_the_one_telling_sentence_of_a_long_text() -> None:
+    labels = [
+        {"name": "outage", "description": "The service is down: production is down, nothing loads for anyone"},
+        {"name": "billing", "description": "Charges and invoices: charged twice, the invoice amount is wrong"},
+    ]
+    text = ("Hi team, I hope you are well. We reviewed the invoice and the quarterly invoice totals went fine. "
+            "Since this morning production is down. Regards, Sam")
+    req = ClassifierInput.model_validate({"text": text, "labels": labels})
+    model = ScriptedModel(capabilities=EMBED_ONLY)
+    verdict = await classifier(mode="embedding").attempt(req, model)
+    assert isinstance(verdict.output, ClassifierOutput)
+    assert verdict.output.label == "outage"
+    embedded = {t for call in model.embed_calls for t in call}
+    assert "production is down" in embedded  # each phrase of a description is its own vector
+    assert "Since this morning production is down." in embedded  # and each sentence of the text
+    whole = await classifier(mode="embedding", match="text").attempt(req, ScriptedModel(capabilities=EMBED_ONLY))
+    assert whole.output is not None and whole.output.scores is not None
+    assert verdict.output.scores is not None
+    assert verdict.output.scores["outage"] > whole.output.scores["outage"]
+
+
 async def test_embedding_margin_confidence_is_lower_than_top_probability() -> None:
     req = ClassifierInput.model_validate({"text": "parcel late", "labels": [
         {"name": "a", "description": "parcel late"}, {"name": "b", "description": "parcel"}]})
@@ -132,7 +153,17 @@ async def test_embedding_mode_on_a_model_that_cannot_embed_is_a_config_error() -
 
 async def test_auto_mode_picks_generative_for_chat_models() -> None:
     assert classifier().mode_for(ScriptedModel()) == "generative"
+    assert classifier().mode_for(ScriptedModel(capabilities=Capabilities(parameters_b=7.0, embeddings=True))) \
+        == "generative"
     assert classifier(head_path="x.json").mode_for(ScriptedModel()) == "head"
+
+
+async def test_auto_mode_classifies_by_embedding_on_tiny_models_that_embed() -> None:
+    tiny = Capabilities(structured_output="grammar", parameters_b=0.27, embeddings=True)
+    assert classifier().mode_for(ScriptedModel(capabilities=tiny)) == "embedding"
+    assert classifier(min_generative_b=0.1).mode_for(ScriptedModel(capabilities=tiny)) == "generative"
+    no_embed = tiny.model_copy(update={"embeddings": False})
+    assert classifier().mode_for(ScriptedModel(capabilities=no_embed)) == "generative"
 
 
 TRAIN = [

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import enum
+
 import pytest
+from pydantic import BaseModel, Field
 
 from agents import Extractor
 from agents.extractor import ExtractorInput, ExtractorOutput, field_specs
+from orchestrator.errors import InputError
 from orchestrator.models.base import Capabilities
 from orchestrator.models.scripted import ScriptedModel
 from orchestrator.specialist import SpecialistConfig
@@ -131,21 +135,40 @@ async def test_grounded_rejects_an_invented_value() -> None:
     assert "100.00" in model.calls[1].last_user
 
 
-async def test_grounded_choice_by_log_likelihood_combines_with_the_ranking() -> None:
-    class Scorer(ScriptedModel):
-        async def choose(self, prompt: str, options: list[str]) -> dict[str, float]:
-            # the model slightly prefers the last option; the heuristics should still decide for totals
-            return {o: (-1.0 if i == len(options) - 1 else -1.2) for i, o in enumerate(options)}
+class Scorer(ScriptedModel):
+    """Scores options by log-likelihood, slightly preferring the last one; records each question."""
 
-    model = Scorer(capabilities=SMALL)
-    verdict = await extractor().attempt(request(), model)
+    def __init__(self) -> None:
+        super().__init__(capabilities=SMALL)
+        self.questions: list[str] = []
+
+    async def choose(self, prompt: str, options: list[str]) -> dict[str, float]:
+        self.questions.append(prompt.rsplit("Question: ", 1)[-1])
+        return {o: (-1.0 if i == len(options) - 1 else -1.2) for i, o in enumerate(options)}
+
+
+async def test_grounded_choice_by_log_likelihood_combines_with_the_ranking() -> None:
+    model = Scorer()
+    verdict = await extractor(decisive_margin=None).attempt(request(), model)
     assert isinstance(verdict.output, ExtractorOutput)
     data = verdict.output.data
-    assert data["total"] == pytest.approx(7.42)
+    assert data["total"] == pytest.approx(7.42)  # the model's mild preference does not beat the ranking
     assert data["date"] == "14/03/2018"
     assert data["email"] == "billing@acme.example"
     assert 0.0 < verdict.confidence < 1.0
+    assert any("total" in q for q in model.questions)  # the model was asked
     assert model.calls == []  # no generation, only scoring
+
+
+async def test_a_decisive_prior_takes_the_best_span_without_asking_the_model() -> None:
+    asked, decided = Scorer(), Scorer()
+    await extractor(decisive_margin=None).attempt(request(), asked)
+    verdict = await extractor(decisive_margin=1.0).attempt(request(), decided)
+    assert isinstance(verdict.output, ExtractorOutput)
+    assert verdict.output.data["total"] == pytest.approx(7.42)
+    assert any("total" in q for q in asked.questions)
+    assert not any("total" in q for q in decided.questions)  # TOTAL's label leads every other amount
+    assert len(decided.questions) < len(asked.questions)
 
 
 async def test_grounded_field_without_candidates_is_null_not_invented() -> None:
@@ -157,3 +180,48 @@ async def test_grounded_field_without_candidates_is_null_not_invented() -> None:
     assert verdict.output.data == {"date": None}
     assert verdict.output.missing == ["date"]
     assert verdict.confidence == 0.0
+
+
+class Receipt(BaseModel):
+    company: str | None = Field(default=None, description="the seller's company name")
+    date: str = Field(description="date of the receipt")
+    total: float = Field(description="the total amount paid")
+    email: str | None = None
+
+
+def test_a_pydantic_model_gives_the_fields_with_optional_types_and_required_ones() -> None:
+    specs = {s.name: s for s in field_specs(ExtractorInput(text=RECEIPT, fields=Receipt))}  # type: ignore[arg-type]
+    assert specs["total"].type == "number" and specs["total"].kind == "money" and specs["total"].required
+    assert specs["company"].type == "string" and specs["company"].schema["type"] == ["string", "null"]
+    assert not specs["company"].required and specs["date"].required and specs["date"].kind == "date"
+
+
+def test_schema_refs_and_enums_from_pydantic_are_resolved() -> None:
+    class Priority(enum.Enum):
+        LOW = "low"
+        HIGH = "high"
+
+    class Ticket(BaseModel):
+        priority: Priority | None = None
+
+    (spec,) = field_specs(ExtractorInput(text="x", fields=Ticket))  # type: ignore[arg-type]
+    assert spec.schema["enum"] == ["low", "high"] and spec.categorical
+
+
+async def test_extracted_data_becomes_a_validated_model_instance() -> None:
+    model = ScriptedModel([{"company": "ACME TRADING", "date": "14/03/2018", "total": "7.42", "email": None}])
+    req = ExtractorInput(text=RECEIPT, fields=Receipt)  # type: ignore[arg-type]
+    verdict = await extractor(grounded=False).attempt(req, model)
+    assert isinstance(verdict.output, ExtractorOutput)
+    receipt = verdict.output.to(Receipt)
+    assert receipt == Receipt(company="ACME TRADING", date="14/03/2018", total=7.42)
+    with pytest.raises(InputError, match="does not fit Receipt: total"):
+        ExtractorOutput(data={"date": "x", "total": None}, confidence=0.5).to(Receipt)
+
+
+async def test_worked_examples_appear_in_a_generative_prompt() -> None:
+    model = ScriptedModel([{"company": None, "date": "14/03/2018", "total": 7.42, "email": None}])
+    example = {"text": "SHOP X\nDATE 01/02/2020\nTOTAL 3.50", "data": {"date": "01/02/2020", "total": 3.5}}
+    await extractor(grounded=False).attempt(request(examples=[example]), model)
+    assert "Example document:\nSHOP X" in model.calls[0].prompt
+    assert '"total": 3.5' in model.calls[0].prompt

@@ -121,3 +121,21 @@ async def test_extractive_cuts_a_single_overlong_sentence_to_the_budget() -> Non
     verdict = await summarizer(extractive=True).attempt(SummarizerInput(text=text, max_words=5), ScriptedModel())
     assert isinstance(verdict.output, SummarizerOutput)
     assert verdict.output.summary == "This one sentence has far"
+
+
+async def test_extractive_skips_headings_and_signatures_and_drops_a_subject_label() -> None:
+    text = ("Subject: The March checkout outage cost us two hours of sales.\n\n1. Summary\n"
+            "Customers could not pay between 9 and 11 on Monday.\nThe root cause was an expired certificate.\n"
+            "Regards\nJane Doe")
+    verdict = await summarizer(extractive=True).attempt(SummarizerInput(text=text, max_words=60), ScriptedModel())
+    assert isinstance(verdict.output, SummarizerOutput)
+    summary = verdict.output.summary
+    assert "1. Summary" not in summary and "Jane Doe" not in summary and "Regards" not in summary
+    assert "Subject:" not in summary
+    assert summary.startswith("The March checkout outage cost us two hours of sales.")
+
+
+async def test_extractive_on_a_text_of_headings_only_still_answers() -> None:
+    verdict = await summarizer(extractive=True).attempt(SummarizerInput(text="Summary\nNext steps"), ScriptedModel())
+    assert isinstance(verdict.output, SummarizerOutput)
+    assert verdict.output.summary in ("Summary", "Next steps", "Summary Next steps")
