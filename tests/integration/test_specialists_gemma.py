@@ -39,11 +39,17 @@ def _require(module: str, backend: str) -> None:
         pytest.skip(f"{backend} is not importable here ({module} missing)")
 
 
-@pytest.fixture
-async def gemma() -> AsyncIterator[Model]:
+@pytest.fixture(params=["in-process", "server"])
+async def gemma(request: pytest.FixtureRequest) -> AsyncIterator[Model]:
+    """Gemma 3 270M through llama.cpp: in this process, and behind ``python -m llama_cpp.server``."""
     _require("llama_cpp", "llama.cpp backend (pip install 'slm-orchestrator[llamacpp]')")
-    _require("orchestrator.models.llamacpp", "the llama.cpp model client")
-    model = create_model(ModelSpec(ref="llamacpp:gemma3-270m"))
+    if request.param == "in-process":
+        spec = ModelSpec(ref="llamacpp:gemma3-270m")
+    else:
+        base_url: str = request.getfixturevalue("llama_server")
+        spec = ModelSpec(ref="openai:gemma-3-270m", options={"base_url": base_url, "parameters_b": 0.27})
+    model = create_model(spec)
+    assert model.capabilities.local
     yield model
     await model.aclose()
 
@@ -63,7 +69,8 @@ LABELS = ["billing", "shipping", "technical_issue"]
 async def test_gemma_classifies_into_the_label_set(gemma: Model) -> None:
     request = ClassifierInput.model_validate({"text": "I was charged twice on my credit card this month",
                                               "labels": LABELS})
-    verdict = await Classifier().attempt(request, gemma)
+    generative = Classifier(SpecialistConfig(options={"mode": "generative"}))
+    verdict = await generative.attempt(request, gemma)
     assert verdict.valid, verdict.problems
     assert isinstance(verdict.output, ClassifierOutput)
     assert verdict.output.label in LABELS
