@@ -43,8 +43,13 @@ class ConfigError(UserError):
     def __init__(self, message: str, *, source: str | None = None, key: str | None = None):
         where = ": ".join(part for part in (source, key) if part)
         super().__init__(f"{where}: {message}" if where else message)
+        self.reason = message
         self.source = source
         self.key = key
+
+    def located(self, source: str | None) -> ConfigError:
+        """The same problem, naming the file (or variable) the value came from."""
+        return ConfigError(self.reason, source=source or self.source, key=self.key)
 
 
 class UnknownNameError(UserError):
@@ -112,7 +117,10 @@ class ModelRequestBlocked(ModelError):
 
 
 class PrivacyViolation(RuntimeFailure):
-    """Confidential content would have been sent to a model that is not local."""
+    """Confidential content would have been sent to a model that is not local.
+
+    Raised from a step, ``partial`` holds the step's result so far (its attempts, tokens, cost).
+    """
 
     def __init__(self, model: str, step: str | None = None):
         where = f" in step {step!r}" if step else ""
@@ -121,6 +129,7 @@ class PrivacyViolation(RuntimeFailure):
         )
         self.model = model
         self.step = step
+        self.partial: Any = None
 
 
 class StepFailed(RuntimeFailure):
@@ -133,7 +142,12 @@ class StepFailed(RuntimeFailure):
 
 
 class BudgetExceeded(RuntimeFailure):
-    """A run spent its budget. ``partial`` holds the results finished before the stop."""
+    """A run spent its budget: no further model call is made.
+
+    ``partial`` holds what was done before the stop: raised from a step, the step's result so
+    far (its attempts, tokens and cost). The budget is checked before each call, so the call
+    that crosses the limit completes and is paid for.
+    """
 
     def __init__(self, what: str, limit: float, spent: float, partial: Any = None):
         super().__init__(f"{what} budget exceeded: spent {spent:g} of {limit:g}")

@@ -7,7 +7,8 @@ back to the model as feedback, a bounded number of times. After a failed
 step it can be asked once for a new plan (``replan``).
 
 Confidential inputs are described by name, type, length and field names
-only: their content never appears in a planner prompt.
+only: their content never appears in a planner prompt, and neither do the
+error messages of steps that read them (a replan sees only their outcomes).
 """
 
 from __future__ import annotations
@@ -60,6 +61,17 @@ def describe_inputs(inputs: Mapping[str, Any], sensitivity: Mapping[str, Sensiti
     return described
 
 
+def _shareable_error(result: StepResult) -> str | None:
+    """A step's error as the planner may see it: errors can quote a step's inputs, so a step that
+    read confidential data (or whose level is unknown) is described by its attempts' outcomes only."""
+    if result.error is None or result.status == "skipped":  # skip reasons name steps, never data
+        return result.error
+    if result.sensitivity is not None and result.sensitivity is not Sensitivity.CONFIDENTIAL:
+        return result.error
+    outcomes = ", ".join(f"{a.outcome} on {a.model}" for a in result.attempts) or "no model attempt"
+    return f"failed on confidential input (details withheld; attempts: {outcomes})"
+
+
 class Planner:
     """Makes and repairs plans with a model."""
 
@@ -95,7 +107,8 @@ class Planner:
     async def replan(self, task: str, inputs: list[dict[str, Any]], previous: Plan,
                      results: Sequence[StepResult]) -> Plan:
         """A new plan after ``previous`` failed; completed results are reported, failures explained."""
-        report = [{"step": r.step_id, "agent": r.agent, "status": r.status, "error": r.error} for r in results]
+        report = [{"step": r.step_id, "agent": r.agent, "status": r.status, "error": _shareable_error(r)}
+                  for r in results]
         messages = [
             *self._messages(task, inputs),
             assistant(previous.model_dump_json()),

@@ -11,7 +11,7 @@ The engine never imports ``agents/`` or ``tools/`` directly; it asks here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -33,20 +33,30 @@ class Registry:
         self._workflows: dict[str, Workflow] = {}
 
     @classmethod
-    def from_entry_points(cls, configs: Mapping[str, SpecialistConfig] | None = None) -> Registry:
-        """Everything installed packages register; ``configs`` configures specialists by name."""
+    def from_entry_points(cls, configs: Mapping[str, SpecialistConfig] | None = None, *,
+                          origin: Callable[[str], str | None] | None = None) -> Registry:
+        """Everything installed packages register; ``configs`` configures specialists by name.
+
+        ``origin`` names where a configuration key was set (``Settings.origin``), so a specialist
+        rejecting its options names the file as well as the key.
+        """
         configs = dict(configs or {})
         registry = cls()
-        for ep in entry_points(group=SPECIALISTS_GROUP):
-            specialist_cls = ep.load()
-            registry.add(specialist_cls(configs.pop(ep.name, None)))
+        try:
+            for ep in entry_points(group=SPECIALISTS_GROUP):
+                specialist_cls = ep.load()
+                registry.add(specialist_cls(configs.pop(ep.name, None)))
+            if configs:
+                unknown = sorted(configs)
+                raise ConfigError(f"configuration for unknown specialists: {', '.join(unknown)}; "
+                                  f"known: {', '.join(sorted(registry._specialists))}",
+                                  key=f"specialists.{unknown[0]}")
+        except ConfigError as exc:
+            raise exc.located(origin(exc.key) if origin and exc.key else None) from None
         for ep in entry_points(group=TOOLS_GROUP):
             registry.add(ep.load()())
         for ep in entry_points(group=WORKFLOWS_GROUP):
             registry.add_workflow(ep.load())
-        if configs:
-            raise ConfigError(f"configuration for unknown specialists: {', '.join(sorted(configs))}; "
-                              f"known: {', '.join(sorted(registry._specialists))}", key="specialists")
         return registry
 
     # -- registration -----------------------------------------------------

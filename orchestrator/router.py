@@ -30,7 +30,7 @@ from orchestrator.models.base import Capabilities, Completion, Message, Model, U
 from orchestrator.models.spec import ModelSpec, create_model
 from orchestrator.settings import Budget
 from orchestrator.specialist import Specialist, Verdict
-from orchestrator.types import Attempt, Sensitivity, StepResult
+from orchestrator.types import Attempt, AttemptOutcome, Sensitivity, StepResult
 
 log = structlog.get_logger(__name__)
 
@@ -223,7 +223,7 @@ class GuardedModel:
         return completion
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        self._admit([Message(role="user", content=t) for t in texts])
+        texts = [m.content for m in self._admit([Message(role="user", content=t) for t in texts])]
         started = time.perf_counter()
         async with self._limit, self._deadline():
             vectors = await self._inner.embed(texts)
@@ -254,59 +254,66 @@ class Router:
 
     async def run(self, specialist: Specialist[Any, Any], request: BaseModel, *, step_id: str,
                   instruction: str, sensitivity: Sensitivity, guard: RunGuard) -> StepResult:
-        """Try the cascade; return the accepted answer or a failed StepResult with every attempt."""
+        """Try the cascade; return the accepted answer or a failed StepResult with every attempt.
+
+        Either way the result carries the tokens and cost of every attempt. A budget stop or a
+        privacy violation is raised with that partial result attached as ``exc.partial``.
+        """
         result = StepResult(step_id=step_id, agent=specialist.name, status="failed")
+        try:
+            await self._cascade(result, specialist, request, instruction=instruction,
+                                sensitivity=sensitivity, guard=guard)
+        except (BudgetExceeded, PrivacyViolation) as exc:
+            result.error = str(exc)
+            exc.partial = self._tally(result)
+            raise
+        return self._tally(result)
+
+    async def _cascade(self, result: StepResult, specialist: Specialist[Any, Any], request: BaseModel, *,
+                       instruction: str, sensitivity: Sensitivity, guard: RunGuard) -> None:
         threshold = specialist.config.threshold
-        reason = "no model in the cascade"
         for name in self.cascade(specialist):
             spec = self.pool.spec(name)
             if sensitivity is Sensitivity.CONFIDENTIAL and not spec.is_local:
                 result.attempts.append(Attempt(model=spec.ref, outcome="skipped_not_local", local=False,
                                                problems=["input is confidential; model is not local"]))
                 continue
-            model = GuardedModel(name, self.pool, guard, sensitivity=sensitivity, step_id=step_id)
+            model = GuardedModel(name, self.pool, guard, sensitivity=sensitivity, step_id=result.step_id)
             verdict = await self._try(result, specialist, request, model, instruction, None)
             if verdict is not None and not verdict.valid:
                 verdict = await self._try(result, specialist, request, model, instruction, verdict)
             if verdict is not None and verdict.valid and verdict.confidence >= threshold:
-                return self._accept(result, verdict, model)
-            reason = result.attempts[-1].outcome if result.attempts else reason
+                self._accept(result, verdict, model)
+                return
             result.escalated_from.append(spec.ref)
             result.escalation_reason = _escalation_reason(result.attempts[-1], threshold)
-            log.info("step.escalate", step=step_id, model=spec.ref, reason=result.escalation_reason)
-        result.escalated_from = result.escalated_from[:-1] if result.escalated_from else []
-        result.error = _failure(result.attempts, reason)
-        return result
+            log.info("step.escalate", step=result.step_id, model=spec.ref, reason=result.escalation_reason)
+        result.escalated_from = result.escalated_from[:-1]
+        result.error = _failure(result.attempts, "no model in the cascade")
 
     async def _try(self, result: StepResult, specialist: Specialist[Any, Any], request: BaseModel,
                    model: GuardedModel, instruction: str, previous: Verdict | None) -> Verdict | None:
-        before_usage, before_cost, before_latency = model.usage, model.cost_usd, model.latency_ms
-        started = time.perf_counter()
+        """One attempt, recorded on ``result`` with what it spent, whatever its outcome."""
+        meter = _Meter(model)
         try:
             verdict = await specialist.attempt(request, model, instruction=instruction, previous=previous)
-        except (BudgetExceeded, PrivacyViolation):
+        except (BudgetExceeded, PrivacyViolation) as exc:
+            result.attempts.append(meter.attempt("error", repair=previous is not None, problems=[str(exc)]))
             raise
         except Exception as exc:  # a failing model (or client bug) costs an attempt, never the run
             if not isinstance(exc, ModelError):
                 log.warning("attempt.crashed", model=model.ref, error_type=type(exc).__name__)
-            result.attempts.append(Attempt(model=model.ref, outcome="error", problems=[_describe(exc)],
-                                           repair=previous is not None, local=model.local,
-                                           latency_ms=(time.perf_counter() - started) * 1000))
+            result.attempts.append(meter.attempt("error", repair=previous is not None, problems=[_describe(exc)]))
             return None
-        usage = Usage(input_tokens=model.usage.input_tokens - before_usage.input_tokens,
-                      output_tokens=model.usage.output_tokens - before_usage.output_tokens)
-        outcome = "accepted" if verdict.valid else "invalid"
+        outcome: AttemptOutcome = "accepted" if verdict.valid else "invalid"
         if verdict.valid and verdict.confidence < specialist.config.threshold:
             outcome = "low_confidence"
-        result.attempts.append(Attempt(
-            model=model.ref, outcome=outcome, confidence=verdict.confidence, problems=verdict.problems,
-            repair=previous is not None, local=model.local, usage=usage,
-            latency_ms=max(model.latency_ms - before_latency, 0.0) or (time.perf_counter() - started) * 1000,
-            cost_usd=model.cost_usd - before_cost,
-        ))
+        result.attempts.append(meter.attempt(outcome, repair=previous is not None, problems=verdict.problems,
+                                             confidence=verdict.confidence))
         return verdict
 
-    def _accept(self, result: StepResult, verdict: Verdict, model: GuardedModel) -> StepResult:
+    @staticmethod
+    def _accept(result: StepResult, verdict: Verdict, model: GuardedModel) -> None:
         assert verdict.output is not None
         result.status = "completed"
         result.output = verdict.output.model_dump(mode="json")
@@ -315,18 +322,43 @@ class Router:
         result.confidence = verdict.confidence
         if not result.escalated_from:
             result.escalation_reason = None
+
+    def _tally(self, result: StepResult) -> StepResult:
+        """Sum every attempt's tokens and cost onto the step, and price it on the baseline model."""
         for attempt in result.attempts:
             result.usage = result.usage + attempt.usage
             result.cost_usd += attempt.cost_usd
-        result.baseline_cost_usd = self.baseline_cost(result.attempts[-1].usage, result.output)
+        if result.status == "completed":
+            result.baseline_cost_usd = self.baseline_cost(result.attempts[-1].usage, result.output)
+        else:  # the all-large-model run would have paid for this step's request once, too
+            paid = [a for a in result.attempts if a.usage.total_tokens]
+            result.baseline_cost_usd = self.baseline_cost(paid[-1].usage, None) if paid else 0.0
         return result
 
     def baseline_cost(self, usage: Usage, output: Any) -> float:
         """What one answer would cost on the baseline (large) model."""
         if self.baseline is None:
             return 0.0
-        output_tokens = usage.output_tokens or estimate_tokens(str(output))
+        output_tokens = usage.output_tokens or (estimate_tokens(str(output)) if output is not None else 0)
         return self.baseline.cost(usage.input_tokens, output_tokens)
+
+
+class _Meter:
+    """What a model spent between its creation and :meth:`attempt`: one attempt's tokens, cost, time."""
+
+    def __init__(self, model: GuardedModel):
+        self.model = model
+        self.usage, self.cost_usd, self.latency_ms = model.usage, model.cost_usd, model.latency_ms
+        self.started = time.perf_counter()
+
+    def attempt(self, outcome: AttemptOutcome, *, repair: bool, problems: list[str],
+                confidence: float | None = None) -> Attempt:
+        model = self.model
+        usage = Usage(input_tokens=model.usage.input_tokens - self.usage.input_tokens,
+                      output_tokens=model.usage.output_tokens - self.usage.output_tokens)
+        latency = max(model.latency_ms - self.latency_ms, 0.0) or (time.perf_counter() - self.started) * 1000
+        return Attempt(model=model.ref, outcome=outcome, confidence=confidence, problems=problems, repair=repair,
+                       local=model.local, usage=usage, latency_ms=latency, cost_usd=model.cost_usd - self.cost_usd)
 
 
 def _describe(exc: Exception) -> str:

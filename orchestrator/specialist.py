@@ -13,6 +13,7 @@ names, descriptions and JSON schemas.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import json
@@ -23,6 +24,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
+from orchestrator.errors import ConfigError
 from orchestrator.models.base import Capabilities, Completion, Message, Model, assistant, user
 
 InT = TypeVar("InT", bound=BaseModel)
@@ -93,7 +95,31 @@ class Specialist(Agent[InT, OutT]):
 
     def __init__(self, config: SpecialistConfig | None = None):
         self.config = config or SpecialistConfig()
-        self.options: Any = self.Options.model_validate(self.config.options) if self.Options else None
+        self.options: Any = self._validate_options(self.Options) if self.Options else None
+
+    def _validate_options(self, model: type[BaseModel]) -> BaseModel:
+        """``config.options`` as ``model``; unknown keys and bad values raise a :class:`ConfigError`
+        naming ``specialists.<name>.options.<key>`` (every problem, one per line)."""
+        given, prefix = self.config.options, f"specialists.{self.name}.options"
+        known = [*model.model_fields, *(f.alias for f in model.model_fields.values() if f.alias)]
+        problems: list[tuple[str, str]] = []
+        if model.model_config.get("extra") != "allow":
+            for key in (k for k in given if k not in known):
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"options: {', '.join(known)}"
+                problems.append((f"{prefix}.{key}", f"unknown option; {hint}"))
+        try:
+            options = model.model_validate(given)
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                value = error.get("input")
+                shown = f", got {value!r}" if isinstance(value, str | int | float | bool) else ""
+                problems.append((".".join(map(str, (prefix, *error["loc"]))), error["msg"] + shown))
+        else:
+            if not problems:
+                return options
+        (key, reason), *rest = problems
+        raise ConfigError(reason + "".join(f"\n{k}: {r}" for k, r in rest), key=key)
 
     # -- the one method the router calls --------------------------------
 

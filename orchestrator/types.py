@@ -73,6 +73,8 @@ class StepResult(BaseModel):
     latency_ms: float = 0.0
     started_at: float = 0.0
     finished_at: float = 0.0
+    sensitivity: Sensitivity | None = None
+    """The level the step ran at (its most sensitive input); None when it never ran."""
 
     @property
     def escalated(self) -> bool:
@@ -94,8 +96,10 @@ class CostReport(BaseModel):
 
     @classmethod
     def from_steps(cls, steps: list[StepResult], planner_cost: float = 0.0,
-                   baseline_model: str | None = None) -> CostReport:
-        usage = Usage()
+                   baseline_model: str | None = None, planner_usage: Usage | None = None) -> CostReport:
+        """Totals over the steps and the planner; the planner's calls count at their own price
+        in the baseline too (the large model plans either way)."""
+        usage = planner_usage or Usage()
         for s in steps:
             usage = usage + s.usage
         cost = sum(s.cost_usd for s in steps) + planner_cost

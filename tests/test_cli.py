@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.models import Completion, FunctionModel, ModelCall, ModelSpec, ScriptedModel, Usage
 from tests.workflows.test_workflows_e2e import TICKET as TICKET_TEXT
+from tests.workflows.test_workflows_e2e import scripted
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +47,77 @@ def scripted_config(tmp_path: Path) -> Path:
         '[planner]\nmodel = "planner"\nmax_repairs = 1\n'
     )
     return path
+
+
+SUMMARY_PLAN = {"goal": "summarise the ticket",
+                "steps": [{"id": "summary", "agent": "summarizer", "inputs": {"text": "$input.ticket"}}],
+                "output": {"summary": "$steps.summary.summary"}}
+
+
+def priced_planner(spec: ModelSpec) -> ScriptedModel:
+    """A cloud planner (``python:tests.test_cli:priced_planner``): one plan for 2000 + 500 tokens."""
+    plan = Completion(text=json.dumps(SUMMARY_PLAN), usage=Usage(input_tokens=2000, output_tokens=500))
+    return ScriptedModel([plan], ref=spec.ref, local=False)
+
+
+def priced_cloud(spec: ModelSpec) -> FunctionModel:
+    """A cloud model answering like the triage model, each call 1000 + 100 tokens."""
+
+    def reply(call: ModelCall) -> Completion:
+        answer = scripted(call)
+        text = answer if isinstance(answer, str) else json.dumps(answer)
+        return Completion(text=text, usage=Usage(input_tokens=1000, output_tokens=100))
+
+    return FunctionModel(reply, ref=spec.ref, local=False)
+
+
+@pytest.fixture
+def priced_config(tmp_path: Path) -> Path:
+    """A free local model, a priced cloud model for summaries, and a priced cloud planner."""
+    path = tmp_path / "orchestrator.toml"
+    path.write_text(
+        'default_cascade = ["small"]\n'
+        '[models.small]\nref = "python:tests.scripted_models:triage"\n'
+        '[models.cloud]\nref = "python:tests.test_cli:priced_cloud"\nlocal = false\n'
+        'price_input = 1.0\nprice_output = 2.0\n'
+        '[models.planner]\nref = "python:tests.test_cli:priced_planner"\nlocal = false\n'
+        'price_input = 10.0\nprice_output = 30.0\n'
+        '[specialists.summarizer]\ncascade = ["cloud"]\n'
+        '[planner]\nmodel = "planner"\n'
+    )
+    return path
+
+
+# Hand-computed, prices in $ per 1M tokens:
+#   planner: 2000 * 10 + 500 * 30 = $0.035;  summary on cloud: 1000 * 1 + 100 * 2 = $0.0012
+#   baseline (the planner's prices everywhere): $0.035 + (1000 * 10 + 100 * 30) = $0.035 + $0.013 = $0.048
+#   saving: $0.048 - $0.0362 = $0.0118;  tokens: 2500 + 1100 = 3600
+TASK = "Summarise the ticket"
+
+
+def test_run_json_reports_cost_baseline_and_saving(priced_config: Path) -> None:
+    proc = cli("run", TASK, "-i", f"ticket=@{TICKET}", "--json", config=priced_config)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    [step] = result["steps"]
+    assert step["model"] == "python:tests.test_cli:priced_cloud" and step["local"] is False
+    assert step["cost_usd"] == pytest.approx(0.0012) and step["baseline_cost_usd"] == pytest.approx(0.013)
+    cost = result["cost"]
+    assert cost["cost_usd"] == pytest.approx(0.0362)
+    assert cost["baseline_cost_usd"] == pytest.approx(0.048)
+    assert cost["saving_usd"] == pytest.approx(0.0118)
+    assert cost["saving_ratio"] == pytest.approx(0.0118 / 0.048)
+    assert cost["usage"] == {"input_tokens": 3000, "output_tokens": 600}
+    assert cost["baseline_model"] == "python:tests.test_cli:priced_planner"
+    assert (cost["local_steps"], cost["remote_steps"]) == (0, 1)
+
+
+def test_run_table_shows_cost_and_saving(priced_config: Path) -> None:
+    proc = cli("run", TASK, "-i", f"ticket=@{TICKET}", config=priced_config)
+    assert proc.returncode == 0, proc.stderr
+    assert "cloud" in proc.stdout and "0.001200" in proc.stdout  # the summary step's row
+    assert ("cost $0.036200; on python:tests.test_cli:priced_planner everywhere: $0.048000; "
+            "saved $0.011800; tokens 3600; 0 local / 1 cloud model steps") in proc.stdout
 
 
 def _one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -111,6 +184,27 @@ def test_invalid_configuration(tmp_path: Path) -> None:
     proc = cli("run", "ticket_triage", "-i", f"ticket=@{TICKET}", config=bad)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "specialists.classifier.threshold" in proc.stderr
+
+
+def test_unknown_model_backend_fails_at_start_up(tmp_path: Path) -> None:
+    bad = tmp_path / "orchestrator.toml"
+    bad.write_text('default_cascade = ["small"]\n[models.small]\nref = "olama:qwen"\n')
+    proc = cli("run", "ticket_triage", "-i", f"ticket=@{TICKET}", config=bad)
+    _one_line_error(proc, str(bad), "models.small.ref", "unknown model scheme 'olama'", "did you mean 'ollama'?")
+    assert proc.returncode == 2
+
+
+@pytest.mark.parametrize(("options", "key", "reason"), [
+    ('{ mode = "bogus" }', "specialists.classifier.options.mode", "got 'bogus'"),
+    ('{ mdoe = "embedding" }', "specialists.classifier.options.mdoe", "unknown option; did you mean 'mode'?"),
+])
+def test_bad_specialist_options_fail_at_start_up(tmp_path: Path, options: str, key: str, reason: str) -> None:
+    bad = tmp_path / "orchestrator.toml"
+    bad.write_text(f'default_cascade = ["python:tests.scripted_models:triage"]\n'
+                   f'[specialists.classifier]\noptions = {options}\n')
+    proc = cli("run", "ticket_triage", "-i", f"ticket=@{TICKET}", config=bad)
+    _one_line_error(proc, f"{bad}: {key}: ", reason)
+    assert proc.returncode == 2
 
 
 def test_workflows_and_agents_listings(scripted_config: Path) -> None:

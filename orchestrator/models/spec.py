@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from typing import Any, Protocol
 
@@ -20,7 +21,11 @@ PROVIDERS: dict[str, str] = {
     "python": "orchestrator.models.spec:python_model",
 }
 
-_LOCAL_SCHEMES = {"ollama", "llamacpp", "st", "scripted", "function", "python"}
+#: Schemes of the shipped test models (ScriptedModel, FunctionModel): no factory, their clients
+#: are handed to the Orchestrator (``models=``), but configuration may name and price them.
+IN_CODE_SCHEMES = frozenset({"scripted", "function"})
+
+_LOCAL_SCHEMES = {"ollama", "llamacpp", "st", "python", *IN_CODE_SCHEMES}
 
 
 class ModelSpec(BaseModel):
@@ -71,6 +76,14 @@ class ModelSpec(BaseModel):
         """Dollars for that many tokens on this model."""
         return (input_tokens * self.price_input + output_tokens * self.price_output) / 1_000_000
 
+    def backend_problem(self) -> str | None:
+        """Why no backend serves this reference (e.g. ``olama:qwen``); None when one does."""
+        if self.scheme in PROVIDERS or self.scheme in IN_CODE_SCHEMES:
+            return None
+        close = difflib.get_close_matches(self.scheme, list(PROVIDERS), n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown model scheme {self.scheme!r} in {self.ref!r}{guess}; known: {', '.join(sorted(PROVIDERS))}"
+
     def _default_local(self) -> bool:
         if self.scheme == "openai":
             base_url = str(self.options.get("base_url", ""))
@@ -101,8 +114,9 @@ def create_model(spec: ModelSpec) -> Model:
     """Build the client for ``spec`` from its scheme."""
     target = PROVIDERS.get(spec.scheme)
     if target is None:
-        known = ", ".join(sorted(PROVIDERS))
-        raise ConfigError(f"unknown model scheme {spec.scheme!r} in {spec.ref!r}; known: {known}", key=spec.name)
+        problem = spec.backend_problem() or (f"{spec.ref!r} is a model built in code: pass its client to "
+                                             "Orchestrator(models={...})")
+        raise ConfigError(problem, key=spec.name)
     module_name, attr = target.split(":")
     try:
         factory: ModelFactory = getattr(importlib.import_module(module_name), attr)
@@ -113,4 +127,4 @@ def create_model(spec: ModelSpec) -> Model:
     return factory(spec)
 
 
-__all__ = ["PROVIDERS", "ModelFactory", "ModelSpec", "create_model", "python_model"]
+__all__ = ["IN_CODE_SCHEMES", "PROVIDERS", "ModelFactory", "ModelSpec", "create_model", "python_model"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from orchestrator.app import Orchestrator
 from orchestrator.errors import ConfigError, PlanError, UnknownNameError
-from orchestrator.models import ModelSpec, ScriptedModel
-from orchestrator.settings import Settings
+from orchestrator.models import Completion, ModelSpec, ScriptedModel, Usage
+from orchestrator.settings import Budget, Settings
 from orchestrator.specialist import SpecialistConfig
 from tests.engine.agents import Echo, make_registry
 
@@ -85,3 +86,59 @@ async def test_plan_error_lists_every_problem() -> None:
     with pytest.raises(PlanError) as info:
         Plan.parse(BAD, catalog=["echo"], inputs=["text"])
     assert len(info.value.problems) == 2
+
+
+PRICED = {"planner": ModelSpec(ref="scripted:planner", local=False, price_input=10.0, price_output=30.0),
+          "small": ModelSpec(ref="scripted:s")}
+
+
+def reply(value: Any, input_tokens: int, output_tokens: int) -> Completion:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return Completion(text=text, usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens))
+
+
+def priced(planner: ScriptedModel, small: ScriptedModel, budget: Budget | None = None,
+           replan: bool = False) -> Orchestrator:
+    settings = Settings(models=PRICED, planner={"model": "planner", "replan": replan}, budget=budget or Budget())
+    registry, _ = make_registry(Echo(SpecialistConfig(cascade=["small"])))
+    return Orchestrator(settings, registry=registry, models={"planner": planner, "small": small})
+
+
+async def test_planned_run_counts_the_planner_in_tokens_cost_baseline_and_saving() -> None:
+    planner = ScriptedModel([reply(GOOD, 3000, 500)])
+    small = ScriptedModel([reply({"text": "hi!"}, 1000, 200)])
+    result = await priced(planner, small).run("Say hi", {"text": "hi"})
+    assert result.ok
+    cost = result.cost
+    assert cost.usage.input_tokens == 4000 and cost.usage.output_tokens == 700  # planner 3500 + step 1200
+    # planner: 3000 * $10/M + 500 * $30/M = $0.045; the step ran on the free local model
+    assert cost.cost_usd == pytest.approx(0.045)
+    # baseline: the planner's own $0.045 + the step's tokens at planner prices (1000 * $10/M + 200 * $30/M)
+    assert cost.baseline_cost_usd == pytest.approx(0.045 + 0.016)
+    assert cost.saving_usd == pytest.approx(0.016)
+    assert cost.saving_ratio == pytest.approx(0.016 / 0.061)
+
+
+async def test_planner_over_budget_ends_the_run_budget_exceeded() -> None:
+    # The first plan is invalid and costs $0.045 of a $0.01 budget: its repair is never asked for.
+    planner = ScriptedModel([reply(BAD, 3000, 500), GOOD])
+    result = await priced(planner, ScriptedModel(), Budget(max_cost_usd=0.01)).run("Say hi", {"text": "hi"})
+    assert result.status == "budget_exceeded"
+    assert "cost (USD) budget exceeded" in (result.error or "")
+    assert len(planner.calls) == 1
+    assert result.cost.cost_usd == pytest.approx(0.045) and result.cost.usage.total_tokens == 3500
+
+
+async def test_replanning_over_budget_keeps_the_first_phase() -> None:
+    failing = {"goal": "g", "steps": [
+        {"id": "say", "agent": "echo", "inputs": {"text": "$input.text"}},
+        {"id": "wait", "agent": "sleep", "params": {"fail": True}}]}
+    planner = ScriptedModel([reply(failing, 3000, 500), GOOD])
+    small = ScriptedModel([reply({"text": "said"}, 400, 200)])  # 3500 + 600 tokens: now over 4000
+    orch = priced(planner, small, Budget(max_tokens=4000), replan=True)
+    result = await orch.run("Say hi", {"text": "hi"})
+    assert result.status == "budget_exceeded" and not result.replanned
+    assert "token budget exceeded: spent 4100 of 4000" in (result.error or "")
+    assert len(planner.calls) == 1  # the replan request was never sent
+    assert result.step("say").output == {"text": "said", "confidence": 1.0}  # partial results kept
+    assert result.step("wait").status == "failed"

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from orchestrator.app import Orchestrator
+from orchestrator.errors import BudgetExceeded
 from orchestrator.models import Completion, ModelSpec, ScriptedModel, Usage
 from orchestrator.models.base import Model
 from orchestrator.plan import Plan
+from orchestrator.router import GuardedModel, ModelPool, RunGuard
 from orchestrator.settings import Budget, Settings
-from orchestrator.specialist import SpecialistConfig
+from orchestrator.specialist import SpecialistConfig, Tool
+from orchestrator.types import Sensitivity
 from tests.engine.agents import Echo, make_registry
 
 PRICED = {
@@ -27,11 +31,36 @@ def answer(text: str, confidence: float = 1.0, input_tokens: int = 1000, output_
 
 
 def orchestrator(clients: dict[str, Model], *, cascade: list[str], threshold: float = 0.5,
-                 budget: Budget | None = None, planner: str | None = "planner") -> Orchestrator:
-    settings = Settings(models=PRICED, planner={"model": planner, "replan": False},
+                 budget: Budget | None = None, planner: str | None = "planner", replan: bool = False) -> Orchestrator:
+    settings = Settings(models=PRICED, planner={"model": planner, "replan": replan},
                         budget=budget or Budget(), default_sensitivity="internal")
     registry, _ = make_registry(Echo(SpecialistConfig(cascade=cascade, threshold=threshold)))
+    registry.add(StrictParse())
     return Orchestrator(settings, registry=registry, models=clients)
+
+
+class ParseIn(BaseModel):
+    text: str
+
+
+class ParseOut(BaseModel):
+    fields: dict[str, str]
+
+
+class StrictParse(Tool[ParseIn, ParseOut]):
+    """A tool whose error quotes its input, as many real parsers' errors do."""
+
+    name = "strict_parse"
+    description = "Parses 'key: value' lines."
+    Input = ParseIn
+    Output = ParseOut
+
+    def run(self, request: ParseIn) -> ParseOut:
+        raise ValueError(f"no 'key: value' line in {request.text[:20]!r}")
+
+
+def tokens(input_tokens: int, output_tokens: int, text: str = "nope") -> Completion:
+    return Completion(text=text, usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens))
 
 
 ONE_STEP = Plan.parse({"goal": "echo", "steps": [{"id": "say", "agent": "echo", "inputs": {"text": "$input.text"}}]})
@@ -104,6 +133,55 @@ async def test_cost_arithmetic_matches_hand_computed_figures() -> None:
     assert result.cost.remote_steps == 1 and result.cost.local_steps == 0
 
 
+async def test_failed_step_keeps_attempts_tokens_and_cost() -> None:
+    small = ScriptedModel([tokens(400, 10), tokens(400, 10)])  # invalid, and invalid after repair
+    big = ScriptedModel([answer("meh", 0.2, 2000, 100)])  # valid but below the threshold
+    result = await orchestrator({"small": small, "big": big}, cascade=["small", "big"]).run(ONE_STEP, {"text": "x"})
+    step = result.step("say")
+    assert step.status == "failed" and result.status == "failed"
+    assert [a.outcome for a in step.attempts] == ["invalid", "invalid", "low_confidence"]
+    assert step.usage.input_tokens == 2800 and step.usage.output_tokens == 120
+    # small is free; big: 2000 in * $1/M + 100 out * $2/M = $0.0022, paid though the step failed
+    assert step.cost_usd == pytest.approx(0.0022)
+    assert step.attempts[-1].cost_usd == pytest.approx(0.0022)
+    # the all-planner run would have paid that request on the planner: 2000 * $10/M + 100 * $30/M
+    assert step.baseline_cost_usd == pytest.approx(0.023)
+    assert result.cost.cost_usd == pytest.approx(0.0022)
+    assert result.cost.usage.total_tokens == 2920
+    assert result.cost.saving_usd == pytest.approx(0.023 - 0.0022)
+
+
+async def test_budget_stop_mid_step_keeps_the_step_attempts() -> None:
+    small = ScriptedModel([answer("unsure", 0.2, 800, 300)])
+    big = ScriptedModel([answer("sure")])
+    orch = orchestrator({"small": small, "big": big}, cascade=["small", "big"], budget=Budget(max_tokens=1000))
+    result = await orch.run(ONE_STEP, {"text": "go"})
+    step = result.step("say")
+    assert result.status == "budget_exceeded" and big.calls == []
+    assert [(a.model, a.outcome) for a in step.attempts] == [("scripted:small", "low_confidence"),
+                                                            ("scripted:big", "error")]
+    assert "token budget exceeded: spent 1100 of 1000" in step.attempts[1].problems[0]
+    assert step.usage.total_tokens == 1100 and result.cost.usage.total_tokens == 1100
+    assert step.escalated_from == ["scripted:small"]
+    assert "token budget exceeded" in (step.error or "")
+
+
+async def test_budget_error_carries_the_partial_step_result() -> None:
+    small = ScriptedModel([answer("unsure", 0.2, 800, 300)])
+    orch = orchestrator({"small": small, "big": ScriptedModel()}, cascade=["small", "big"])
+    guard = RunGuard()
+    guard.ledger.budget = Budget(max_tokens=1000)
+    echo = orch.registry.agent("echo")
+    assert not isinstance(echo, Tool)
+    with pytest.raises(BudgetExceeded) as info:
+        await orch.router.run(echo, echo.Input(text="go"), step_id="say", instruction="",
+                              sensitivity=Sensitivity.PUBLIC, guard=guard)
+    partial = info.value.partial
+    assert partial.step_id == "say" and partial.status == "failed"
+    assert [a.outcome for a in partial.attempts] == ["low_confidence", "error"]
+    assert partial.usage.total_tokens == 1100
+
+
 async def test_budget_stops_further_calls_and_keeps_partial_results() -> None:
     small = ScriptedModel([answer("first", 1.0, 800, 300), answer("second")])
     plan = Plan.parse({"goal": "two", "steps": [
@@ -137,9 +215,20 @@ def _plan_reply(**_: Any) -> dict[str, Any]:
             "output": {"summary": "$steps.say.text"}}
 
 
+SECRET = "Patient Jane Roe, born 1961-04-02, diagnosis: stage II melanoma, policy 99-1234-7777"
+SECRET_FRAGMENTS = ("Jane Roe", "melanoma", "99-1234-7777", "1961-04-02")
+
+
+def assert_nothing_confidential(requests: list[str]) -> None:
+    for prompt in requests:
+        assert SECRET not in prompt
+        for fragment in SECRET_FRAGMENTS:
+            assert fragment not in prompt
+
+
 async def test_no_confidential_text_reaches_any_non_local_model() -> None:
     """Every request to a non-local model (the planner's too) is recorded and searched."""
-    secret = "Patient Jane Roe, born 1961-04-02, diagnosis: stage II melanoma, policy 99-1234-7777"
+    secret = SECRET
     planner = ScriptedModel([_plan_reply()])
     small = ScriptedModel([answer("unsure summary", 0.1)])
     big = ScriptedModel([answer("remote summary")])
@@ -149,13 +238,35 @@ async def test_no_confidential_text_reaches_any_non_local_model() -> None:
     remote_requests = [call.prompt for model in (planner, big) for call in model.calls]
     assert planner.calls, "the planner was asked"
     assert big.calls == []
-    for prompt in remote_requests:
-        assert secret not in prompt
-        for fragment in ("Jane Roe", "melanoma", "99-1234-7777", "1961-04-02"):
-            assert fragment not in prompt
+    assert_nothing_confidential(remote_requests)
     assert "confidential" in planner.calls[0].prompt and str(len(secret)) in planner.calls[0].prompt
     assert "public note" in planner.calls[0].prompt  # public inputs are previewed
     assert result.step("say").status == "failed"  # the only local answer was below threshold
+
+
+async def test_no_confidential_text_reaches_the_cloud_with_replan_and_escalation() -> None:
+    """A confidential step fails with an error quoting its input, a public step escalates to the
+    cloud, and the planner is asked to replan: no non-local request carries confidential text."""
+    first = {"goal": "g", "steps": [
+        {"id": "parse", "agent": "strict_parse", "inputs": {"text": "$input.record"}},
+        {"id": "greet", "agent": "echo", "inputs": {"text": "$input.note"}}],
+        "output": {"greeting": "$steps.greet.text"}}
+    second = {"goal": "g", "steps": [{"id": "again", "agent": "echo", "inputs": {"text": "$input.note"}}],
+              "output": {"greeting": "$steps.again.text"}}
+    planner = ScriptedModel([first, second])
+    small = ScriptedModel([answer("unsure greeting", 0.1), answer("local greeting")])
+    big = ScriptedModel([answer("remote greeting")])
+    orch = orchestrator({"small": small, "big": big, "planner": planner}, cascade=["small", "big"], replan=True)
+    result = await orch.run("Parse the record and greet", {"record": SECRET, "note": "public note"},
+                            sensitivity={"record": "confidential", "note": "public"})
+    assert result.replanned and result.ok, result.error
+    assert result.step("greet").model == "scripted:big"  # the public step really went to the cloud
+    assert [c.last_user for c in big.calls] == ["public note"]
+    assert "Patient Jane Roe" in (result.step("parse").error or "")  # the error does quote the record...
+    replan_request = planner.calls[1].prompt
+    assert "steps failed" in replan_request and '"step": "parse"' in replan_request
+    assert "details withheld" in replan_request  # ...but the planner only hears that it failed
+    assert_nothing_confidential([call.prompt for model in (planner, big) for call in model.calls])
 
 
 async def test_guard_blocks_confidential_values_leaking_through_a_prompt() -> None:
@@ -192,3 +303,16 @@ async def test_local_models_see_the_original_text_when_redaction_is_on() -> None
     orch = Orchestrator(settings, registry=registry, models={"small": small})
     await orch.run(ONE_STEP, {"text": "Mail jane.doe@example.com"})
     assert "jane.doe@example.com" in small.calls[0].prompt
+
+
+async def test_pii_is_redacted_before_a_non_local_model_embeds() -> None:
+    from tools.pii import redact
+
+    big, small = ScriptedModel(ref="scripted:big", local=False), ScriptedModel(ref="scripted:small")
+    pool = ModelPool(PRICED, {"big": big, "small": small})
+    guard = RunGuard(redact=lambda text: redact(text).text)
+    text = "Mail jane.doe@example.com about card 4111 1111 1111 1111"
+    for name in ("big", "small"):
+        await GuardedModel(name, pool, guard, sensitivity=Sensitivity.PUBLIC).embed([text])
+    assert big.embed_calls == [("Mail [EMAIL_1] about card [CARD_1]",)]
+    assert small.embed_calls == [(text,)]  # local models see the original
