@@ -203,18 +203,36 @@ def read_examples(
 ) -> tuple[list[str], list[str]]:
     """(texts, labels) from a CSV with a header row or a JSONL file."""
     path = Path(path)
-    if path.suffix in (".jsonl", ".ndjson"):
-        with path.open(encoding="utf-8") as handle:
-            rows: list[dict[str, Any]] = [json.loads(line) for line in handle if line.strip()]
-    else:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+    try:
+        rows = _read_rows(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the examples ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; save the examples as UTF-8") from None
     if not rows:
         raise InputError(f"{path}: no examples")
     column = label_column or next((c for c in ("label", "category", "intent") if c in rows[0]), None)
     if column is None or text_column not in rows[0]:
         raise InputError(f"{path}: needs columns {text_column!r} and a label column; found {sorted(rows[0])}")
     return [str(r[text_column]) for r in rows], [str(r[column]) for r in rows]
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        if path.suffix not in (".jsonl", ".ndjson"):
+            return list(csv.DictReader(handle))
+        rows: list[dict[str, Any]] = []
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise InputError(f"{path}:{number}: not a JSON object ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path}:{number}: each line must be a JSON object with text and label")
+            rows.append(row)
+        return rows
 
 
 def _fit_sklearn(x: Array, y: npt.NDArray[np.int_], n_classes: int, c: float) -> tuple[Array, Array]:

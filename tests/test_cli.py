@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -220,3 +221,46 @@ def test_help_lists_every_command() -> None:
     proc = cli("--help")
     for command in ("run", "submit", "worker", "jobs", "chat", "serve", "models", "config", "workflows", "agents"):
         assert command in proc.stdout
+
+
+def test_run_takes_inline_values(scripted_config: Path) -> None:
+    proc = cli("run", "ticket_triage", "--input", f"ticket={TICKET_TEXT}", "--json", config=scripted_config)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["answer"]["fields"]["order_number"] == "LP-7731"
+
+
+@pytest.mark.allow_model_requests
+def test_models_check_reports_each_model_and_fails_on_a_broken_one(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "orchestrator.toml"
+    config.write_text(
+        'default_cascade = ["small", "down"]\n'
+        '[models.small]\nref = "python:tests.scripted_models:triage"\n'
+        f'[models.down]\nref = "ollama:qwen2.5:7b"\nretries = 0\noptions = {{ host = "http://127.0.0.1:{port}" }}\n'
+    )
+    proc = cli("models", "check", config=config)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = {line.split()[1]: line for line in proc.stdout.splitlines()}
+    assert lines["small"].startswith("ok ") and " ms " in lines["small"]
+    assert lines["down"].startswith("FAIL") and "connection refused" in lines["down"]
+    assert "Traceback" not in proc.stderr
+    healthy = cli("models", "check", "small", "--json", config=config)
+    assert healthy.returncode == 0, healthy.stderr
+    assert [r["ok"] for r in json.loads(healthy.stdout)] == [True]
+
+
+def test_head_fit_trains_a_head_the_classifier_then_uses(scripted_config: Path, tmp_path: Path) -> None:
+    examples = tmp_path / "intents.csv"
+    examples.write_text("text,label\n" + "".join(
+        f"{t},{lab}\n" for lab, words in (("refund", "refund money back"), ("shipping", "parcel late delivery"))
+        for t in (f"{words} please", f"my {words}", f"{words} now")))
+    out = tmp_path / "head.json"
+    proc = cli("head", "fit", str(examples), "--model", "small", "--out", str(out), "--json", config=scripted_config)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["labels"] == 2 and summary["embedder"] == "python:tests.scripted_models:triage"
+    assert json.loads(out.read_text())["labels"] == ["refund", "shipping"]
+    _one_line_error(cli("head", "fit", str(tmp_path / "nope.csv"), "--model", "small", "--out", str(out),
+                        config=scripted_config), "cannot read the examples")

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 #: Modules that add sub-commands, in help order.
-COMMAND_MODULES = ("run", "jobs", "chat", "serve", "models", "config")
+COMMAND_MODULES = ("run", "jobs", "chat", "serve", "models", "head", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:

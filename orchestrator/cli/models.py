@@ -60,7 +60,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _check_line(r: Any) -> str:
     if not r.ok:
-        return f"FAIL {r.name:<12} {r.ref:<34} {r.error}"
+        return f"FAIL {r.name:<12} {r.ref:<34} {r.reason}"
     caps = r.capabilities
     return (f"ok   {r.name:<12} {r.ref:<34} {r.latency_ms:>7.0f} ms  structured={caps.structured_output} "
             f"embeddings={caps.embeddings} logprobs={caps.logprobs} ctx={caps.context_size} "

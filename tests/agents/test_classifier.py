@@ -10,7 +10,7 @@ import pytest
 
 from agents import Classifier, EmbeddingHead
 from agents.classifier import ClassifierInput, ClassifierOutput
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, InputError
 from orchestrator.models.base import Capabilities, Completion
 from orchestrator.models.scripted import FunctionModel, ScriptedModel
 from orchestrator.specialist import SpecialistConfig
@@ -230,3 +230,19 @@ async def test_few_shot_examples_appear_in_the_prompt() -> None:
                                           "examples": [{"text": "card declined", "label": "billing"}]})
     await classifier().attempt(req, model)
     assert "card declined" in model.calls[0].prompt
+
+
+async def test_head_fits_from_jsonl_and_bad_files_say_what_is_wrong(tmp_path: Path) -> None:
+    model = ScriptedModel(capabilities=EMBED_ONLY)
+    jsonl = tmp_path / "train.jsonl"
+    jsonl.write_text("".join(json.dumps({"text": t, "intent": lab}) + "\n" for t, lab in TRAIN) + "\n")
+    head = await EmbeddingHead.fit_from_file(jsonl, model, backend="numpy")
+    assert sorted(head.labels) == ["billing", "shipping", "technical"]
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "a", "label": "b"}\n{"text": oops}\n')
+    with pytest.raises(InputError, match=r"broken.jsonl:2: not a JSON object"):
+        await EmbeddingHead.fit_from_file(broken, model)
+    with pytest.raises(InputError, match=r"needs columns 'body' and a label column; found \['intent', 'text'\]"):
+        await EmbeddingHead.fit_from_file(jsonl, model, text_column="body")
+    with pytest.raises(InputError, match="cannot read the examples"):
+        await EmbeddingHead.fit_from_file(tmp_path / "missing.csv", model)

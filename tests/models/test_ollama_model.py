@@ -72,6 +72,19 @@ async def test_embed_batches_texts_in_one_request(server: FakeServer) -> None:
     await model.aclose()
 
 
+async def test_embed_on_a_model_without_embeddings_is_a_clear_error_not_retried(server: FakeServer) -> None:
+    server.script("/api/embed", recording("ollama_embed_unsupported"), recording("ollama_embed"))
+    model = make(server.url, retries=3)
+
+    with pytest.raises(ModelError) as caught:
+        await model.embed(["some text"])
+
+    assert caught.value.status == 400 and caught.value.retryable is False
+    assert "does not support embeddings" in str(caught.value)
+    assert len(server.requests) == 1
+    await model.aclose()
+
+
 async def test_missing_model_is_not_retried_and_says_how_to_pull(server: FakeServer) -> None:
     server.script("/api/chat", recording("ollama_model_not_found"), recording("ollama_chat_text"))
     model = make(server.url, retries=3)
