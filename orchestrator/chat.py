@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -125,17 +125,36 @@ def workflow_inputs(workflow: Workflow, text: str) -> dict[str, Any]:
 
 
 def parse_message(text: str, registry: Registry, *, planner: bool,
-                  history: list[dict[str, str]] | None = None) -> Turn:
-    """Turn a chat message into a run target and its inputs."""
-    match = _WORKFLOW_MESSAGE.match(text)
-    if match and match.group(1) in registry.workflow_names:
-        workflow = registry.workflow(match.group(1))
-        return Turn(workflow.name, workflow_inputs(workflow, match.group(2)), workflow.name)
-    if text.strip() in registry.workflow_names:
-        return Turn(text.strip(), workflow_inputs(registry.workflow(text.strip()), ""), text.strip())
+                  history: list[dict[str, str]] | None = None, workflow: str | None = None) -> Turn:
+    """Turn a chat message into a run target and its inputs.
+
+    ``workflow`` names the workflow to run on ``text`` (the web chat's picker); without it a
+    ``<workflow>: `` prefix chooses one, and anything else is a task for the planner.
+    """
+    name, rest = workflow, text
+    if name is None:
+        match = _WORKFLOW_MESSAGE.match(text)
+        if match and match.group(1) in registry.workflow_names:
+            name, rest = match.group(1), match.group(2)
+        elif text.strip() in registry.workflow_names:
+            name, rest = text.strip(), ""
+    if name is not None:
+        chosen = registry.workflow(name)
+        return Turn(chosen.name, workflow_inputs(chosen, rest), chosen.name)
     if not planner:
         raise InputError(no_planner_message(registry))
     return Turn(text.strip(), {"history": history} if history else {})
+
+
+def history_context(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    """A thread's messages as the planner's ``history`` input."""
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def reply_message(result: RunResult) -> ChatMessage:
+    """The thread's record of a run's answer (or of why there is none)."""
+    content = render_answer(result.answer) if result.ok else f"(run {result.status}: {result.error})"
+    return ChatMessage(role="assistant", content=content, run_id=result.run_id)
 
 
 def no_planner_message(registry: Registry) -> str:
@@ -214,16 +233,27 @@ def describe_event(event: Event) -> str | None:
     if event.type == "step.started":
         return f"  ... {event.step_id:<14} {data.get('agent', '')}"
     if event.type in ("step.finished", "step.failed"):
-        mark = "ok " if event.type == "step.finished" else "ERR"
-        model = data.get("model")
-        where = ("local" if data.get("local", True) else "cloud") if model else \
-            ("tool" if event.type == "step.finished" else "")
-        tail = f"  {data.get('error')}" if event.type == "step.failed" else ""
-        return (f"  {mark} {event.step_id:<14} {data.get('agent', ''):<12} {model or '-':<24} {where:<5} "
-                f"{data.get('latency_ms', 0):>7.0f} ms{tail}")
+        return _step_line(event)
     if event.type == "step.skipped":
         return f"  --  {event.step_id:<14} skipped: {data.get('reason', '')}"
     return None
+
+
+def _step_line(event: Event) -> str:
+    """``ok  <step> <agent> <model> local|cloud|tool <ms> $<cost>``, then escalation or error."""
+    data = event.data
+    finished = event.type == "step.finished"
+    model = data.get("model")
+    where = ("local" if data.get("local", True) else "cloud") if model else ("tool" if finished else "")
+    cost = f"  ${data.get('cost_usd') or 0:.6f}" if model else ""
+    notes = []
+    if data.get("escalated_from"):
+        notes.append(f"escalated from {', '.join(data['escalated_from'])}")
+    if not finished:
+        notes.append(str(data.get("error")))
+    tail = "".join(f"  {note}" for note in notes)
+    return (f"  {'ok ' if finished else 'ERR'} {event.step_id:<14} {data.get('agent', ''):<12} {model or '-':<24} "
+            f"{where:<5} {data.get('latency_ms', 0):>7.0f} ms{cost}{tail}")
 
 
 def describe_cost(cost: CostReport, duration_ms: float | None = None) -> str:
@@ -306,15 +336,13 @@ class ChatSession:
         """Plan and run one message; record it and the answer in the thread."""
         past = await self.store.history(self.thread_id, HISTORY_TURNS)
         turn = parse_message(text, self.orchestrator.registry, planner=has_planner(self.orchestrator),
-                             history=[{"role": m.role, "content": m.content} for m in past])
+                             history=history_context(past))
         await self.store.append_message(self.thread_id, ChatMessage(role="user", content=text))
         log.info("chat.run", thread_id=self.thread_id, workflow=turn.workflow, history=len(past))
         result = await self.orchestrator.run(turn.target, turn.inputs, events=events)
         self.last = result
         self._costs[result.run_id] = result.cost
-        content = render_answer(result.answer) if result.ok else f"(run {result.status}: {result.error})"
-        await self.store.append_message(self.thread_id, ChatMessage(role="assistant", content=content,
-                                                                    run_id=result.run_id))
+        await self.store.append_message(self.thread_id, reply_message(result))
         return result
 
     async def thread_cost(self) -> ThreadCost:
@@ -366,9 +394,11 @@ __all__ = [
     "describe_event",
     "describe_plan",
     "has_planner",
+    "history_context",
     "no_planner_message",
     "parse_message",
     "render_answer",
+    "reply_message",
     "single_input",
     "workflow_inputs",
 ]

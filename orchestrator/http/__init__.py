@@ -1,4 +1,4 @@
-"""The HTTP interface: jobs API with SSE events, an OpenAI-compatible endpoint, the web chat.
+"""The HTTP interface: jobs API with SSE events, chat threads, an OpenAI-compatible endpoint, the web chat.
 
 >>> app = create_app(orchestrator, settings)
 """

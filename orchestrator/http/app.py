@@ -1,4 +1,4 @@
-"""The FastAPI application: jobs, the OpenAI-compatible endpoint, SSE and the web chat.
+"""The FastAPI application: jobs, chat threads, the OpenAI-compatible endpoint, SSE and the web chat.
 
 ::
 
@@ -23,7 +23,9 @@ from orchestrator.http.backends import JobBackend, QueueJobs, create_backend
 from orchestrator.http.errors import install_error_handlers
 from orchestrator.http.limits import BodyLimit
 from orchestrator.http.openai_api import router as openai_router
-from orchestrator.http.routes import api, public
+from orchestrator.http.routes import api, public, streams
+from orchestrator.http.threads import Threads
+from orchestrator.http.threads import router as threads_router
 
 if TYPE_CHECKING:
     from orchestrator.app import Orchestrator
@@ -45,6 +47,7 @@ def create_app(orchestrator: Orchestrator, settings: Settings | None = None, *,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backend = jobs or create_backend(orchestrator)
         app.state.jobs = backend
+        app.state.threads = Threads(orchestrator, backend)
         stop = asyncio.Event()
         runners = _start_workers(orchestrator, backend, workers, stop)
         log.info("http.started", backend=backend.name, workers=len(runners), auth=app.state.api_keys.enabled)
@@ -69,6 +72,8 @@ def create_app(orchestrator: Orchestrator, settings: Settings | None = None, *,
     install_error_handlers(app)
     app.include_router(public)
     app.include_router(api)
+    app.include_router(streams)
+    app.include_router(threads_router)
     app.include_router(openai_router)
     return app
 

@@ -1,15 +1,20 @@
 """API keys: ``Authorization: Bearer <key>``, compared in constant time.
 
 With no keys configured the API is open (``serve`` then binds 127.0.0.1 by default).
-EventSource cannot set headers, so the job events route alone also accepts ``?api_key=``.
+Routers that need a key use :class:`KeyedRoute`, which checks it before FastAPI reads the
+request body: a caller without a valid key gets 401 whatever it sends, never a 422 that
+describes the body it should have sent. EventSource cannot set headers, so routes of
+:class:`QueryKeyedRoute` (the job event stream) also accept ``?api_key=``.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
 from orchestrator.http.errors import ApiError
@@ -49,19 +54,28 @@ class ApiKeys:
             raise ApiError(401, "unauthorized", "invalid API key", headers=_CHALLENGE)
 
 
-def _keys(request: Request) -> ApiKeys:
-    keys: ApiKeys = request.app.state.api_keys
-    return keys
+class KeyedRoute(APIRoute):
+    """A route whose caller must present a configured key (checked before the body is read)."""
+
+    accepts_query_key = False
+    """Whether ``?api_key=`` may stand in for the header."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        allow_query = self.accepts_query_key
+
+        async def checked(request: Request) -> Response:
+            keys: ApiKeys = request.app.state.api_keys
+            keys.check(request, allow_query=allow_query)
+            return await handler(request)
+
+        return checked
 
 
-async def require_key(request: Request) -> None:
-    """Dependency: a valid bearer key (when keys are configured)."""
-    _keys(request).check(request)
+class QueryKeyedRoute(KeyedRoute):
+    """A keyed route that also takes the key as ``?api_key=`` (for EventSource)."""
+
+    accepts_query_key = True
 
 
-async def require_key_or_query(request: Request) -> None:
-    """Dependency: a valid bearer key, or ``?api_key=`` (for EventSource)."""
-    _keys(request).check(request, allow_query=True)
-
-
-__all__ = ["ApiKeys", "require_key", "require_key_or_query"]
+__all__ = ["ApiKeys", "KeyedRoute", "QueryKeyedRoute"]

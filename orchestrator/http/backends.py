@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 _PROBE_RUN = "__healthz__"
+SETTLE_SECONDS = 10.0
+"""How long :func:`settled` waits, by default, for a job's record to say it finished."""
 
 
 class JobBackend(Protocol):
@@ -39,6 +41,11 @@ class JobBackend(Protocol):
 
     name: str
     """``redis`` or ``memory``, for ``/healthz``."""
+
+    @property
+    def store(self) -> Store:
+        """Where the jobs' runs and events live (and the chat threads kept beside them)."""
+        ...
 
     async def submit(self, target: str, inputs: Mapping[str, Any], *,
                      sensitivity: Mapping[str, Sensitivity] | None = None,
@@ -82,6 +89,10 @@ class QueueJobs:
     def __init__(self, queue: JobQueue):
         self.queue = queue
 
+    @property
+    def store(self) -> Store:
+        return self.queue.store
+
     @classmethod
     def from_settings(cls, settings: Settings) -> QueueJobs:
         assert settings.redis_url, "QueueJobs needs a redis_url"
@@ -112,6 +123,31 @@ class QueueJobs:
 
     async def aclose(self) -> None:
         await self.queue.aclose()
+
+
+async def settled(jobs: JobBackend, job_id: str, timeout: float = SETTLE_SECONDS) -> Job:  # noqa: ASYNC109
+    """The job once its record says finished, or as it is after ``timeout`` seconds.
+
+    A job's record is written just after its terminal event, so a caller that saw that event
+    waits here for the record rather than reading a stale ``running``.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    job = await jobs.status(job_id)
+    while not job.finished and time.monotonic() < deadline:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+        job = await jobs.status(job_id)
+    return job
+
+
+async def outcome(jobs: JobBackend, job: Job) -> RunResult:
+    """The run record of a finished ``job``, or a failed one with the job's error if the run left none."""
+    result = await jobs.result(job.id)
+    if result is None or result.status == "running":
+        return RunResult(run_id=job.run_id, status="cancelled" if job.status == "cancelled" else "failed",
+                         error=job.error)
+    return result
 
 
 def queue_settings(settings: Settings) -> QueueSettings:
@@ -224,4 +260,5 @@ def create_backend(orchestrator: Orchestrator) -> JobBackend:
     return LocalJobs(orchestrator)
 
 
-__all__ = ["JobBackend", "LocalJobs", "QueueJobs", "check_target", "create_backend", "queue_settings"]
+__all__ = ["SETTLE_SECONDS", "JobBackend", "LocalJobs", "QueueJobs", "check_target", "create_backend", "outcome",
+           "queue_settings", "settled"]

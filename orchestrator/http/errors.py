@@ -84,10 +84,19 @@ async def _http_exception(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-               for e in exc.errors()]
-    summary = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in details[:5])
+    errors = exc.errors()
+    details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+    summary = "; ".join(_problem(e) for e in errors[:5])
     return error_response(422, "invalid_request", summary or "invalid request", details=details)
+
+
+def _problem(error: Any) -> str:
+    """One validation error in words: ``body.target: Field required``."""
+    loc = list(error.get("loc", ()))
+    if error.get("type") == "json_invalid":  # loc is ("body", <character offset>)
+        reason = (error.get("ctx") or {}).get("error") or "cannot parse it"
+        return f"the request body is not valid JSON: {reason} (at character {loc[-1]})"
+    return f"{'.'.join(map(str, loc))}: {error.get('msg', '')}"
 
 
 def install_error_handlers(app: FastAPI) -> None:

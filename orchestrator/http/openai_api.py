@@ -17,17 +17,16 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.chat import describe_event, has_planner, parse_message, render_answer, workflow_inputs
-from orchestrator.http.auth import require_key
-from orchestrator.http.backends import JobBackend, check_target
+from orchestrator.http.auth import KeyedRoute
+from orchestrator.http.backends import JobBackend, check_target, outcome, settled
 from orchestrator.http.errors import ApiError, error_body
 from orchestrator.http.schemas import ErrorResponse
 from orchestrator.http.sse import SSE_HEADERS
-from orchestrator.queue import Job
 from orchestrator.types import RunResult
 
 if TYPE_CHECKING:
@@ -38,10 +37,9 @@ log = structlog.get_logger(__name__)
 ORCHESTRATOR_MODEL = "orchestrator"
 WORKFLOW_PREFIX = "workflow:"
 CHUNK_CHARS = 48
-SETTLE_SECONDS = 10.0
 OWNER = "slm-orchestrator"
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_key)],
+router = APIRouter(prefix="/v1", route_class=KeyedRoute,
                    responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422)})
 
 
@@ -163,23 +161,7 @@ async def _wait(jobs: JobBackend, job_id: str, progress: asyncio.Queue[str] | No
         with contextlib.suppress(Exception):
             await asyncio.shield(jobs.cancel(job_id))
         raise
-    job = await _settled(jobs, job_id)
-    result = await jobs.result(job_id)
-    if result is None or result.status == "running":
-        return RunResult(run_id=job.run_id, status="failed", error=job.error)
-    return result
-
-
-async def _settled(jobs: JobBackend, job_id: str, timeout: float = SETTLE_SECONDS) -> Job:  # noqa: ASYNC109
-    """The job once its record says finished (it is written just after the terminal event)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    job = await jobs.status(job_id)
-    while not job.finished and time.monotonic() < deadline:
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.1)
-        job = await jobs.status(job_id)
-    return job
+    return await outcome(jobs, await settled(jobs, job_id))
 
 
 def _chunk(job_id: str, model: str, delta: dict[str, Any], finish: str | None = None) -> str:

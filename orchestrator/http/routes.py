@@ -5,11 +5,11 @@ from __future__ import annotations
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from orchestrator.errors import JobError, StoreError
-from orchestrator.http.auth import require_key, require_key_or_query
+from orchestrator.http.auth import KeyedRoute, QueryKeyedRoute
 from orchestrator.http.backends import JobBackend, check_target
 from orchestrator.http.errors import ApiError, error_response
 from orchestrator.http.schemas import (
@@ -30,7 +30,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422)
 }
 
-api = APIRouter(prefix="/v1", responses=_ERRORS)
+api = APIRouter(prefix="/v1", responses=_ERRORS, route_class=KeyedRoute)
+streams = APIRouter(prefix="/v1", responses=_ERRORS, route_class=QueryKeyedRoute)
+"""Event streams: EventSource cannot send headers, so these also take ``?api_key=``."""
 public = APIRouter()
 
 
@@ -49,8 +51,7 @@ async def _job(jobs: JobBackend, job_id: str) -> Job:
 # -- jobs ----------------------------------------------------------------------------------
 
 
-@api.post("/jobs", status_code=202, response_model=JobAccepted, dependencies=[Depends(require_key)],
-          summary="Submit a workflow or a free-form task")
+@api.post("/jobs", status_code=202, response_model=JobAccepted, summary="Submit a workflow or a free-form task")
 async def submit_job(body: JobRequest, request: Request) -> JSONResponse:
     check_target(request.app.state.orchestrator, body.target, body.inputs)
     jobs = backend(request)
@@ -61,16 +62,14 @@ async def submit_job(body: JobRequest, request: Request) -> JSONResponse:
                         headers={"Location": f"/v1/jobs/{job_id}"})
 
 
-@api.get("/jobs/{job_id}", response_model=JobInfo, dependencies=[Depends(require_key)],
-         summary="A job's status, and its result when done")
+@api.get("/jobs/{job_id}", response_model=JobInfo, summary="A job's status, and its result when done")
 async def get_job(job_id: str, request: Request) -> JobInfo:
     jobs = backend(request)
     job = await _job(jobs, job_id)
     return JobInfo.of(job, await jobs.result(job_id) if job.finished else None)
 
 
-@api.delete("/jobs/{job_id}", response_model=JobInfo, dependencies=[Depends(require_key)],
-            summary="Cancel a job")
+@api.delete("/jobs/{job_id}", response_model=JobInfo, summary="Cancel a job")
 async def cancel_job(job_id: str, request: Request) -> JobInfo:
     jobs = backend(request)
     await _job(jobs, job_id)
@@ -78,8 +77,7 @@ async def cancel_job(job_id: str, request: Request) -> JobInfo:
     return JobInfo.of(job, await jobs.result(job_id) if job.finished else None)
 
 
-@api.get("/jobs/{job_id}/events", dependencies=[Depends(require_key_or_query)],
-         response_class=StreamingResponse,
+@streams.get("/jobs/{job_id}/events", response_class=StreamingResponse,
          responses={200: {"content": {"text/event-stream": {}},
                           "description": "The run's events as server-sent events, live, "
                                          "ending with run.finished or run.failed"}},
@@ -100,15 +98,13 @@ async def job_events(
 # -- catalog -------------------------------------------------------------------------------
 
 
-@api.get("/agents", response_model=AgentList, dependencies=[Depends(require_key)],
-         summary="The registered specialists and tools")
+@api.get("/agents", response_model=AgentList, summary="The registered specialists and tools")
 async def list_agents(request: Request) -> AgentList:
     registry = request.app.state.orchestrator.registry
     return AgentList(agents=[info.model_dump(mode="json") for info in registry.catalog()])
 
 
-@api.get("/workflows", response_model=WorkflowList, dependencies=[Depends(require_key)],
-         summary="The registered workflows and their inputs")
+@api.get("/workflows", response_model=WorkflowList, summary="The registered workflows and their inputs")
 async def list_workflows(request: Request) -> WorkflowList:
     orchestrator = request.app.state.orchestrator
     return WorkflowList(
@@ -140,4 +136,4 @@ async def web_chat() -> HTMLResponse:
     return HTMLResponse(page.read_text("utf-8"), headers={"Cache-Control": "no-cache"})
 
 
-__all__ = ["api", "public"]
+__all__ = ["api", "public", "streams"]

@@ -1,4 +1,4 @@
-"""The request and response bodies of the jobs API (the OpenAI-compatible ones live with it)."""
+"""The request and response bodies of the jobs and threads API (the OpenAI-compatible ones live with it)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.queue import Job, JobStatus
+from orchestrator.store import ChatMessage
 from orchestrator.types import RunResult, Sensitivity
 
 
@@ -49,6 +50,32 @@ class JobInfo(BaseModel):
         return cls(job_id=job.id, target=job.target, status=job.status, attempts=job.attempts, error=job.error,
                    created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
                    result=result if job.finished else None)
+
+
+class ThreadMessage(BaseModel):
+    """``POST /v1/threads/{thread_id}/messages``: one chat message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=20_000)
+    """The text, as typed in the terminal chat (``<workflow>: <text>`` runs a workflow)."""
+    workflow: str | None = Field(default=None, min_length=1)
+    """Run this workflow on ``message`` (else the message itself says what to run)."""
+
+
+class ThreadMessageAccepted(JobAccepted):
+    """``202``: the message is recorded and its job queued; follow ``/v1/jobs/{job_id}/events``."""
+
+    thread_id: str
+
+
+class ThreadInfo(BaseModel):
+    """``GET /v1/threads/{thread_id}``: the conversation so far, oldest first."""
+
+    thread_id: str
+    messages: list[ChatMessage]
+    pending_job_id: str | None = None
+    """The job still answering the last message, if any."""
 
 
 class InputInfo(BaseModel):
@@ -95,4 +122,4 @@ class ErrorResponse(BaseModel):
 
 
 __all__ = ["AgentList", "ErrorResponse", "Health", "InputInfo", "JobAccepted", "JobInfo", "JobRequest",
-           "WorkflowInfo", "WorkflowList"]
+           "ThreadInfo", "ThreadMessage", "ThreadMessageAccepted", "WorkflowInfo", "WorkflowList"]

@@ -7,13 +7,17 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from tests.interfaces.conftest import free_port
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Request
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +57,12 @@ def server_url() -> Iterator[str]:
             process.stderr.close()
 
 
-def test_web_chat_shows_plan_steps_and_answer(server_url: str) -> None:
+def is_message(thread: str) -> Callable[[Request], bool]:
+    """Matches the web page's POST of a chat message to ``thread``."""
+    return lambda r: r.method == "POST" and r.url.endswith(f"/v1/threads/{thread}/messages")
+
+
+def test_web_chat_shows_plan_steps_and_answer_in_a_thread(server_url: str) -> None:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
     from playwright.sync_api import expect, sync_playwright
@@ -67,9 +76,14 @@ def test_web_chat_shows_plan_steps_and_answer(server_url: str) -> None:
             page.fill("#key", KEY)
             page.dispatch_event("#key", "change")
             expect(page.locator("#target option")).to_have_count(3)  # two workflows + free-form task
+            expect(page.locator("#thread")).to_have_text(re.compile(r"^web-[0-9a-f]{16}$"))
+            thread = page.locator("#thread").inner_text()
             page.select_option("#target", "slow_echo")
             page.fill("#message", "Where is my parcel? Order ORD-1234.")
-            page.click("#send")
+            with page.expect_request(is_message(thread)) as first_request:
+                page.click("#send")
+            assert first_request.value.post_data_json == {
+                "message": "Where is my parcel? Order ORD-1234.", "workflow": "slow_echo"}
 
             first = page.locator("tr.step").first
             expect(first.locator("td.state")).to_have_class(re.compile("running"), timeout=10_000)
@@ -82,19 +96,45 @@ def test_web_chat_shows_plan_steps_and_answer(server_url: str) -> None:
             expect(rows.nth(0)).to_contain_text("wait")
             expect(rows.nth(0)).to_contain_text("sleep")
             expect(rows.nth(0).locator(".badge")).to_have_text("tool")
+            expect(rows.nth(0).locator("td.spend")).to_have_text("")
             expect(rows.nth(1)).to_contain_text("shout")
             expect(rows.nth(1)).to_contain_text("function:small")
             expect(rows.nth(1).locator(".badge")).to_have_text("local")
             expect(rows.nth(1).locator("td.ms")).to_have_text(re.compile(r"^\d+ ms$"))
+            expect(rows.nth(1).locator("td.spend")).to_have_text("$0.000000")  # a local model costs nothing
             expect(page.locator(".run .head")).to_contain_text("2 steps")
 
+            # the second message goes to the same thread, so the planner gets the first turn as context
             page.select_option("#target", "")
             page.fill("#message", "Summarise the week")
-            page.press("#message", "Enter")
-            expect(page.locator(".answer").nth(1)).to_have_text("reply: SUMMARISE THE WEEK", timeout=15_000)
+            with page.expect_request(is_message(thread)) as second_request:
+                page.press("#message", "Enter")
+            assert second_request.value.post_data_json == {"message": "Summarise the week"}
+            expect(page.locator(".answer").nth(1)).to_have_text("reply: SUMMARISE THE WEEK (AFTER 2 TURNS)",
+                                                                timeout=15_000)
             expect(page.locator(".cost").nth(1)).to_contain_text("saved")
             expect(page.locator(".cost").nth(1)).to_contain_text("function:planner")
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            # a reload shows the conversation from the server's store
+            page.reload()
+            expect(page.locator("#thread")).to_have_text(thread)
+            expect(page.locator(".user")).to_have_count(2)
+            expect(page.locator(".user").nth(0)).to_contain_text("slow_echo")
+            expect(page.locator(".answer")).to_have_text(
+                ["text: WHERE IS MY PARCEL? ORDER ORD-1234.", "reply: SUMMARISE THE WEEK (AFTER 2 TURNS)"])
+
+            # a new conversation starts without context
+            page.click("#new")
+            expect(page.locator(".turn")).to_have_count(0)
+            expect(page.locator("#thread")).not_to_have_text(thread)
+            fresh = page.locator("#thread").inner_text()
+            expect(page.locator("#target option")).to_have_count(3)
+            page.select_option("#target", "")
+            page.fill("#message", "Fresh start")
+            with page.expect_request(is_message(fresh)):
+                page.click("#send")
+            expect(page.locator(".answer")).to_have_text("reply: FRESH START", timeout=15_000)
         finally:
             browser.close()

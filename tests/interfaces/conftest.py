@@ -10,11 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 import uvicorn
 from fastapi import FastAPI
 
 from orchestrator.app import Orchestrator
 from orchestrator.http import create_app
+from orchestrator.keys import KeySpace
+from tests.conftest import REDIS_URL
 from tests.interfaces.app import build
 
 KEY = "test-key-0123456789"
@@ -87,6 +90,15 @@ async def server() -> AsyncIterator[str]:
     """A real server for the test deployment (memory backend, API key ``KEY``)."""
     orch = build(redis_url=None, http={"api_keys": [KEY]})
     async with serving(create_app(orch)) as url:
+        yield url
+    await orch.aclose()
+
+
+@pytest.fixture
+async def queued_server(redis_client: aioredis.Redis, keyspace: KeySpace) -> AsyncIterator[str]:
+    """A real server on the Redis queue (under the test's key prefix) with one in-process worker."""
+    orch = build(redis_url=REDIS_URL, key_prefix=keyspace.prefix, queue={"visibility_timeout": 5})
+    async with serving(create_app(orch, workers=1)) as url:
         yield url
     await orch.aclose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -93,6 +94,8 @@ def test_parse_and_render() -> None:
     json_turn = parse_message('echo: {"text": "a"}', registry, planner=False)
     assert json_turn.inputs == {"text": "a"}
     assert parse_message("note: free text", registry, planner=True).target == "note: free text"
+    picked = parse_message("slow_echo: as typed", registry, planner=False, workflow="echo")  # the web's picker
+    assert (picked.target, picked.inputs) == ("echo", {"text": "slow_echo: as typed"})
     assert render_answer({"a": 1, "b": {"c": [1, "x"]}, "d": None}) == "a: 1\nb:\n  c:\n    - 1\n    - x\nd: -"
     assert render_answer("plain") == "plain"
 
@@ -103,6 +106,15 @@ def test_describe_event_lines() -> None:
     line = describe_event(Event(type="step.finished", run_id="r", step_id="s1", data={
         "agent": "echo", "model": "m:1", "local": False, "latency_ms": 12.3}))
     assert line is not None and "s1" in line and "m:1" in line and "cloud" in line and "12 ms" in line
+    escalated = describe_event(Event(type="step.finished", run_id="r", step_id="s2", data={
+        "agent": "echo", "model": "m:7b", "local": True, "latency_ms": 80, "cost_usd": 0.00012,
+        "escalated_from": ["m:0.5b"]}))
+    assert escalated is not None
+    assert escalated.split() == ["ok", "s2", "echo", "m:7b", "local", "80", "ms", "$0.000120", "escalated", "from",
+                                 "m:0.5b"]
+    failed = describe_event(Event(type="step.failed", run_id="r", step_id="s3", data={
+        "agent": "split", "model": None, "latency_ms": 1, "error": "bad input"}))
+    assert failed is not None and failed.split() == ["ERR", "s3", "split", "-", "1", "ms", "bad", "input"]
 
 
 # -- the command, over a pipe and in a terminal -----------------------------------------------------
@@ -191,6 +203,8 @@ def test_interactive_chat_in_a_terminal() -> None:
     assert "plan: 2 steps: wait (sleep), shout (echo)" in out
     assert "... wait" in out and "ok  wait" in out and "tool" in out
     assert "ok  shout" in out and "function:small" in out and "local" in out
+    shout = next(line for line in out.splitlines() if "ok  shout" in line)  # agent, model, where, time, cost
+    assert re.search(r"shout\s+echo\s+function:small\s+local\s+\d+ ms  \$0\.000000$", shout.rstrip()), shout
     term.expect("saved $")
     term.send("/plan")
     term.expect("shout            echo  <- wait")

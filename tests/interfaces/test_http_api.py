@@ -157,4 +157,4 @@ async def test_openapi_schema_lists_the_api(client: httpx.AsyncClient) -> None:
 async def test_web_chat_page_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/")
     assert response.headers["content-type"].startswith("text/html")
-    assert "EventSource" in response.text and "/v1/workflows" in response.text
+    assert "EventSource" in response.text and "/v1/workflows" in response.text and "/v1/threads/" in response.text

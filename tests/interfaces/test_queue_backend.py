@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 import redis.asyncio as aioredis
 from openai import AsyncOpenAI
 
-from orchestrator.http import create_app
 from orchestrator.keys import KeySpace
-from tests.conftest import REDIS_URL
-from tests.interfaces.app import build
-from tests.interfaces.conftest import serving, wait_finished
+from tests.interfaces.conftest import wait_finished
 from tests.interfaces.test_sse import parse_sse
-
-
-@pytest.fixture
-async def queued_server(redis_client: aioredis.Redis, keyspace: KeySpace) -> AsyncIterator[str]:
-    orch = build(redis_url=REDIS_URL, key_prefix=keyspace.prefix, queue={"visibility_timeout": 5})
-    async with serving(create_app(orch, workers=1)) as url:
-        yield url
-    await orch.aclose()
 
 
 async def test_jobs_run_on_the_queue_and_stream_events(queued_server: str, redis_client: aioredis.Redis,
