@@ -36,6 +36,9 @@ _STYLE_HINT: dict[str, str] = {
     "bullets": "Write a few bullet points, one per line, each starting with '- '.",
     "one_sentence": "Write exactly one sentence.",
 }
+_DOCUMENT_CHARS = 8000
+"""The whole-text vector an extractive summary centres on reads this much of the text (embedding
+models truncate far sooner; the sentences' centroid covers the rest)."""
 _SUBJECT = re.compile(r"^(?:subject|betreff|objet|asunto)\s*:\s*", re.IGNORECASE)
 _PREFIX = re.compile(r"^\s*(?:here is (?:a|the) summary[^:\n]*:|summary\s*:)\s*", re.IGNORECASE)
 
@@ -70,6 +73,10 @@ class SummarizerOptions(BaseModel):
     """Share of the model's context one chunk of text may fill (the rest is prompt and answer)."""
     diversity: float = Field(default=0.3, ge=0.0, le=1.0)
     """Weight of redundancy against centrality when picking sentences (maximal marginal relevance)."""
+    max_sentences: int = Field(default=400, ge=1)
+    """Distinct sentences an extractive summary weighs at most; a longer text is sampled evenly across
+    its length (every sentence of a 5 MB log would mean embedding 90,000 of them and a 90,000-square
+    similarity matrix)."""
 
 
 class Summarizer(Specialist[SummarizerInput, SummarizerOutput]):
@@ -215,11 +222,15 @@ class Summarizer(Specialist[SummarizerInput, SummarizerOutput]):
     async def extract(self, request: SummarizerInput, model: Model | None = None) -> Verdict:
         """An extractive summary: sentences of the text, verbatim, within ``max_words``."""
         split = split_sentences(request.text)
-        sentences = [s for s in split if not is_heading(s)] or split or [request.text.strip()]
+        sentences = list(dict.fromkeys([s for s in split if not is_heading(s)] or split or [request.text.strip()]))
+        if len(sentences) > self.options.max_sentences:
+            step = len(sentences) / self.options.max_sentences
+            sentences = [sentences[int(i * step)] for i in range(self.options.max_sentences)]
+        document = request.text[:_DOCUMENT_CHARS]
         if model is not None and model.capabilities.embeddings:
-            vectors = await model.embed([*sentences, request.text])
+            vectors = await model.embed([*sentences, document])
         else:
-            vectors = bag_of_words([*sentences, request.text])
+            vectors = bag_of_words([*sentences, document])
         lengths = [word_count(s) for s in sentences]
         chosen = select_sentences(
             vectors[:-1],

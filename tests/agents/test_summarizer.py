@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents import Summarizer
+from agents._grounding import split_sentences
 from agents.summarizer import SummarizerInput, SummarizerOutput, chunk_text
 from orchestrator.models.base import Capabilities, Completion
 from orchestrator.models.scripted import FunctionModel, ModelCall, ScriptedModel
@@ -139,3 +140,14 @@ async def test_extractive_on_a_text_of_headings_only_still_answers() -> None:
     verdict = await summarizer(extractive=True).attempt(SummarizerInput(text="Summary\nNext steps"), ScriptedModel())
     assert isinstance(verdict.output, SummarizerOutput)
     assert verdict.output.summary in ("Summary", "Next steps", "Summary Next steps")
+
+
+async def test_extractive_weighs_a_bounded_sample_of_a_very_long_text() -> None:
+    text = " ".join(f"Sentence number {i} reports event {i * 7} in the log." for i in range(5000))
+    model = ScriptedModel(capabilities=Capabilities(embeddings=True, parameters_b=0.1))
+    verdict = await summarizer(max_sentences=50).attempt(SummarizerInput(text=text, max_words=40), model)
+    assert isinstance(verdict.output, SummarizerOutput) and verdict.output.summary
+    (embedded,) = model.embed_calls
+    assert len(embedded) == 51  # 50 sentences sampled across the text, and the text's opening
+    assert "Sentence number 0 " in embedded[0] and "Sentence number 4900 " in embedded[49]
+    assert all(s in text for s in split_sentences(verdict.output.summary))
