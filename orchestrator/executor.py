@@ -8,9 +8,16 @@ waits in-process for the steps it depends on and starts the moment they have
 finished: there are no level-by-level waves, so wall time follows the
 critical path.
 
-A failed step is recorded with its reason and its dependants are skipped. The
-caller may supply a ``replan`` callback; it is asked once, after a failure,
-for a new plan, which then runs in a second phase.
+A step with ``for_each`` fans out: once its list is known it calls one task
+per item, in item order (stable ids again, so a resumed run keeps the items
+that finished), and gathers their results, in order, into one StepResult.
+Each item takes a slot of the run's ``max_parallel_steps`` (the step itself
+takes none) and the step timeout applies to each item.
+
+A run whose checkpoint shows it finished is not run again: ``execute`` hands
+back the stored result. A failed step is recorded with its reason and its
+dependants are skipped. The caller may supply a ``replan`` callback; it is
+asked once, after a failure, for a new plan, which then runs in a second phase.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +36,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.func import entrypoint, task
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.errors import BudgetExceeded, OrchestratorError, PlanError
+from orchestrator.errors import BudgetExceeded, OrchestratorError, PlanError, PrivacyViolation
 from orchestrator.events import EventSink
-from orchestrator.plan import Plan, Step, resolve
+from orchestrator.models.base import Usage
+from orchestrator.plan import NO_ITEM, Plan, Step, resolve
 from orchestrator.registry import Registry
 from orchestrator.router import Router, RunGuard
 from orchestrator.settings import ExecutorSettings
@@ -55,15 +64,26 @@ class RunSpec:
     make_plan: PlanSource | None = None
     replan: Replanner | None = None
     planner_cost: Callable[[], float] = lambda: 0.0
+    planner_usage: Callable[[], Usage] = Usage
     baseline_model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _FanOut:
+    """What the items of one for_each step read."""
+
+    items: list[Any]
+    outputs: Mapping[str, Any]
 
 
 @dataclass
 class _Phase:
     plan: Plan
     done: dict[str, asyncio.Future[StepResult]]
+    index: int = 0
     results: dict[str, StepResult] = field(default_factory=dict)
     sensitivity: dict[str, Sensitivity] = field(default_factory=dict)
+    fan_outs: dict[str, _FanOut] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,6 +109,7 @@ class Executor:
 
         plan_task = task(self._make_plan)  # task ids derive from these names: keep them stable
         step_task = task(self._run_step)
+        self._item_task = task(self._run_item)
 
         @entrypoint(checkpointer=self.checkpointer)
         async def run(run_id: str) -> dict[str, Any]:
@@ -97,7 +118,10 @@ class Executor:
         self._entry = run
 
     async def execute(self, spec: RunSpec, plan: Plan | None = None) -> RunResult:
-        """Run (or resume, for a run id the checkpointer knows) one plan to its RunResult."""
+        """Run (or resume, for a run id the checkpointer knows) one plan to its RunResult.
+
+        A run id whose run already finished returns the stored result without running anything.
+        """
         if plan is not None:
             fixed = plan
 
@@ -113,11 +137,15 @@ class Executor:
         try:
             with structlog.contextvars.bound_contextvars(run_id=spec.run_id):
                 state = await self._entry.aget_state(config)
-                resume = bool(state.next)  # an interrupted run of this id: continue it
-                if resume:
-                    log.info("run.resume", pending=len(state.next))
-                payload = await self._entry.ainvoke(None if resume else spec.run_id, config,
-                                                    durability=self.settings.durability)
+                if not state.next and state.values:  # it finished already (e.g. a crash before the caller
+                    log.info("run.already_finished")  # recorded it): hand back the stored result, run nothing
+                    payload = state.values
+                else:
+                    resume = bool(state.next)  # an interrupted run of this id: continue it
+                    if resume:
+                        log.info("run.resume", pending=len(state.next))
+                    payload = await self._entry.ainvoke(None if resume else spec.run_id, config,
+                                                        durability=self.settings.durability)
         finally:
             del self._live[spec.run_id]
         result = RunResult.model_validate(payload)
@@ -133,12 +161,16 @@ class Executor:
         try:
             plan = self._plan(live, 0, await plan_task(run_id, 0))
         except OrchestratorError as exc:
-            return await self._finish(spec, None, [], "failed", str(exc))
+            status: RunStatus = "budget_exceeded" if isinstance(exc, BudgetExceeded) else "failed"
+            return await self._finish(spec, None, [], status, str(exc))
         steps = await self._run_phase(live, 0, plan, step_task)
         replanned = False
         failed = [s for s in steps if s.status == "failed"]
         if failed and spec.replan is not None and not _budget_failure(failed):
-            new_plan_data = await plan_task(run_id, 1)
+            try:
+                new_plan_data = await plan_task(run_id, 1)
+            except BudgetExceeded as exc:  # the planner spent the rest of the budget
+                return await self._finish(spec, plan, steps, "budget_exceeded", str(exc))
             if new_plan_data:
                 plan, replanned = self._plan(live, 1, new_plan_data), True
                 steps = [*steps, *await self._run_phase(live, 1, plan, step_task)]
@@ -177,7 +209,7 @@ class Executor:
     async def _run_phase(self, live: _Live, index: int, plan: Plan, step_task: Any) -> list[StepResult]:
         loop = asyncio.get_running_loop()
         order = plan.topological_order()
-        phase = _Phase(plan, {s.id: loop.create_future() for s in order})
+        phase = _Phase(plan, {s.id: loop.create_future() for s in order}, index)
         phase.sensitivity = _sensitivities(plan, live.spec)
         live.phases[index] = phase
         # Call every task now, in a fixed order: ids stay stable across resumes.
@@ -189,8 +221,7 @@ class Executor:
                 for call in finished:
                     step = calls[call]
                     try:
-                        data = call.result()
-                        result = data if isinstance(data, StepResult) else StepResult.model_validate(data)
+                        result = _as_result(call.result())
                     except Exception as exc:
                         result = _failed(step, str(exc))
                     self._settle(phase, result)  # resolves dependants of results replayed from a checkpoint
@@ -213,9 +244,18 @@ class Executor:
                                 error=f"skipped because {', '.join(blocked)} did not complete")
             await self._emit(live.spec, "step.skipped", step.id, {"reason": result.error})
             return self._settle(phase, result)
-        async with live.limit:
+        slot = live.limit if step.for_each is None else nullcontext()  # a fan-out's items take the slots
+        async with slot:
             result = await self._execute_step(live, phase, step, upstream)
         return self._settle(phase, result)
+
+    async def _run_item(self, run_id: str, index: int, step_id: str, position: int) -> StepResult:
+        live = self._live[run_id]
+        phase = live.phases[index]
+        fan_out = phase.fan_outs[step_id]
+        async with live.limit:
+            return await self._call(live.spec, phase.plan.step_map[step_id], phase.sensitivity[step_id],
+                                    fan_out.outputs, fan_out.items[position])
 
     def _settle(self, phase: _Phase, result: StepResult) -> StepResult:
         phase.results[result.step_id] = result
@@ -228,39 +268,64 @@ class Executor:
                             upstream: Mapping[str, StepResult]) -> StepResult:
         spec = live.spec
         sensitivity = phase.sensitivity[step.id]
-        agent = self.registry.agent(step.agent)
         await self._emit(spec, "step.started", step.id, {"agent": step.agent, "sensitivity": sensitivity.value,
                                                          "instruction": step.instruction})
         started = time.time()
         with structlog.contextvars.bound_contextvars(step_id=step.id):
-            try:
-                outputs = {k: r.output for k, r in upstream.items()}
-                raw = resolve({**step.params, **step.inputs}, spec.inputs, outputs)
-                request = agent.Input.model_validate(raw)
-                async with asyncio.timeout(self.settings.step_timeout):
-                    result = await self._dispatch(agent, step, request, sensitivity, spec)
-            except TimeoutError:
-                result = _failed(step, f"timed out after {self.settings.step_timeout:g}s")
-            except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                result = _failed(step, f"invalid input for {step.agent}: {problems}")
-            except BudgetExceeded as exc:
-                result = _failed(step, str(exc))
-                result.escalation_reason = "budget"
-            except (OrchestratorError, KeyError) as exc:
-                result = _failed(step, str(exc))
-            except Exception as exc:  # a plugin's bug fails its step, never the run
-                log.warning("step.crashed", agent=step.agent, error_type=type(exc).__name__)
-                result = _failed(step, f"{step.agent} raised {type(exc).__name__}: {exc}")
+            outputs = {k: r.output for k, r in upstream.items()}
+            if step.for_each is None:
+                result = await self._call(spec, step, sensitivity, outputs)
+            else:
+                result = await self._fan_out(spec, phase, step, outputs)
         result.started_at, result.finished_at = started, time.time()
         result.latency_ms = (result.finished_at - started) * 1000
+        result.sensitivity = sensitivity
         if sensitivity is Sensitivity.CONFIDENTIAL and result.output is not None:
             spec.guard.confidential.add(result.output)
         kind: EventType = "step.finished" if result.status == "completed" else "step.failed"
-        log.info(kind, agent=step.agent, model=result.model, latency_ms=round(result.latency_ms, 1),
-                 status=result.status)
+        log.info(kind, step_id=step.id, agent=step.agent, model=result.model,
+                 latency_ms=round(result.latency_ms, 1), status=result.status)
         await self._emit(spec, kind, step.id, _step_event(result))
         return result
+
+    async def _call(self, spec: RunSpec, step: Step, sensitivity: Sensitivity, outputs: Mapping[str, Any],
+                    item: Any = NO_ITEM) -> StepResult:
+        """One run of the step's agent (on one ``item`` of a fan-out); every failure becomes a failed result."""
+        agent = self.registry.agent(step.agent)
+        try:
+            raw = resolve({**step.params, **step.inputs}, spec.inputs, outputs, item=item)
+            request = agent.Input.model_validate(raw)
+            async with asyncio.timeout(self.settings.step_timeout):
+                return await self._dispatch(agent, step, request, sensitivity, spec)
+        except TimeoutError:
+            return _failed(step, f"timed out after {self.settings.step_timeout:g}s")
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            return _failed(step, f"invalid input for {step.agent}: {problems}")
+        except (BudgetExceeded, PrivacyViolation) as exc:  # keep the attempts the step paid for
+            result = exc.partial if isinstance(exc.partial, StepResult) else _failed(step, str(exc))
+            if isinstance(exc, BudgetExceeded):
+                result.escalation_reason = "budget"
+            return result
+        except (OrchestratorError, KeyError) as exc:
+            return _failed(step, str(exc))
+        except Exception as exc:  # a plugin's bug fails its step, never the run
+            log.warning("step.crashed", agent=step.agent, error_type=type(exc).__name__)
+            return _failed(step, f"{step.agent} raised {type(exc).__name__}: {exc}")
+
+    async def _fan_out(self, spec: RunSpec, phase: _Phase, step: Step, outputs: Mapping[str, Any]) -> StepResult:
+        """The step once per item of its for_each list, concurrently, each item a durable task."""
+        assert step.for_each is not None
+        try:
+            items = resolve(step.for_each, spec.inputs, outputs)
+        except KeyError as exc:
+            return _failed(step, f"for_each {step.for_each!r}: {exc.args[0]}")
+        if not isinstance(items, list):
+            return _failed(step, f"for_each {step.for_each!r} is a {type(items).__name__}, not a list")
+        phase.fan_outs[step.id] = _FanOut(items, outputs)
+        # Called in item order, all at once: item task ids stay stable across resumes.
+        calls = [self._item_task(spec.run_id, phase.index, step.id, position) for position in range(len(items))]
+        return _gathered(step, [_as_result(data) for data in await asyncio.gather(*calls)])
 
     async def _dispatch(self, agent: Specialist[Any, Any] | Tool[Any, Any], step: Step, request: BaseModel,
                         sensitivity: Sensitivity, spec: RunSpec) -> StepResult:
@@ -282,7 +347,8 @@ class Executor:
             failed = [s for s in steps if s.status == "failed"]
             if failed and error is None:
                 error = "; ".join(f"{s.step_id}: {s.error}" for s in failed[:3])
-        cost = CostReport.from_steps(steps, planner_cost=spec.planner_cost(), baseline_model=spec.baseline_model)
+        cost = CostReport.from_steps(steps, planner_cost=spec.planner_cost(), baseline_model=spec.baseline_model,
+                                     planner_usage=spec.planner_usage())
         result = RunResult(run_id=spec.run_id, status=status,
                            answer=answer, plan=plan.model_dump(mode="json") if plan else None,
                            steps=steps, cost=cost, error=error, replanned=replanned)
@@ -301,6 +367,33 @@ class Executor:
 
 def _failed(step: Step, reason: str) -> StepResult:
     return StepResult(step_id=step.id, agent=step.agent, status="failed", error=reason)
+
+
+def _as_result(data: Any) -> StepResult:
+    """A task's StepResult (a checkpoint may hand it back as plain data)."""
+    return data if isinstance(data, StepResult) else StepResult.model_validate(data)
+
+
+def _gathered(step: Step, items: list[StepResult]) -> StepResult:
+    """A fan-out's one result: item outputs in order, costs summed, the first failed item named."""
+    failed = [(position, r) for position, r in enumerate(items) if r.status != "completed"]
+    confidences = [c for r in items if (c := r.confidence) is not None]
+    reasons = [r.escalation_reason for r in items if r.escalation_reason]
+    result = StepResult(
+        step_id=step.id, agent=step.agent, status="failed" if failed else "completed",
+        output=None if failed else [r.output for r in items],
+        model=", ".join(dict.fromkeys(r.model for r in items if r.model)) or None,
+        local=all(r.local for r in items), confidence=min(confidences, default=None),
+        attempts=[a for r in items for a in r.attempts],
+        escalated_from=list(dict.fromkeys(m for r in items for m in r.escalated_from)),
+        escalation_reason="budget" if "budget" in reasons else next(iter(reasons), None),
+        usage=sum((r.usage for r in items), Usage()), cost_usd=sum(r.cost_usd for r in items),
+        baseline_cost_usd=sum(r.baseline_cost_usd for r in items),
+    )
+    if failed:
+        position, first = failed[0]
+        result.error = f"{len(failed)} of {len(items)} items failed; item {position} (from 0): {first.error}"
+    return result
 
 
 def _budget_failure(failed: list[StepResult]) -> bool:

@@ -5,6 +5,12 @@ A step's ``inputs`` hold literals or references. A reference is a string:
 * ``$input.ticket``            a run input (``$input.ticket.subject`` reaches into it)
 * ``$steps.classify``          a step's whole output
 * ``$steps.classify.label``    a field of a step's output
+* ``$steps.parts.*.summary``   ``*`` takes the rest of the path from every item of a list
+* ``$item``, ``$item.text``     the current item, inside a step with ``for_each``
+
+A step with ``for_each`` (a reference to a list, e.g. ``$steps.chunk.chunks``)
+is a fan-out: its agent runs once per item, the items concurrently, and its
+output is the list of their outputs in item order.
 
 References may sit anywhere inside lists and dicts. Dependencies are derived
 from them, so a plan never states its edges twice. Validation happens on
@@ -28,15 +34,19 @@ MAX_STEPS = 50
 MAX_DEPTH = 256
 """How deeply a step's inputs and params may nest lists and dicts."""
 _STEP_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-_REF = re.compile(r"^\$(input|steps)\.([A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]+)*)$")
+_REF = re.compile(r"^\$(?:(input|steps)\.([A-Za-z0-9_-]+)|(item))((?:\.(?:[A-Za-z0-9_-]+|\*))*)$")
+EACH = "*"
+"""The path part that maps the rest of a reference over every item of a list."""
+NO_ITEM: Any = object()
+"""``resolve``'s default ``item``: no ``$item`` outside a for_each step."""
 
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A parsed ``$input...`` or ``$steps...`` reference."""
+    """A parsed ``$input...``, ``$steps...`` or ``$item...`` reference."""
 
-    source: str  # "input" or "steps"
-    name: str
+    source: str  # "input", "steps" or "item"
+    name: str  # "" for "item"
     path: tuple[str, ...]
 
     @classmethod
@@ -44,15 +54,17 @@ class Reference:
         match = _REF.match(text)
         if not match:
             return None
-        path = tuple(p for p in match.group(3).split(".") if p)
+        path = tuple(p for p in match.group(4).split(".") if p)
+        if match.group(3):
+            return cls("item", "", path)
         return cls(match.group(1), match.group(2), path)
 
     def __str__(self) -> str:
-        return ".".join(("$" + self.source, self.name, *self.path))
+        return ".".join(("$" + self.source, *([self.name] if self.name else []), *self.path))
 
 
 def is_reference(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(("$input.", "$steps."))
+    return isinstance(value, str) and value.startswith(("$input.", "$steps.", "$item"))
 
 
 def references(value: Any) -> Iterator[Reference]:
@@ -64,9 +76,13 @@ def references(value: Any) -> Iterator[Reference]:
 
 
 def _walk(value: Any, path: tuple[str, ...], origin: str) -> Any:
-    for part in path:
+    for position, part in enumerate(path):
         if isinstance(value, BaseModel):
             value = value.model_dump()
+        if part == EACH:
+            if not isinstance(value, list):
+                raise KeyError(f"{origin} is a {type(value).__name__}, not a list, so '*' has no items to take")
+            return [_walk(v, path[position + 1:], f"{origin}.{EACH}") for v in value]
         if isinstance(value, Mapping) and part in value:
             value = value[part]
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
@@ -76,20 +92,24 @@ def _walk(value: Any, path: tuple[str, ...], origin: str) -> Any:
     return value
 
 
-def resolve(value: Any, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> Any:
-    """Replace every reference in ``value`` by what it points to."""
+def resolve(value: Any, inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, item: Any = NO_ITEM) -> Any:
+    """Replace every reference in ``value`` by what it points to (``item`` is what ``$item`` means)."""
     if isinstance(value, str):
         ref = Reference.parse(value)
         if ref is None:
             return value
+        if ref.source == "item":
+            if item is NO_ITEM:
+                raise KeyError("'$item' is only available in a step with for_each")
+            return _walk(item, ref.path, "$item")
         source = inputs if ref.source == "input" else outputs
         if ref.name not in source:
             raise KeyError(f"{ref.source} {ref.name!r} is not available")
         return _walk(source[ref.name], ref.path, f"${ref.source}.{ref.name}")
     if isinstance(value, Mapping):
-        return {k: resolve(v, inputs, outputs) for k, v in value.items()}
+        return {k: resolve(v, inputs, outputs, item=item) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve(v, inputs, outputs) for v in value]
+        return [resolve(v, inputs, outputs, item=item) for v in value]
     return value
 
 
@@ -108,10 +128,21 @@ class Step(BaseModel):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Static parameters, e.g. {'labels': [...]} for a classifier."
     )
+    for_each: str | None = Field(
+        default=None,
+        description="Fan-out: a reference to a list, e.g. '$steps.chunk.chunks'. The agent runs once per item, "
+        "concurrently; in inputs '$item' is the current item ('$item.FIELD' a field of it). The step's output "
+        "is the list of every run's output, in order: '$steps.ID.*.FIELD' is that field of each.",
+    )
 
     @cached_property
     def _references(self) -> tuple[Reference, ...]:
-        return tuple(references([self.inputs, self.params]))
+        return tuple(references([self.inputs, self.params, self.for_each]))
+
+    @property
+    def reads_item(self) -> bool:
+        """Whether the inputs or params use ``$item``."""
+        return any(r.source == "item" for r in references([self.inputs, self.params]))
 
     @property
     def depends_on(self) -> frozenset[str]:
@@ -260,13 +291,37 @@ def plan_problems(plan: Plan, *, catalog: Sequence[str] | None = None,
             problems.append(f"step {step.id!r} nests its inputs deeper than {MAX_DEPTH} levels; flatten them")
     ids = {s.id for s in plan.steps}
     for step in plan.steps:
-        problems.extend(_reference_problems(f"step {step.id!r}", [step.inputs, step.params], ids, inputs,
-                                            own=step.id))
+        problems.extend(_reference_problems(f"step {step.id!r}", [step.inputs, step.params, step.for_each], ids,
+                                            inputs, own=step.id))
+        problems.extend(_for_each_problems(step))
     problems.extend(_reference_problems("output", plan.output, ids, inputs, own=None))
+    if any(r.source == "item" for r in references(plan.output)):
+        problems.append("output references '$item', which exists only inside a step with for_each; reference "
+                        "that step's list instead, e.g. '$steps.STEP_ID' or '$steps.STEP_ID.*.FIELD'")
     if len(ids) == len(plan.steps) and len(plan.steps) <= max_steps and (cycle := _cycle(plan.steps)):
         problems.append("the steps form a cycle (" + " -> ".join(cycle) + "); a step may only "
                         "reference steps that do not depend on it")
     return problems
+
+
+def _for_each_problems(step: Step) -> list[str]:
+    where = f"step {step.id!r}"
+    if step.for_each is None:
+        if step.reads_item:
+            return [f"{where} uses '$item' but has no for_each; set for_each to the list to run over, "
+                    "e.g. '$steps.chunk.chunks'"]
+        return []
+    ref = Reference.parse(step.for_each)
+    if ref is None and not is_reference(step.for_each):  # malformed references are reported already
+        return [f"{where} has for_each {step.for_each!r}; it must be a reference to a list, "
+                "e.g. '$steps.chunk.chunks' or '$input.documents'"]
+    if ref is not None and ref.source == "item":
+        return [f"{where} has for_each {step.for_each!r}; '$item' exists only inside the step, so for_each "
+                "must name a list from '$input' or '$steps'"]
+    if not step.reads_item:
+        return [f"{where} has for_each but never reads '$item'; pass the current item in its inputs, "
+                "e.g. {'text': '$item'} or {'text': '$item.FIELD'}"]
+    return []
 
 
 def _reference_problems(where: str, value: Any, ids: set[str], inputs: Sequence[str] | None,
@@ -278,8 +333,8 @@ def _reference_problems(where: str, value: Any, ids: set[str], inputs: Sequence[
         ref = Reference.parse(text)
         if ref is None:
             if is_reference(text):
-                problems.append(f"{where} has malformed reference {text!r}; write '$input.NAME' "
-                                "or '$steps.STEP_ID.FIELD'")
+                problems.append(f"{where} has malformed reference {text!r}; write '$input.NAME', "
+                                "'$steps.STEP_ID.FIELD' or (with for_each) '$item.FIELD'")
             continue
         if ref.source == "steps" and ref.name == own:
             problems.append(f"{where} references itself ({text!r})")
@@ -318,4 +373,5 @@ def depth(value: Any) -> int:
     return deepest
 
 
-__all__ = ["MAX_STEPS", "Plan", "Reference", "Step", "is_reference", "plan_problems", "references", "resolve"]
+__all__ = ["EACH", "MAX_STEPS", "Plan", "Reference", "Step", "is_reference", "plan_problems", "references",
+           "resolve"]

@@ -10,6 +10,13 @@
 
 ``wf.input.NAME`` and ``step.FIELD`` are references; use ``step["FIELD"]``
 for a field whose name is not a Python identifier.
+
+A fan-out runs one agent over every item of a list, concurrently; ``wf.item``
+is the current item and ``step["*"].FIELD`` collects a field from every run::
+
+    parts = wf.step("parts", "chunk_text", text=wf.input.doc)
+    gists = wf.step("gists", "summarizer", for_each=parts.chunks, text=wf.item)
+    wf.step("joined", "join_texts", texts=gists["*"].summary)
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.errors import InputError
-from orchestrator.plan import Plan, Step
+from orchestrator.plan import EACH, Plan, Step
 from orchestrator.types import Sensitivity
 
 
@@ -94,11 +101,21 @@ class Workflow:
     def input(self) -> _Inputs:
         return _Inputs(self)
 
+    @property
+    def item(self) -> Ref:
+        """The current item inside a ``for_each`` step (``wf.item.FIELD`` for a field of it)."""
+        return Ref("$item")
+
     def step(self, id: str, agent: str, *, instruction: str = "",
-             params: Mapping[str, Any] | None = None, **inputs: Any) -> Ref:
-        """Add a step; keyword arguments are its inputs (literals or references)."""
-        self._steps.append(Step(id=id, agent=agent, instruction=instruction,
-                                inputs=_plain(inputs), params=_plain(dict(params or {}))))
+             params: Mapping[str, Any] | None = None, for_each: Ref | str | None = None, **inputs: Any) -> Ref:
+        """Add a step; keyword arguments are its inputs (literals or references).
+
+        With ``for_each`` (a reference to a list) the agent runs once per item, concurrently, and the
+        step's output is the list of their outputs, in order.
+        """
+        self._steps.append(Step(id=id, agent=agent, instruction=instruction, inputs=_plain(inputs),
+                                params=_plain(dict(params or {})),
+                                for_each=None if for_each is None else str(for_each)))
         return Ref(f"$steps.{id}")
 
     def output(self, **refs: Any) -> None:
@@ -147,4 +164,4 @@ def _coerce(workflow: str, name: str, spec: Input, value: Any) -> Any:
                      f"got {type(value).__name__}")
 
 
-__all__ = ["Input", "Ref", "Workflow"]
+__all__ = ["EACH", "Input", "Ref", "Workflow"]

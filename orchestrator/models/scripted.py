@@ -137,8 +137,10 @@ class ScriptedModel(_Recorder):
     """Answers from a queue of replies, in order.
 
     A reply is text, a JSON-able value (sent as JSON text), a pydantic model, a
-    ready :class:`Completion`, or an exception to raise. ``assert_complete()``
-    checks every reply was used.
+    ready :class:`Completion`, or an exception to raise. A call with no reply
+    left raises :class:`ModelError`; since the router turns that into a failed
+    attempt, ``assert_complete()`` checks both that every reply was used and
+    that no call went unanswered.
     """
 
     def __init__(
@@ -152,6 +154,8 @@ class ScriptedModel(_Recorder):
     ):
         super().__init__(ref=ref, capabilities=_capabilities(local, capabilities), delay=delay)
         self._replies: deque[Reply] = deque(replies)
+        self.unanswered = 0
+        """Calls that found no reply left."""
 
     def add(self, *replies: Reply) -> None:
         self._replies.extend(replies)
@@ -161,12 +165,18 @@ class ScriptedModel(_Recorder):
         return len(self._replies)
 
     def assert_complete(self) -> None:
-        """Fail if replies are left over."""
+        """Fail if replies are left over, or if a call found none left."""
+        problems = []
         if self._replies:
-            raise AssertionError(f"{self.ref}: {len(self._replies)} scripted replies were not used")
+            problems.append(f"{len(self._replies)} scripted replies were not used")
+        if self.unanswered:
+            problems.append(f"{self.unanswered} calls found no scripted reply left")
+        if problems:
+            raise AssertionError(f"{self.ref}: " + "; ".join(problems))
 
     async def _reply(self, call: ModelCall) -> Reply:
         if not self._replies:
+            self.unanswered += 1
             raise ModelError(self.ref, f"no scripted reply left for call {len(self.calls)}")
         return self._replies.popleft()
 

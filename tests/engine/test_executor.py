@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from orchestrator.events import Collector
 from orchestrator.executor import Executor, ExecutorSettings, RunSpec
@@ -16,10 +17,12 @@ from orchestrator.types import Sensitivity
 from tests.engine.agents import make_registry
 
 
-def make_executor(model: Any = None, **settings: Any) -> tuple[Executor, Any]:
+def make_executor(model: Any = None, *, checkpointer: BaseCheckpointSaver[Any] | None = None,
+                  **settings: Any) -> tuple[Executor, Any]:
     registry, sleep = make_registry()
     pool = ModelPool({}, {"m": model or ScriptedModel()})
-    executor = Executor(registry, Router(pool, default_cascade=["m"]), settings=ExecutorSettings(**settings))
+    executor = Executor(registry, Router(pool, default_cascade=["m"]), checkpointer=checkpointer,
+                        settings=ExecutorSettings(**settings))
     return executor, sleep
 
 
@@ -125,6 +128,24 @@ async def test_resume_does_not_rerun_completed_steps() -> None:
     assert len(model.calls) == 2  # first and second came from the checkpoint
     assert result.step("slow").output["value"] == "two"
     assert sleep.calls == ["two", "two"]  # only the interrupted step ran again
+
+
+async def test_a_finished_run_is_not_run_again(checkpointer: BaseCheckpointSaver[Any]) -> None:
+    """A crash after the final checkpoint but before the caller recorded the run: the rerun pays nothing."""
+    model = ScriptedModel([{"text": "one"}])  # a second model call would find no reply and fail the step
+    executor, sleep = make_executor(model, checkpointer=checkpointer)
+    p = plan({"id": "say", "agent": "echo", "inputs": {"text": "a"}},
+             {"id": "keep", "agent": "sleep", "inputs": {"value": "$steps.say.text"}})
+    first = await executor.execute(spec("finished"), p)
+    assert first.status == "completed"
+    # Another process picks the job up again: a new executor over the same checkpoints.
+    again, again_sleep = make_executor(model, checkpointer=checkpointer)
+    repeat = spec("finished")
+    second = await again.execute(repeat, plan({"id": "other", "agent": "sleep"}))
+    assert len(model.calls) == 1 and sleep.calls == ["one"] and again_sleep.calls == []
+    assert second.status == "completed" and second.answer == first.answer == {"keep": first.step("keep").output}
+    assert [s.model_dump() for s in second.steps] == [s.model_dump() for s in first.steps]
+    assert repeat.sink.events == []  # type: ignore[attr-defined]  # nothing ran, so nothing to report
 
 
 async def test_events_cover_the_run() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from orchestrator.errors import InputError, PlanError
-from orchestrator.plan import MAX_STEPS, Plan, Reference, resolve
+from orchestrator.plan import EACH, MAX_STEPS, Plan, Reference, resolve
 from orchestrator.workflow import Input, Workflow
 
 
@@ -83,6 +83,68 @@ def test_structural_errors_become_plan_errors() -> None:
 def test_json_schema_for_structured_output() -> None:
     schema = Plan.json_schema()
     assert set(schema["properties"]) == {"goal", "steps", "output"}
+    step_schema = schema["$defs"]["Step"]["properties"]
+    assert set(step_schema) == {"id", "agent", "instruction", "inputs", "params", "for_each"}
+    assert "'$item'" in step_schema["for_each"]["description"]  # the planner learns how to fan out
+
+
+# -- fan-out (for_each) -----------------------------------------------------------
+
+
+def fan_out(for_each: Any = "$steps.parts.chunks", **inputs: Any) -> dict[str, Any]:
+    return {"id": "each", "agent": "a", "for_each": for_each, "inputs": inputs or {"text": "$item"}}
+
+
+def test_for_each_derives_dependencies() -> None:
+    plan = Plan.parse({"goal": "g", "steps": [step("parts", t="$input.doc"), fan_out(text="$item.text")]})
+    assert plan.step_map["each"].depends_on == {"parts"}
+    assert plan.step_map["each"].reads_item
+    over_input = Plan.parse({"goal": "g", "steps": [fan_out("$input.docs")]}, inputs=["docs"])
+    assert over_input.step_map["each"].input_names == {"docs"} and not over_input.step_map["each"].depends_on
+
+
+def test_for_each_must_name_an_existing_list() -> None:
+    found = problems({"goal": "g", "steps": [step("parts"), fan_out("$steps.ghost.chunks")]})
+    assert found == ["step 'each' references unknown step 'ghost' in '$steps.ghost.chunks'; existing steps: "
+                     "each, parts"]
+    found = problems({"goal": "g", "steps": [fan_out("$input.docs")]}, inputs=["doc"])
+    assert "unknown input 'docs'" in found[0]
+    assert problems({"goal": "g", "steps": [fan_out("$steps.each.x")]})[0] == (
+        "step 'each' references itself ('$steps.each.x')")
+
+
+def test_for_each_must_be_a_reference() -> None:
+    assert problems({"goal": "g", "steps": [step("parts"), fan_out("chunks")]}) == [
+        "step 'each' has for_each 'chunks'; it must be a reference to a list, e.g. '$steps.chunk.chunks' or "
+        "'$input.documents'"]
+    assert "malformed reference '$steps.'" in problems({"goal": "g", "steps": [fan_out("$steps.")]})[0]
+    assert "'$item' exists only inside the step" in problems({"goal": "g", "steps": [fan_out("$item")]})[0]
+
+
+def test_item_needs_for_each_and_for_each_needs_item() -> None:
+    assert problems({"goal": "g", "steps": [step("x", t="$item.text")]}) == [
+        "step 'x' uses '$item' but has no for_each; set for_each to the list to run over, e.g. "
+        "'$steps.chunk.chunks'"]
+    assert problems({"goal": "g", "steps": [step("parts"), fan_out(text="$steps.parts")]}) == [
+        "step 'each' has for_each but never reads '$item'; pass the current item in its inputs, e.g. "
+        "{'text': '$item'} or {'text': '$item.FIELD'}"]
+    found = problems({"goal": "g", "steps": [step("parts"), fan_out()], "output": {"a": "$item"}})
+    assert found[0].startswith("output references '$item', which exists only inside a step with for_each")
+
+
+def test_resolve_item_and_each() -> None:
+    outputs = {"x": [{"a": 1, "b": {"c": "p"}}, {"a": 2, "b": {"c": "q"}}]}
+    assert resolve("$steps.x.*.a", {}, outputs) == [1, 2]
+    assert resolve(["$steps.x.*.b.c", "$steps.x.1.a"], {}, outputs) == [["p", "q"], 2]
+    assert resolve({"t": "$item.text", "all": "$item"}, {}, {}, item={"text": "T"}) == {
+        "t": "T", "all": {"text": "T"}}
+    with pytest.raises(KeyError, match="not a list"):
+        resolve("$steps.x.0.*", {}, outputs)
+    with pytest.raises(KeyError, match="only available in a step with for_each"):
+        resolve("$item", {}, {})
+    assert str(Reference.parse("$item.a.b")) == "$item.a.b"
+    assert str(Reference.parse("$steps.x.*.a")) == "$steps.x.*.a"
+    assert Reference.parse("$items") is None and Reference.parse("$steps.*") is None
 
 
 def test_resolve_nested_references() -> None:
@@ -112,6 +174,22 @@ def test_workflow_compiles_to_plan() -> None:
     assert plan.output == {"label": "$steps.kind.label", "summary": "$steps.gist.summary"}
     assert wf.bind({"doc": "text"}) == {"doc": "text", "n": 3}
     assert wf.bind({"doc": "text", "n": "5"})["n"] == 5
+
+
+def test_workflow_fan_out() -> None:
+    wf = Workflow("digest", inputs={"doc": Input(str)})
+    parts = wf.step("parts", "chunk_text", text=wf.input.doc)
+    gists = wf.step("gists", "summarizer", for_each=parts.chunks, text=wf.item, params={"style": "bullets"})
+    wf.step("joined", "join_texts", texts=gists[EACH].summary)
+    wf.output(first=gists[0].summary)
+    plan = wf.compile(catalog=["chunk_text", "summarizer", "join_texts"])
+    assert plan.step_map["gists"].for_each == "$steps.parts.chunks"
+    assert plan.step_map["gists"].inputs == {"text": "$item"}
+    assert plan.step_map["joined"].inputs == {"texts": "$steps.gists.*.summary"}
+    assert plan.output == {"first": "$steps.gists.0.summary"}
+    with pytest.raises(PlanError, match="never reads '\\$item'"):
+        wf.step("bad", "summarizer", for_each=parts.chunks, text=wf.input.doc)
+        wf.compile()
 
 
 def test_workflow_input_errors() -> None:
