@@ -142,3 +142,27 @@ async def test_replanning_over_budget_keeps_the_first_phase() -> None:
     assert len(planner.calls) == 1  # the replan request was never sent
     assert result.step("say").output == {"text": "said", "confidence": 1.0}  # partial results kept
     assert result.step("wait").status == "failed"
+
+
+async def test_a_planned_fan_out_runs_one_step_per_item() -> None:
+    """The planner is told how to fan out, and a plan that does runs its agent once per item."""
+    fan_out = {"goal": "g", "steps": [{"id": "say", "agent": "echo", "for_each": "$input.lines",
+                                       "inputs": {"text": "$item"}}],
+               "output": {"said": "$steps.say.*.text"}}
+    planner = ScriptedModel([fan_out])
+    small = ScriptedModel([{"text": "ONE"}, {"text": "TWO"}, {"text": "THREE"}])
+    result = await build(planner, small).run("Shout each line", {"lines": ["one", "two", "three"]})
+    assert result.ok, result.error
+    assert sorted(result.answer["said"]) == ["ONE", "THREE", "TWO"]
+    assert sorted(call.last_user for call in small.calls) == ["one", "three", "two"]
+    assert '"for_each"' in planner.calls[0].prompt and "$item" in planner.calls[0].prompt
+    small.assert_complete()
+
+
+async def test_replanning_happens_once_only() -> None:
+    failing = {"goal": "g", "steps": [{"id": "wait", "agent": "sleep", "params": {"fail": True}}]}
+    planner = ScriptedModel([failing, failing, GOOD])
+    result = await build(planner, ScriptedModel(), replan=True).run("Say hi", {"text": "hi"})
+    assert result.status == "failed"
+    assert len(planner.calls) == 2  # the plan and one replan; the second failure is final
+    assert planner.remaining == 1
