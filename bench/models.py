@@ -8,7 +8,12 @@ The baseline beside each is one bare call of the same model on the same text (an
 embedding of it, or a 16-token completion), so the ratio is what the specialist's work
 (prompts, label embeddings, grounding, validation) costs over touching the model once.
 
-    python -m bench.models [--repeats 2]
+A second pass (``--setup gemma``) runs all three specialists on Gemma 3 270M alone: the
+classifier constrained to the label set by grammar, the extractor grounded, the summarizer
+generative (a 270M base model's summaries are not trustworthy, which is why the embedded
+profile summarises extractively; this pass measures what generation costs).
+
+    python -m bench.models [--repeats 2] [--setup embedded|gemma|both]
 """
 
 from __future__ import annotations
@@ -35,22 +40,42 @@ async def bare_call(orch: Any, model_name: str, text: str) -> float:
 
     client = orch.pool.client(model_name)
     started = time.perf_counter()
-    if client.capabilities.embeddings and model_name == "embed":
+    if model_name == "embed":
         await client.embed([text])
     else:
         await client.complete([user(text)], max_tokens=16)
     return time.perf_counter() - started
 
 
-async def measure(repeats: int = 2) -> tuple[list[Row], dict[str, Any]]:
+#: setup -> per specialist (cascade, options) overrides of the embedded profile
+SETUPS: dict[str, dict[str, tuple[list[str], dict[str, Any]]]] = {
+    "embedded": {},
+    "gemma": {
+        "classifier": (["gemma"], {"mode": "generative"}),
+        "extractor": (["gemma"], {"grounded": True}),
+        "summarizer": (["gemma"], {"extractive": False}),
+    },
+}
+
+
+def settings_for(setup: str) -> Any:
+    from orchestrator.settings import Settings
+
+    settings = Settings.load(profile="embedded", redis_url=None)
+    specialists = dict(settings.specialists)
+    for name, (cascade, options) in SETUPS[setup].items():
+        specialists[name] = specialists[name].model_copy(update={"cascade": cascade, "options": options})
+    return settings.model_copy(update={"specialists": specialists})
+
+
+async def measure(repeats: int = 2, setup: str = "embedded") -> tuple[list[Row], dict[str, Any]]:
     from orchestrator.app import Orchestrator
     from orchestrator.plan import resolve
     from orchestrator.router import RunGuard
-    from orchestrator.settings import Settings
     from orchestrator.types import Sensitivity
 
     quiet_logging()
-    orch = Orchestrator(Settings.load(profile="embedded"))
+    orch = Orchestrator(settings_for(setup))
     ours: dict[str, list[float]] = defaultdict(list)
     bare: dict[str, list[float]] = defaultdict(list)
     outcomes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -84,12 +109,12 @@ async def measure(repeats: int = 2) -> tuple[list[Row], dict[str, Any]]:
     for name in SPECIALISTS:
         if not ours[name]:
             continue
-        extra = {"model": models[name], "calls": len(ours[name]), "outcomes": dict(outcomes[name])}
-        rows.append(Row(NAME, f"{name} median ({models[name]})", median(ours[name]) * 1000, "ms",
+        extra = {"setup": setup, "model": models[name], "calls": len(ours[name]), "outcomes": dict(outcomes[name])}
+        rows.append(Row(NAME, f"{setup}: {name} median ({models[name]})", median(ours[name]) * 1000, "ms",
                         median(bare[name]) * 1000, "bare model call", extra=extra))
-        rows.append(Row(NAME, f"{name} p95", p95(ours[name]) * 1000, "ms", p95(bare[name]) * 1000,
+        rows.append(Row(NAME, f"{setup}: {name} p95", p95(ours[name]) * 1000, "ms", p95(bare[name]) * 1000,
                         "bare model call", extra=extra))
-    details = {"ours_s": dict(ours), "bare_s": dict(bare)}
+    details = {"setup": setup, "ours_s": dict(ours), "bare_s": dict(bare)}
     return rows, details
 
 
@@ -106,12 +131,18 @@ def available() -> str | None:
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(prog="python -m bench.models", description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per input and step")
+    parser.add_argument("--setup", choices=[*SETUPS, "both"], default="both",
+                        help="the embedded profile as shipped, every specialist on Gemma, or both")
     args = parser.parse_args(argv)
     missing = available()
     if missing:
         print(f"skipped: {missing}")
         return []
-    rows, details = asyncio.run(measure(args.repeats))
+    rows: list[Row] = []
+    details: dict[str, Any] = {}
+    for setup in SETUPS if args.setup == "both" else [args.setup]:
+        measured, details[setup] = asyncio.run(measure(args.repeats, setup))
+        rows += measured
     report(NAME, rows, details)
     return rows
 
