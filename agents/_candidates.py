@@ -426,6 +426,9 @@ _COMMON_OPENERS = frozenset(
 )
 
 
+_CODE = re.compile(r"[A-Z]{2,}[-/#]\d[\w\-/]*")
+
+
 def _product_score(text: str, match: re.Match[str], value: str, has_nouns: bool) -> float:
     head, model = match.group(1), match.group(2)
     score = 1.0 + (1.0 if any(ch.isdigit() for ch in model) else 0.0)
@@ -446,8 +449,10 @@ def _product_score(text: str, match: re.Match[str], value: str, has_nouns: bool)
         score -= 0.5  # sentence-initial capitals are grammar, not a brand
     if text[match.end() : match.end() + 2].lstrip().startswith(":"):
         score -= 1.0  # a field label ("Merchant account:", "Contact:")
+    if _CODE.fullmatch(value):
+        return UNLIKELY  # an order, ticket or invoice number is not a product (ORD-48213, INV/2024/7)
     if head.isupper() and len(head) > 1:
-        score -= 2.0  # a code, an acronym or a shouted word (ORD-48213, HTTP 500, URGENT)
+        score -= 2.0  # an acronym or a shouted word (HTTP 500, URGENT)
     return score
 
 
@@ -475,7 +480,9 @@ def _product_candidates(text: str) -> list[Candidate]:
         value = " ".join(part for part in (head + model, " ".join(nouns)) if part)
         if head.lower() in _COMMON_OPENERS or _EMAIL_RE.search(value):
             continue
-        found.append(Candidate(value, match.start(), _product_score(text, match, value, bool(nouns))))
+        score = _product_score(text, match, value, bool(nouns))
+        if score > 0:  # a product needs some evidence: a model number, camel case, a repeat, its nouns
+            found.append(Candidate(value, match.start(), score))
     return found
 
 

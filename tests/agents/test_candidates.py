@@ -92,8 +92,13 @@ def test_product_candidates_prefer_model_names_and_skip_codes_and_labels() -> No
     ranked = values(text, "product")
     assert ranked[0] == "Aeropress X2 coffee grinder"  # "The" is grammar, "I bought" is not the name
     assert "Aeropress X2 never worked" not in ranked
-    assert ranked.index("ORD-48213") > 0  # a code ranks below a name
-    assert ranked[-1] == "Contact"  # a field label ranks last
+    assert "ORD-48213" not in ranked  # an order number is not a product
+    assert "Contact" not in ranked and "Jane Smith" not in ranked  # nor a field label, nor a person
+
+
+def test_a_text_without_a_product_offers_none_rather_than_a_name_or_a_code() -> None:
+    assert values("My parcel never arrived, order ORD-1234. I need it before Friday. Thanks, Ana Silva",
+                  "product") == []
 
 
 def test_other_kinds() -> None:
