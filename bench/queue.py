@@ -3,9 +3,13 @@
 Both queues run on the same Redis in the same run, with 1 and 2 worker processes each:
 ours (``orchestrator worker`` running a no-op runner), arq with its defaults
 (``max_jobs=10``, ``poll_delay=0.5``) and arq tuned (``max_jobs`` = our concurrency,
-``poll_delay=0.01``). The clock runs from the first submit until every result has been
-read back (ours waits with ``result(wait=True)``, woken by the queue's pub/sub channel).
-arq lives in its own venv (see ``bench/_arq_env.py``).
+``poll_delay=0.01``). Neither side's workers log each job (arq's script does not configure
+logging; ours run with ``--log-level warning``). Both clients do the same thing: submit every
+job (100 at a time), wait for all of them with one batched waiter, then read every result one
+by one. The clock runs from the first submit until the last result is read. Ours waits with
+``JobQueue.wait`` (woken by the queue's pub/sub channel, it reads only the announced jobs);
+arq's checks its result keys in pipelined batches every 10 ms. arq lives in its own venv
+(see ``bench/_arq_env.py``).
 
     python -m bench.queue [--jobs 2000] [--concurrency 16] [--redis redis://127.0.0.1:6379/0]
 
@@ -56,7 +60,7 @@ def _ours(url: str, workers: int, jobs: int, concurrency: int) -> dict[str, floa
     names = [f"bench-{i}" for i in range(workers)]
     procs = [subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "worker", "--app", "bench.queue:make_noop_runner",
-         "--concurrency", str(concurrency), "--name", name], cwd=ROOT, env=env,
+         "--concurrency", str(concurrency), "--name", name, "--log-level", "warning"], cwd=ROOT, env=env,
     ) for name in names]
     try:
         return asyncio.run(_ours_measure(url, keys, names, jobs))
@@ -94,19 +98,21 @@ async def _ours_cleanup(url: str, keys: Any) -> None:
 
 
 async def _ours_batch(queue: Any, jobs: int) -> dict[str, float]:
-    """Submit ``jobs`` (100 at a time) and wait for each result as soon as it is submitted."""
+    """Submit ``jobs`` (100 at a time), wait for all with one waiter, then read every result."""
     gate = asyncio.Semaphore(100)
-    submitted_at: list[float] = []
 
-    async def one() -> bool:
+    async def submit() -> str:
         async with gate:
-            job_id = str(await queue.submit("noop"))
-        submitted_at.append(time.perf_counter())
-        return bool((await queue.result(job_id, wait=True, timeout=600)).ok)
+            return str(await queue.submit("noop"))
 
     started = time.perf_counter()
-    assert all(await asyncio.gather(*(one() for _ in range(jobs))))
-    return {"seconds": time.perf_counter() - started, "submit_seconds": max(submitted_at) - started, "jobs": jobs}
+    ids = await asyncio.gather(*(submit() for _ in range(jobs)))
+    submitted = time.perf_counter() - started
+    await queue.wait(ids, timeout=600)
+    results = await asyncio.gather(*(queue.result(job_id) for job_id in ids))
+    elapsed = time.perf_counter() - started
+    assert all(r.ok for r in results)
+    return {"seconds": elapsed, "submit_seconds": submitted, "jobs": jobs}
 
 
 # -- arq ----------------------------------------------------------------------

@@ -1,19 +1,24 @@
-"""The queue's server-side transitions: Lua scripts that submit, start and finish a job in one round trip.
+"""The queue's server-side transitions: Lua scripts that submit a job, and start and finish
+any number of jobs, in one round trip.
 
-Each script reads the job record, decides, rewrites the record and acknowledges (XACK+XDEL)
-the delivery, dead-letters and publishes on ``jobs_done`` atomically, so a job record and
-the stream never disagree and a waiting client hears about every final status.
+For each job, a script reads its record, decides, rewrites the record and acknowledges
+(XACK+XDEL) the delivery, dead-letters and announces it on ``jobs_done`` atomically, so a job
+record and the stream never disagree and a waiting client hears about every final status.
+Every script takes a batch of jobs (shared arguments first, then a fixed number per job) and
+answers one reply per job: clients submit the jobs of one event-loop turn together, a worker
+starts every job of one stream read and finishes the jobs that end in the same turn with one
+call. One message announces every job a call ended (their ids, separated by spaces).
 
 Records are rewritten without decoding them: cjson would change user ``inputs`` (an empty
 list becomes ``{}``, numbers keep 14 significant digits). :class:`~orchestrator.queue.Job`
 declares its state fields last, and they are scalars, so the state is the record's *tail*::
 
-    ...,"status":"queued","attempts":0,"error":null,"worker":null,"started_at":null,"finished_at":null}
+    ...,"status":"queued","attempts":0,"error":null,"worker":null,"started_at":null,"finished_at":null,"dead_lettered":false}
 
 ``,"`` never occurs inside a JSON string (a quote there is escaped), so the last
-``,"status":`` of a record is the top-level one. A record without that tail (written before
-the field order was fixed) makes a script answer ``relayout``: the caller rewrites the record
-through pydantic and runs the script again.
+``,"status":`` of a record is the top-level one. A record without that tail (written before the
+field order was fixed, or before a state field was added) makes a script answer ``relayout``:
+the caller rewrites the record through pydantic and runs the script again.
 """
 
 from __future__ import annotations
@@ -21,100 +26,136 @@ from __future__ import annotations
 _PRELUDE = """
 local TERMINAL = {completed = true, failed = true, cancelled = true, dead = true}
 local function parse(raw)
-  return string.match(raw,
-    '^(.*),"status":"(%a+)","attempts":(%d+),"error":(.-),"worker":(.-),"started_at":([^,]-),"finished_at":([^,]-)}$')
+  return string.match(raw, '^(.*),"status":"(%a+)","attempts":(%d+),"error":(.-),"worker":(.-),'
+    .. '"started_at":([^,]-),"finished_at":([^,]-),"dead_lettered":(%a+)}$')
 end
-local function build(head, status, attempts, err, worker, started, finished)
+local function build(head, status, attempts, err, worker, started, finished, dead)
   return head .. ',"status":"' .. status .. '","attempts":' .. attempts .. ',"error":' .. err
-    .. ',"worker":' .. worker .. ',"started_at":' .. started .. ',"finished_at":' .. finished .. '}'
+    .. ',"worker":' .. worker .. ',"started_at":' .. started .. ',"finished_at":' .. finished
+    .. ',"dead_lettered":' .. dead .. '}'
+end
+local function dead_letter(stream, maxlen, job, reason, attempts)
+  redis.call('XADD', stream, 'MAXLEN', maxlen, '*', 'job', job, 'error', reason, 'attempts', attempts)
+end
+local ended = {}
+local function announce(channel)
+  if #ended > 0 then redis.call('PUBLISH', channel, table.concat(ended, ' ')) end
 end
 """
 
 SUBMIT = """
--- KEYS: job, index, stream, idempotency key (or the job key when there is none)
--- ARGV: job id, record, ttl, created at, forget jobs created before, with idempotency key ('1' or '')
-if ARGV[6] == '1' then
-  local existing = redis.call('GET', KEYS[4])
-  if existing then return existing end
-  redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[3])
+-- KEYS: stream, index, then per job: job, idempotency key (or the job key when there is none)
+-- ARGV: ttl, forget jobs created before, then per job: job id, record, created at,
+--       idempotency value ('<job id> <fingerprint>', or '' without a key)
+local function submit(job_key, dedupe_key, a)
+  if ARGV[a + 4] ~= '' then
+    local existing = redis.call('GET', dedupe_key)
+    if existing then return existing end
+    redis.call('SET', dedupe_key, ARGV[a + 4], 'EX', ARGV[1])
+  end
+  redis.call('SET', job_key, ARGV[a + 2], 'EX', ARGV[1])
+  redis.call('ZADD', KEYS[2], ARGV[a + 3], ARGV[a + 1])
+  redis.call('XADD', KEYS[1], '*', 'job', ARGV[a + 1])
+  return ARGV[a + 1]
 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], 0, ARGV[5])
-redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
-return ARGV[1]
+local replies = {}
+for i = 1, (#KEYS - 2) / 2 do
+  replies[i] = submit(KEYS[2 * i + 1], KEYS[2 * i + 2], 2 + 4 * (i - 1))
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], 0, ARGV[2])
+return replies
 """
-"""Queue a job (once per idempotency key): the id of the queued job, or of the earlier one."""
+"""Queue jobs (each once per idempotency key), one reply per job: its id once queued, or the
+stored idempotency value of the earlier job (``'<job id> <fingerprint>'``; just the id if an
+older version stored it)."""
 
 START = _PRELUDE + """
--- KEYS: job, cancel flag, stream, dead letters
--- ARGV: job id, message id, group, worker (JSON), now (JSON), max attempts, ttl, done channel
-local function ack()
-  redis.call('XACK', KEYS[3], ARGV[3], ARGV[2])
-  redis.call('XDEL', KEYS[3], ARGV[2])
+-- KEYS: stream, dead letters, then per job: job, cancel flag
+-- ARGV: group, worker (JSON), now (JSON), max attempts, ttl, done channel, dead letters kept,
+--       then per job: job id, message id
+local function start(job_key, cancel_key, job_id, message_id)
+  local function ack()
+    redis.call('XACK', KEYS[1], ARGV[1], message_id)
+    redis.call('XDEL', KEYS[1], message_id)
+  end
+  local raw = redis.call('GET', job_key)
+  if not raw then ack() return {'stale'} end
+  local head, status, attempts, err, worker, started, finished, dead = parse(raw)
+  if not head then return {'relayout'} end
+  if TERMINAL[status] then ack() return {'stale'} end
+  local n = tonumber(attempts)
+  local ending, reason
+  if redis.call('EXISTS', cancel_key) == 1 then
+    ending, reason = 'cancelled', 'cancelled before it started'
+  elseif n >= tonumber(ARGV[4]) then
+    local last = 'the worker running it stopped without finishing'
+    if err ~= 'null' and err ~= '""' then last = cjson.decode(err) end
+    ending, reason = 'failed', 'dead-lettered after ' .. attempts .. ' attempts; last error: ' .. last
+  end
+  local record
+  if ending then
+    dead = ending == 'failed' and 'true' or 'false'
+    record = build(head, ending, attempts, cjson.encode(reason), worker, started, ARGV[3], dead)
+  else
+    record = build(head, 'running', tostring(n + 1), err, ARGV[2], ARGV[3], finished, dead)
+  end
+  redis.call('SET', job_key, record, 'EX', ARGV[5])
+  if not ending then return {'running', record} end
+  ack()
+  if dead == 'true' then dead_letter(KEYS[2], ARGV[7], job_id, reason, attempts) end
+  ended[#ended + 1] = job_id
+  return {ending, record, reason}
 end
-local raw = redis.call('GET', KEYS[1])
-if not raw then ack() return {'stale'} end
-local head, status, attempts, err, worker, started, finished = parse(raw)
-if not head then return {'relayout'} end
-if TERMINAL[status] then ack() return {'stale'} end
-local n = tonumber(attempts)
-local ending, reason
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  ending, reason = 'cancelled', 'cancelled before it started'
-elseif n >= tonumber(ARGV[6]) then
-  local last = 'the worker running it stopped without finishing'
-  if err ~= 'null' and err ~= '""' then last = cjson.decode(err) end
-  ending, reason = 'dead', 'gave up after ' .. attempts .. ' attempts; last error: ' .. last
+local replies = {}
+for i = 1, (#KEYS - 2) / 2 do
+  replies[i] = start(KEYS[2 * i + 1], KEYS[2 * i + 2], ARGV[2 * i + 6], ARGV[2 * i + 7])
 end
-local record
-if ending then
-  record = build(head, ending, attempts, cjson.encode(reason), worker, started, ARGV[5])
-else
-  record = build(head, 'running', tostring(n + 1), err, ARGV[4], ARGV[5], finished)
-end
-redis.call('SET', KEYS[1], record, 'EX', ARGV[7])
-if not ending then return {'running', record} end
-ack()
-if ending == 'dead' then
-  redis.call('XADD', KEYS[4], '*', 'job', ARGV[1], 'error', reason, 'attempts', attempts)
-end
-redis.call('PUBLISH', ARGV[8], ARGV[1])
-return {ending, record, reason}
+announce(ARGV[6])
+return replies
 """
-"""Begin an attempt: ``{'running', record}``, ``{'cancelled'|'dead', record, reason}``,
-``{'stale'}`` (unknown or finished job: entry acknowledged) or ``{'relayout'}``."""
+"""Begin attempts, one reply per job: ``{'running', record}``, ``{'cancelled'|'failed', record,
+reason}`` (failed: dead-lettered after the last attempt), ``{'stale'}`` (unknown or finished
+job: entry acknowledged) or ``{'relayout'}``."""
 
 FINISH = _PRELUDE + """
--- KEYS: job, stream, dead letters, run record
--- ARGV: job id, message id, group, attempts, status, error (JSON), error (text), now (JSON), ttl,
---       done channel, run record JSON ('' = none), run ttl ('' = none)
-local function ack()
-  redis.call('XACK', KEYS[2], ARGV[3], ARGV[2])
-  redis.call('XDEL', KEYS[2], ARGV[2])
-end
-local raw = redis.call('GET', KEYS[1])
-if not raw then ack() return {'missing'} end
-local head, status, attempts, err, worker, started = parse(raw)
-if not head then return {'relayout'} end
-if TERMINAL[status] or attempts ~= ARGV[4] then ack() return {'superseded', raw} end
-local record = build(head, ARGV[5], attempts, ARGV[6], worker, started, ARGV[8])
-redis.call('SET', KEYS[1], record, 'EX', ARGV[9])
-if ARGV[11] ~= '' then
-  if ARGV[12] ~= '' then
-    redis.call('SET', KEYS[4], ARGV[11], 'EX', ARGV[12])
-  else
-    redis.call('SET', KEYS[4], ARGV[11])
+-- KEYS: stream, dead letters, then per job: job, run record
+-- ARGV: group, now (JSON), ttl, done channel, run ttl ('' = none), dead letters kept,
+--       then per job: job id, message id, attempts, status, error (JSON), error (text),
+--       run record JSON ('' = none), dead-letter it ('1' or '')
+local function finish(job_key, run_key, a)
+  local function ack()
+    redis.call('XACK', KEYS[1], ARGV[1], ARGV[a + 2])
+    redis.call('XDEL', KEYS[1], ARGV[a + 2])
   end
+  local raw = redis.call('GET', job_key)
+  if not raw then ack() return {'missing'} end
+  local head, status, attempts, err, worker, started = parse(raw)
+  if not head then return {'relayout'} end
+  if TERMINAL[status] or attempts ~= ARGV[a + 3] then ack() return {'superseded', raw} end
+  local dead = ARGV[a + 8] == '1'
+  local record = build(head, ARGV[a + 4], attempts, ARGV[a + 5], worker, started, ARGV[2], dead and 'true' or 'false')
+  redis.call('SET', job_key, record, 'EX', ARGV[3])
+  if ARGV[a + 7] ~= '' then
+    if ARGV[5] ~= '' then
+      redis.call('SET', run_key, ARGV[a + 7], 'EX', ARGV[5])
+    else
+      redis.call('SET', run_key, ARGV[a + 7])
+    end
+  end
+  ack()
+  if dead then dead_letter(KEYS[2], ARGV[6], ARGV[a + 1], ARGV[a + 6], attempts) end
+  ended[#ended + 1] = ARGV[a + 1]
+  return {'finished', record}
 end
-ack()
-if ARGV[5] == 'dead' then
-  redis.call('XADD', KEYS[3], '*', 'job', ARGV[1], 'error', ARGV[7], 'attempts', attempts)
+local replies = {}
+for i = 1, (#KEYS - 2) / 2 do
+  replies[i] = finish(KEYS[2 * i + 1], KEYS[2 * i + 2], 6 + 8 * (i - 1))
 end
-redis.call('PUBLISH', ARGV[10], ARGV[1])
-return {'finished', record}
+announce(ARGV[4])
+return replies
 """
-"""Record an attempt's outcome: ``{'finished', record}``, ``{'superseded', record}`` (another
-attempt owns the job, or it already ended: entry acknowledged), ``{'missing'}`` or ``{'relayout'}``."""
+"""Record attempts' outcomes, one reply per job: ``{'finished', record}``, ``{'superseded', record}``
+(another attempt owns the job, or it already ended: entry acknowledged), ``{'missing'}`` or
+``{'relayout'}``."""
 
 __all__ = ["FINISH", "START", "SUBMIT"]

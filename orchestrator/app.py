@@ -5,6 +5,9 @@
     async with Orchestrator() as orch:
         result = await orch.run("ticket_triage", {"ticket": text})
         print(result.answer)
+
+        job = await orch.submit("ticket_triage", {"ticket": text})   # queued for workers (needs Redis)
+        result = await job.result(timeout=60)
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from orchestrator.errors import ConfigError, UnknownNameError, UserError
+from orchestrator.errors import BudgetExceeded, ConfigError, UnknownNameError, UserError
 from orchestrator.events import EventSink, FanOut
 from orchestrator.executor import Executor, PlanSource, RunSpec
 from orchestrator.models.base import Model
@@ -28,8 +31,10 @@ from orchestrator.router import Budget, GuardedModel, ModelPool, Router, RunGuar
 from orchestrator.types import Event, RunResult, Sensitivity
 
 if TYPE_CHECKING:
+    import redis.asyncio as aioredis
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
+    from orchestrator.queue import JobHandle, JobQueue
     from orchestrator.settings import Settings
     from orchestrator.store.base import Store
 
@@ -57,12 +62,14 @@ class Orchestrator:
             from orchestrator.logging import configure_logging
 
             configure_logging(settings.log.level, settings.log.format)
-        self.registry = registry or Registry.from_entry_points(settings.specialists)
+        self.registry = registry or Registry.from_entry_points(settings.specialists, origin=settings.origin)
         self.pool = ModelPool(settings.models, models)
         self.router = Router(self.pool, default_cascade=settings.default_cascade, baseline=settings.baseline_spec())
         self._store = store
         self._checkpointer = checkpointer
         self._executor: Executor | None = None
+        self._client: aioredis.Redis | None = None
+        self._queue: JobQueue | None = None
         self._owned: list[Any] = []
 
     async def __aenter__(self) -> Orchestrator:
@@ -76,25 +83,32 @@ class Orchestrator:
     async def _ensure(self) -> Executor:
         if self._executor is None:
             if self.settings.redis_url and (self._store is None or self._checkpointer is None):
-                await self._connect_redis(self.settings.redis_url)
+                self._connect_redis()
             self._executor = Executor(self.registry, self.router, checkpointer=self._checkpointer,
                                       settings=self.settings.executor)
         return self._executor
 
-    async def _connect_redis(self, url: str) -> None:
-        import redis.asyncio as aioredis
+    def _connect_redis(self) -> None:
+        from datetime import timedelta
 
         from orchestrator.checkpoint import RedisCheckpointer
-        from orchestrator.keys import KeySpace
         from orchestrator.store import RedisStore
 
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
-        self._owned.append(client)
-        keys = KeySpace(self.settings.key_prefix)
+        client, keys = self._redis("the run store"), self.settings.keyspace
         if self._store is None:
             self._store = RedisStore.from_settings(client, keys, self.settings)
         if self._checkpointer is None:
-            self._checkpointer = RedisCheckpointer(client, keys=keys)
+            ttl = timedelta(seconds=self.settings.queue.checkpoint_ttl)
+            self._checkpointer = RedisCheckpointer(client, keys=keys, ttl=ttl)
+
+    def _redis(self, purpose: str) -> aioredis.Redis:
+        """The deployment's Redis client, shared by store, checkpointer and queue (connects lazily)."""
+        if self._client is None:
+            from orchestrator.store.connection import connect_settings
+
+            self._client = connect_settings(self.settings, purpose)
+            self._owned.append(self._client)
+        return self._client
 
     @property
     def store(self) -> Store | None:
@@ -102,6 +116,9 @@ class Orchestrator:
 
     async def aclose(self) -> None:
         await self.pool.aclose()
+        if self._queue is not None:
+            await self._queue.aclose()
+            self._queue = None
         for resource in self._owned:
             await resource.aclose()
         self._owned.clear()
@@ -149,6 +166,45 @@ class Orchestrator:
         if self._store is not None:
             await self._store.save_run(result)
         return result
+
+    # -- the job queue --------------------------------------------------------------
+
+    @property
+    def queue(self) -> JobQueue:
+        """The deployment's job queue (``redis_url``); ConfigError without Redis."""
+        if self._queue is None:
+            from orchestrator.queue import JobQueue, QueueSettings
+
+            client = self._redis("submitting jobs")
+            self._queue = JobQueue(client, self.settings.keyspace, QueueSettings.of(self.settings.queue))
+        return self._queue
+
+    async def submit(
+        self,
+        target: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        sensitivity: Mapping[str, Sensitivity | str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobHandle:
+        """Queue a workflow or task for the workers; ``await handle.result()`` waits for its run.
+
+        What could never run (an unknown workflow, inputs it rejects, a task without a
+        planner) is refused here, as :meth:`run` would refuse it. The same
+        ``idempotency_key`` returns the same job; reused with other inputs it raises
+        :class:`~orchestrator.queue.IdempotencyConflict`.
+        """
+        queue = self.queue
+        values = dict(inputs or {})
+        self._prepare(target, dict(values))
+        levels = self._levels(target, values, sensitivity or {})
+        given = {name: levels[name] for name in sensitivity or {}}
+        job_id = await queue.submit(target, values, sensitivity=given or None, idempotency_key=idempotency_key)
+        return queue.handle(job_id)
+
+    def job(self, job_id: str) -> JobHandle:
+        """A handle on a job submitted earlier (here or by another process)."""
+        return self.queue.handle(job_id)
 
     async def stream(self, target: str | Plan, inputs: Mapping[str, Any] | None = None,
                      **kwargs: Any) -> AsyncIterator[Event]:
@@ -251,6 +307,8 @@ class Orchestrator:
         async def replan(previous: Plan, results: list[Any]) -> Plan | None:
             try:
                 return await planner.replan(task, described, previous, results)
+            except BudgetExceeded:
+                raise  # the run ends budget_exceeded, not failed
             except Exception as exc:
                 log.warning("planner.replan_failed", error=str(exc))
                 return None
@@ -259,6 +317,7 @@ class Orchestrator:
         if self.settings.planner.replan:
             spec.replan = replan
         spec.planner_cost = lambda: model.cost_usd
+        spec.planner_usage = lambda: model.usage
 
 
 def _looks_like_workflow(target: str, workflows: list[str]) -> bool:

@@ -36,6 +36,9 @@ the index, and readers only follow the index, so a reader never sees a checkpoin
 writes half stored, without the cost of MULTI/EXEC. With a ``ttl``, every write refreshes the
 expiry of both keys (inside MULTI/EXEC, so no key is ever left without one), and a thread
 expires as a whole ``ttl`` after its last write.
+
+A Redis that is unreachable or fails raises :class:`~orchestrator.errors.StoreError` (naming
+the server, never its password), as the run store does.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ from redis.typing import EncodableT, FieldT
 
 from orchestrator.errors import ConfigError
 from orchestrator.keys import KeySpace, escape_part, unescape_part
+from orchestrator.store.connection import connect, redis_errors
 
 __all__ = ["RedisCheckpointer"]
 
@@ -137,7 +141,7 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
         serde: SerializerProtocol | None = None,
     ) -> Self:
         """Connect to ``url``; the client is closed by :meth:`aclose` or ``async with``."""
-        saver = cls(aioredis.Redis.from_url(url), keys=keys, ttl=ttl, serde=serde)
+        saver = cls(connect(url), keys=keys, ttl=ttl, serde=serde)
         saver._owns_client = True
         return saver
 
@@ -169,9 +173,10 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
             member = _join(_CHECKPOINT, ns, checkpoint_id)
         else:
             within = _join(_CHECKPOINT, ns)
-            newest: list[bytes | str] = await self.client.zrevrangebylex(
-                self.keys.checkpoint_index(thread_id), f"({within};", f"[{within}:", start=0, num=1
-            )
+            with redis_errors(self.client):
+                newest: list[bytes | str] = await self.client.zrevrangebylex(
+                    self.keys.checkpoint_index(thread_id), f"({within};", f"[{within}:", start=0, num=1
+                )
             if not newest:
                 return None
             member = _text(newest[0])
@@ -209,10 +214,11 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
 
     async def _thread_ids(self) -> list[str]:
         pattern = self.keys.checkpoint_index_pattern
-        return [
-            self.keys.checkpoint_thread_id(_text(key))
-            async for key in self.client.scan_iter(match=pattern, count=500)
-        ]
+        with redis_errors(self.client):
+            return [
+                self.keys.checkpoint_thread_id(_text(key))
+                async for key in self.client.scan_iter(match=pattern, count=500)
+            ]
 
     async def _index_pages(
         self, thread_id: str, ns: str | None, wanted_id: str | None, before_id: str | None
@@ -228,9 +234,10 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
         high = f"({upper}"
         index_key = self.keys.checkpoint_index(thread_id)
         while True:
-            raw: list[bytes | str] = await self.client.zrevrangebylex(
-                index_key, high, low, start=0, num=_PAGE_SIZE
-            )
+            with redis_errors(self.client):
+                raw: list[bytes | str] = await self.client.zrevrangebylex(
+                    index_key, high, low, start=0, num=_PAGE_SIZE
+                )
             members = [_text(m) for m in raw]
             if members:
                 high = f"({members[-1]}"
@@ -251,12 +258,13 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
     ) -> list[CheckpointTuple]:
         """Read checkpoints by member in two round trips, keeping the order of ``members``."""
         data_key, index_key = self.keys.checkpoint_thread_keys(thread_id)
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hmget(data_key, members)
-            for member in members:
-                writes = _WRITE + member[len(_CHECKPOINT) :]
-                pipe.zrangebylex(index_key, f"[{writes}:", f"({writes};")
-            records, *fields_per_member = await pipe.execute()
+        with redis_errors(self.client):
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.hmget(data_key, members)
+                for member in members:
+                    writes = _WRITE + member[len(_CHECKPOINT) :]
+                    pipe.zrangebylex(index_key, f"[{writes}:", f"({writes};")
+                records, *fields_per_member = await pipe.execute()
 
         chosen: list[tuple[_Stored, list[str]]] = []
         for member, record, fields in zip(members, records, fields_per_member, strict=True):
@@ -278,7 +286,8 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
         }
         wanted.update((field, None) for _, fields in chosen for field in fields)
         fields = list(wanted)
-        values: list[bytes | str | None] = await self.client.hmget(data_key, fields) if fields else []
+        with redis_errors(self.client):
+            values: list[bytes | str | None] = await self.client.hmget(data_key, fields) if fields else []
         found = {f: v for f, v in zip(fields, values, strict=True) if isinstance(v, bytes)}
         return [
             self._tuple(stored, found, [w for f in write_fields if (w := found.get(f))])
@@ -352,11 +361,12 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
             value = self.serde.dumps_typed(values[channel]) if channel in values else (_EMPTY, b"")
             fields[_join(_BLOB, ns, channel, str(version))] = ormsgpack.packb(value)
         data_key, index_key = self.keys.checkpoint_thread_keys(thread_id)
-        async with self.client.pipeline(transaction=self._atomic) as pipe:
-            pipe.hset(data_key, mapping=fields)
-            pipe.zadd(index_key, {member: 0})
-            self._refresh_ttl(pipe, data_key, index_key)
-            await pipe.execute()
+        with redis_errors(self.client):
+            async with self.client.pipeline(transaction=self._atomic) as pipe:
+                pipe.hset(data_key, mapping=fields)
+                pipe.zadd(index_key, {member: 0})
+                self._refresh_ttl(pipe, data_key, index_key)
+                await pipe.execute()
         return _config(thread_id, ns, checkpoint["id"])
 
     async def aput_writes(
@@ -378,23 +388,25 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
         field_prefix = _join(_WRITE, conf.get("checkpoint_ns", ""), conf["checkpoint_id"], task_id)
         data_key, index_key = self.keys.checkpoint_thread_keys(thread_id)
         index: dict[str, int] = {}
-        async with self.client.pipeline(transaction=self._atomic) as pipe:
-            for position, (channel, value) in enumerate(writes):
-                idx = WRITES_IDX_MAP.get(channel, position)
-                field = f"{field_prefix}:{idx}"
-                record = ormsgpack.packb([task_id, channel, *self.serde.dumps_typed(value), task_path, idx])
-                if idx >= 0:
-                    pipe.hsetnx(data_key, field, record)
-                else:
-                    pipe.hset(data_key, field, record)
-                index[field] = 0
-            pipe.zadd(index_key, index)
-            self._refresh_ttl(pipe, data_key, index_key)
-            await pipe.execute()
+        with redis_errors(self.client):
+            async with self.client.pipeline(transaction=self._atomic) as pipe:
+                for position, (channel, value) in enumerate(writes):
+                    idx = WRITES_IDX_MAP.get(channel, position)
+                    field = f"{field_prefix}:{idx}"
+                    record = ormsgpack.packb([task_id, channel, *self.serde.dumps_typed(value), task_path, idx])
+                    if idx >= 0:
+                        pipe.hsetnx(data_key, field, record)
+                    else:
+                        pipe.hset(data_key, field, record)
+                    index[field] = 0
+                pipe.zadd(index_key, index)
+                self._refresh_ttl(pipe, data_key, index_key)
+                await pipe.execute()
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, write and channel value of ``thread_id``."""
-        await self.client.delete(*self.keys.checkpoint_thread_keys(thread_id))
+        with redis_errors(self.client):
+            await self.client.delete(*self.keys.checkpoint_thread_keys(thread_id))
 
     def _refresh_ttl(self, pipe: aioredis.client.Pipeline, *keys: str) -> None:
         if self._ttl_ms is not None:

@@ -3,33 +3,41 @@
 Key layout (names from :class:`~orchestrator.keys.KeySpace`)::
 
     <prefix>:jobs:stream              stream  {"job": <id>}, read by group "workers"
-    <prefix>:jobs:dead                stream  dead-lettered jobs: {"job", "error", "attempts"}
+    <prefix>:jobs:dead                stream  dead-lettered jobs: {"job", "error", "attempts"} (MAXLEN)
     <prefix>:jobs:index               zset    job ids by creation time (for ``list``)
     <prefix>:job:<id>                 string  :class:`Job` JSON (TTL ``result_ttl``)
     <prefix>:job:<id>:cancel          string  cancellation requested
-    <prefix>:job-idempotency:<key>    string  the job id submitted under ``key`` (SET NX)
+    <prefix>:job-idempotency:<key>    string  "<job id> <fingerprint of target and inputs>" (SET NX)
 
     <prefix>:jobs:done                pub/sub channel: ids of jobs that reached a final status
+                                      (space-separated, one message per script call)
 
 A job's run id is its job id, so a rerun after a worker crash resumes the same run from its
 last checkpoint. Every change of a job record is atomic, and a transition that ends a delivery
 also acknowledges (XACK) and deletes (XDEL) its stream entry in the same step: a job record
 and the stream never disagree. Workers (:mod:`orchestrator.worker`) drive the transitions
-through the ``worker_*`` methods; starting and finishing an attempt are one round trip each
-(Lua scripts, :mod:`orchestrator._queue_scripts`), the rare ones (cancel, retry, release) are
-WATCH/MULTI transactions. Every final status is published on ``jobs:done``, which is what
-``result(wait=True)`` listens to (one subscription per process).
+through the ``worker_*`` methods. The frequent ones are Lua scripts
+(:mod:`orchestrator._queue_scripts`) that take a batch: the jobs submitted in one event-loop
+turn are queued with one call, a worker starts the jobs of one stream read with one call and
+finishes the jobs that end in the same turn with one call; ``result`` look-ups of one turn
+share one MGET. The rare transitions (cancel, retry, release) are WATCH/MULTI transactions.
+Every final status is announced on ``jobs:done``, which is what ``result(wait=True)`` and
+``wait`` listen to (one subscription per process).
+
+A job that keeps failing ends ``failed`` with ``dead_lettered`` set and the last error in its
+record, and is added to the dead-letter stream.
 """
 
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import redis.asyncio as aioredis
 import structlog
@@ -39,18 +47,28 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError, WatchError
 
 from orchestrator import _queue_scripts
-from orchestrator.errors import JobError, StoreError
+from orchestrator.errors import JobError, StoreError, UserError
 from orchestrator.keys import KeySpace
 from orchestrator.store import RedisStore, Store
-from orchestrator.store.connection import connect, describe, redis_errors, text
+from orchestrator.store.batching import Coalescer
+from orchestrator.store.connection import connect, connect_settings, describe, redis_errors, text
 from orchestrator.store.signals import Signals
 from orchestrator.types import Event, RunResult, Sensitivity
+
+if TYPE_CHECKING:
+    from orchestrator.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 JobStatus = Literal["queued", "running", "completed", "failed", "cancelled", "dead"]
+"""``dead`` is only found in records written by earlier versions: a dead-lettered job is now
+``failed`` with :attr:`Job.dead_lettered` set."""
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled", "dead"})
 _WATCH_RETRIES = 100
+_PAGE = 500
+"""Job records read per MGET."""
+_BATCH = 100
+"""Jobs started or finished per script call (a longer script would hold Redis up)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +84,8 @@ class QueueSettings:
     """How long job records, run records and idempotency keys are kept."""
     events_maxlen: int = 10_000
     events_ttl: int = 7 * 24 * 3600
+    dead_letters_maxlen: int = 10_000
+    """Entries kept in the dead-letter stream (the oldest are dropped)."""
     shutdown_grace: float = 10.0
     """On SIGTERM, how long in-flight jobs may finish before they are handed back."""
     poll_interval: float = 0.5
@@ -101,10 +121,28 @@ class Job(BaseModel):
     """The worker that started the latest attempt."""
     started_at: float | None = None
     finished_at: float | None = None
+    dead_lettered: bool = False
+    """The job failed on every attempt (or its workers kept dying) and went to the dead-letter stream."""
 
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL
+
+    def fingerprint(self) -> str:
+        """What the job does (target, inputs, sensitivity), as a digest: same work, same digest."""
+        work = json.loads(self.model_dump_json(include={"target", "inputs", "sensitivity"}))
+        canonical = json.dumps(work, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+class IdempotencyConflict(UserError):
+    """An idempotency key was reused for different work (HTTP would say 409 Conflict)."""
+
+    def __init__(self, key: str, job_id: str) -> None:
+        super().__init__(f"idempotency key {key!r} was already used for job {job_id} with a different "
+                         "target or inputs; use a new key for new work")
+        self.key = key
+        self.job_id = job_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +151,15 @@ class Delivery:
 
     message_id: str
     job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One job's part of a batched transition script: its keys and arguments."""
+
+    job_id: str
+    keys: builtins.list[str]
+    args: builtins.list[Any]
 
 
 class JobQueue:
@@ -144,6 +191,9 @@ class JobQueue:
         self._start = client.register_script(_queue_scripts.START)
         self._finish = client.register_script(_queue_scripts.FINISH)
         self._signals = Signals(client, keys.jobs_done)
+        self._submits: Coalescer[_Item, Any] = Coalescer(self._submit_many, max_batch=_BATCH)
+        self._reads: Coalescer[str, tuple[Any, Any]] = Coalescer(self._read_many, max_batch=_PAGE // 2)
+        self._finishes: Coalescer[_Item, builtins.list[Any]] = Coalescer(self._finish_many, max_batch=_BATCH)
         self._run_store = _same_redis(self.store, client)
         """The store whose run records ``worker_finish`` writes in its own script (else ``save_run``)."""
 
@@ -152,9 +202,23 @@ class JobQueue:
         """A queue with its own client (closed by :meth:`aclose`)."""
         return cls(connect(url), keys, settings, owns_client=True)
 
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> JobQueue:
+        """The deployment's queue, with its own client: ``redis_url``, ``key_prefix``, ``[queue]``
+        (``overrides`` replace fields of it) and ``[redis]``. ConfigError without Redis."""
+        client = connect_settings(settings, "the job queue")
+        return cls(client, settings.keyspace, QueueSettings.of(settings.queue, **overrides), owns_client=True)
+
+    def handle(self, job_id: str) -> JobHandle:
+        """A :class:`JobHandle` on ``job_id`` (not checked: an unknown id fails on first use)."""
+        return JobHandle(job_id, self)
+
     async def aclose(self) -> None:
         """Stop listening for finished jobs; close the client if this queue owns it."""
         await self._signals.aclose()
+        await self._submits.aclose()
+        await self._reads.aclose()
+        await self._finishes.aclose()
         if self._owns_client:
             await self.client.aclose()
 
@@ -168,24 +232,32 @@ class JobQueue:
         sensitivity: Mapping[str, Sensitivity] | None = None,
         idempotency_key: str | None = None,
     ) -> str:
-        """Queue a job and return its id. The same ``idempotency_key`` returns the same id."""
+        """Queue a job and return its id.
+
+        The same ``idempotency_key`` returns the same id (for as long as job records are kept);
+        reused with a different target, inputs or sensitivity it raises :class:`IdempotencyConflict`.
+        Jobs submitted in the same event-loop turn are queued with one script call.
+        """
         job_id = uuid.uuid4().hex
-        ttl = self.settings.result_ttl
         job = Job(
             id=job_id, target=target, inputs=dict(inputs or {}), run_id=job_id,
             sensitivity=dict(sensitivity) if sensitivity else None, idempotency_key=idempotency_key,
         )
+        fingerprint = job.fingerprint() if idempotency_key is not None else ""
         dedupe_key = self.keys.job_idempotency(idempotency_key) if idempotency_key is not None else ""
-        keys = [self.keys.job(job_id), self.keys.jobs_index, self.keys.jobs_stream, dedupe_key or self.keys.job(job_id)]
-        args: builtins.list[str | int] = [job_id, job.model_dump_json(), ttl, repr(job.created_at),
-                                          repr(job.created_at - ttl), "1" if dedupe_key else ""]
+        dedupe_value = f"{job_id} {fingerprint}" if dedupe_key else ""
+        item = _Item(job_id, [self.keys.job(job_id), dedupe_key or self.keys.job(job_id)],
+                     [job_id, job.model_dump_json(), repr(job.created_at), dedupe_value])
         await self._ensure_group()
-        with redis_errors(self.client):
-            queued = text(await self._submit(keys, args))
-        if queued != job_id:
-            log.info("job.submit_deduplicated", job_id=queued)
-        else:
+        reply = text(await self._submits(item))
+        if reply == job_id:
             log.info("job.submitted", job_id=job_id, target=target)
+            return job_id
+        queued, _, earlier = reply.partition(" ")
+        if earlier and earlier != fingerprint:
+            assert idempotency_key is not None
+            raise IdempotencyConflict(idempotency_key, queued)
+        log.info("job.submit_deduplicated", job_id=queued)
         return queued
 
     async def status(self, job_id: str) -> Job:
@@ -208,15 +280,49 @@ class JobQueue:
         Raises :class:`JobError` if the job is unknown, still running (without ``wait``),
         not finished within ``timeout``, cancelled, dead, or failed without a run result.
         """
-        job = await self._finished(job_id, timeout) if wait else await self.status(job_id)
+        job, run = await (self._finished(job_id, timeout) if wait else self._job_and_run(job_id))
         if not job.finished:
             if not wait:
                 raise JobError(job_id, f"not finished yet (status {job.status})")
             raise JobError(job_id, f"not finished within {timeout:g}s (status {job.status})")
-        run = await self.store.get_run(job.run_id) if job.status in ("completed", "failed") else None
         if run is None or run.status == "running":
             raise JobError(job_id, f"{job.status}: {job.error or 'no run result recorded'}")
         return run
+
+    async def wait(
+        self,
+        job_ids: Sequence[str],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - part of the documented API
+    ) -> builtins.list[Job]:
+        """Wait until every job of ``job_ids`` is finished; their records, in the same order.
+
+        One waiter for any number of jobs: it reads every record once, then only those of jobs
+        announced on ``jobs:done`` (a batched GET), so each finished job costs O(1). Raises
+        :class:`JobError` for an unknown id, or when ``timeout`` passes first.
+        """
+        pending = set(job_ids)
+        found: dict[str, Job] = {}
+
+        async def all_finished(fired: set[str] | None) -> bool:
+            ids = builtins.list(pending if fired is None else pending & fired)
+            for start in range(0, len(ids), _PAGE):
+                page = ids[start:start + _PAGE]
+                with redis_errors(self.client):
+                    raws = await self.client.mget([self.keys.job(job_id) for job_id in page])
+                for job_id, raw in zip(page, raws, strict=True):
+                    if raw is None:
+                        raise JobError(job_id, "unknown job (never submitted, or its record expired)")
+                    job = Job.model_validate_json(raw)
+                    if job.finished:
+                        found[job_id] = job
+                        pending.discard(job_id)
+            return not pending
+
+        if not await self._signals.until(pending, all_finished, timeout):
+            total = len(found) + len(pending)
+            raise JobError(min(pending), f"not finished within {timeout:g}s ({len(pending)} of {total} unfinished)")
+        return [found[job_id] for job_id in job_ids]
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a job: a queued one at once, a running one as soon as its worker notices.
@@ -336,17 +442,27 @@ class JobQueue:
         return {job_id for job_id, flag in zip(job_ids, flags, strict=True) if flag is not None}
 
     async def worker_start(self, delivery: Delivery, worker: str) -> Job | None:
-        """Begin an attempt: the running :class:`Job`, or ``None`` if it must not run.
+        """Begin an attempt: the running :class:`Job`, or ``None`` if it must not run (see
+        :meth:`worker_start_many`)."""
+        [job] = await self.worker_start_many([delivery], worker)
+        return job
+
+    async def worker_start_many(self, deliveries: Sequence[Delivery], worker: str) -> builtins.list[Job | None]:
+        """Begin the attempts of ``deliveries`` in one round trip: for each, the running
+        :class:`Job`, or ``None`` if it must not run.
 
         Entries of unknown or finished jobs are acknowledged; a job with a cancel request is
-        recorded cancelled; a job that already used ``max_attempts`` is dead-lettered.
+        recorded cancelled; a job that already used ``max_attempts`` is failed and dead-lettered.
         """
-        job_id = delivery.job_id
-        keys = [self.keys.job(job_id), self.keys.job_cancel(job_id), self.keys.jobs_stream, self.keys.jobs_dead]
-        args = [job_id, delivery.message_id, self.keys.jobs_group, json.dumps(worker), repr(time.time()),
-                self.settings.max_attempts, self.settings.result_ttl, self.keys.jobs_done]
-        reply = await self._script(self._start, job_id, keys, args)
-        outcome = text(reply[0])
+        shared = [self.keys.jobs_group, json.dumps(worker), repr(time.time()), self.settings.max_attempts,
+                  self.settings.result_ttl, self.keys.jobs_done, self.settings.dead_letters_maxlen]
+        items = [_Item(d.job_id, [self.keys.job(d.job_id), self.keys.job_cancel(d.job_id)], [d.job_id, d.message_id])
+                 for d in deliveries]
+        replies = await self._batch(self._start, [self.keys.jobs_stream, self.keys.jobs_dead], shared, items)
+        return [await self._started(d, reply, worker) for d, reply in zip(deliveries, replies, strict=True)]
+
+    async def _started(self, delivery: Delivery, reply: builtins.list[Any], worker: str) -> Job | None:
+        job_id, outcome = delivery.job_id, text(reply[0])
         if outcome == "stale":
             log.info("job.stale_entry", job_id=job_id, message_id=delivery.message_id)
             return None
@@ -367,28 +483,50 @@ class JobQueue:
         error: str | None = None,
         *,
         run: RunResult | None = None,
+        dead_letter: bool = False,
     ) -> Job:
         """Record the outcome of an attempt and acknowledge its delivery, in one step.
 
         ``run`` (the attempt's run record) is saved too: in the same script when the store is
-        a :class:`RedisStore` on this Redis, else with ``store.save_run`` first. Nothing is
-        recorded if the attempt no longer owns the job (another worker took it over).
+        a :class:`RedisStore` on this Redis, else with ``store.save_run`` first. With
+        ``dead_letter``, the job is marked dead-lettered and added to the dead-letter stream.
+        Nothing is recorded if the attempt no longer owns the job (another worker took it over).
+        Attempts that finish in the same event-loop turn are recorded with one script call.
         """
         store = self._run_store
         if run is not None and store is None:
             await self.store.save_run(run)
         run_key = store.keys.run(job.run_id) if store is not None else self.keys.run(job.run_id)
-        run_ttl = "" if store is None or store.run_ttl is None else store.run_ttl
-        keys = [self.keys.job(job.id), self.keys.jobs_stream, self.keys.jobs_dead, run_key]
-        args = [job.id, delivery.message_id, self.keys.jobs_group, job.attempts, status, json.dumps(error),
-                error or "", repr(time.time()), self.settings.result_ttl, self.keys.jobs_done,
-                run.model_dump_json() if run is not None and store is not None else "", run_ttl]
-        reply = await self._script(self._finish, job.id, keys, args)
+        item = _Item(job.id, [self.keys.job(job.id), run_key], [
+            job.id, delivery.message_id, job.attempts, status, json.dumps(error), error or "",
+            run.model_dump_json() if run is not None and store is not None else "", "1" if dead_letter else ""])
+        reply = await self._finishes(item)
         if text(reply[0]) == "missing":
             raise JobError(job.id, "unknown job (never submitted, or its record expired)")
         updated = Job.model_validate_json(reply[1])
         log.info("job.finished", job_id=job.id, status=updated.status, attempt=job.attempts)
         return updated
+
+    async def _read_many(self, job_ids: builtins.list[str]) -> builtins.list[tuple[Any, Any]]:
+        """The raw job and run records of ``job_ids`` (runs in :attr:`_run_store`), one MGET."""
+        store = self._run_store
+        assert store is not None
+        keys = [key for job_id in job_ids for key in (self.keys.job(job_id), store.keys.run(job_id))]
+        with redis_errors(self.client):
+            raws = await self.client.mget(keys)
+        return builtins.list(zip(raws[::2], raws[1::2], strict=True))
+
+    async def _submit_many(self, items: builtins.list[_Item]) -> builtins.list[Any]:
+        ttl = self.settings.result_ttl
+        keys = [self.keys.jobs_stream, self.keys.jobs_index]
+        return await self._batch(self._submit, keys, [ttl, repr(time.time() - ttl)], items, relayout=False)
+
+    async def _finish_many(self, items: builtins.list[_Item]) -> builtins.list[builtins.list[Any]]:
+        store = self._run_store
+        run_ttl = "" if store is None or store.run_ttl is None else store.run_ttl
+        shared = [self.keys.jobs_group, repr(time.time()), self.settings.result_ttl, self.keys.jobs_done, run_ttl,
+                  self.settings.dead_letters_maxlen]
+        return await self._batch(self._finish, [self.keys.jobs_stream, self.keys.jobs_dead], shared, items)
 
     async def worker_retry(self, job: Job, delivery: Delivery, error: str) -> Job:
         """Queue the job again after a retryable failure (new stream entry, same run id)."""
@@ -461,30 +599,63 @@ class JobQueue:
         data = {"status": status, "error": reason}
         await self.store.emit(Event(type="run.failed", run_id=job.run_id, data=data))
 
-    async def _finished(self, job_id: str, timeout: float | None) -> Job:  # noqa: ASYNC109
-        """The job's record once it is finished (woken by ``jobs:done``), or the last one seen."""
-        job: Job | None = None
+    async def _finished(self, job_id: str, timeout: float | None) -> tuple[Job, RunResult | None]:  # noqa: ASYNC109
+        """:meth:`_job_and_run` once the job is finished (woken by ``jobs:done``), or the last seen."""
+        seen: tuple[Job, RunResult | None] | None = None
 
-        async def finished() -> bool:
-            nonlocal job
-            job = await self.status(job_id)
-            return job.finished
+        async def finished(_fired: set[str] | None) -> bool:
+            nonlocal seen
+            seen = await self._job_and_run(job_id)
+            return seen[0].finished
 
         await self._signals.until(job_id, finished, timeout)
-        assert job is not None
-        return job
+        assert seen is not None
+        return seen
 
-    async def _script(self, script: AsyncScript, job_id: str, keys: builtins.list[str],
-                      args: builtins.list[Any]) -> builtins.list[Any]:
-        """Run a transition script; a record in an older field order is rewritten first."""
+    async def _job_and_run(self, job_id: str) -> tuple[Job, RunResult | None]:
+        """The job's record, and its run record if it ended completed or failed: one round trip
+        when the runs are on this Redis (a job's run id is its id), shared by the look-ups of
+        the same event-loop turn."""
+        store = self._run_store
+        if store is None:
+            job = await self.status(job_id)
+            return job, await self.store.get_run(job.run_id) if job.status in ("completed", "failed") else None
+        raw_job, raw_run = await self._reads(job_id)
+        if raw_job is None:
+            raise JobError(job_id, "unknown job (never submitted, or its record expired)")
+        job = Job.model_validate_json(raw_job)
+        if job.status not in ("completed", "failed"):
+            return job, None
+        if job.run_id != job_id:
+            return job, await store.get_run(job.run_id)
+        return job, None if raw_run is None else RunResult.model_validate_json(raw_run)
+
+    async def _batch(self, script: AsyncScript, keys: builtins.list[str], args: builtins.list[Any],
+                     items: Sequence[_Item], *, relayout: bool = True) -> builtins.list[Any]:
+        """Run a batched script (the shared ``keys`` and ``args``, then each item's) on ``items``,
+        ``_BATCH`` at a time: one reply per item. With ``relayout`` (START, FINISH), records in
+        an older layout are rewritten and their items run again."""
+
+        async def run(chosen: Sequence[_Item]) -> builtins.list[Any]:
+            return builtins.list(await script([*keys, *(k for item in chosen for k in item.keys)],
+                                              [*args, *(a for item in chosen for a in item.args)]))
+
+        replies: builtins.list[Any] = []
         with redis_errors(self.client):
-            reply: builtins.list[Any] = await script(keys, args)
+            for start in range(0, len(items), _BATCH):
+                replies += await run(items[start:start + _BATCH])
+            if not relayout:
+                return replies
+            redo = [n for n, reply in enumerate(replies) if text(reply[0]) == "relayout"]
+            for n in redo:
+                await self._update(items[n].job_id, lambda job: job, rewrite=True)
+            if redo:
+                for n, reply in zip(redo, await run([items[n] for n in redo]), strict=True):
+                    replies[n] = reply
+        for item, reply in zip(items, replies, strict=True):
             if text(reply[0]) == "relayout":
-                await self._update(job_id, lambda job: job, rewrite=True)
-                reply = await script(keys, args)
-        if text(reply[0]) == "relayout":
-            raise StoreError(f"job {job_id}: the record does not have the layout of a Job")
-        return reply
+                raise StoreError(f"job {item.job_id}: the record does not have the layout of a Job")
+        return replies
 
     async def _update(
         self,
@@ -525,6 +696,33 @@ class JobQueue:
         raise StoreError(f"job {job_id}: record kept changing; gave up after {_WATCH_RETRIES} tries")
 
 
+@dataclass(frozen=True, slots=True)
+class JobHandle:
+    """A submitted job: ``await handle.result()`` waits for its run; status, events and cancel too."""
+
+    id: str
+    queue: JobQueue
+
+    async def status(self) -> Job:
+        """The job's record (see :meth:`JobQueue.status`)."""
+        return await self.queue.status(self.id)
+
+    async def result(self, timeout: float | None = None) -> RunResult:  # noqa: ASYNC109 - documented API
+        """Wait until the job finishes and return its run; JobError if it did not complete a run
+        (cancelled, failed before running, dead-lettered) or ``timeout`` passed first."""
+        return await self.queue.result(self.id, wait=True, timeout=timeout)
+
+    def events(
+        self, *, follow: bool = True, after: str | None = None, timeout: float | None = None
+    ) -> AsyncIterator[tuple[str, Event]]:
+        """The run's events as ``(cursor, event)``, by default following them to the end."""
+        return self.queue.events(self.id, after=after, follow=follow, timeout=timeout)
+
+    async def cancel(self) -> Job:
+        """Cancel the job (see :meth:`JobQueue.cancel`)."""
+        return await self.queue.cancel(self.id)
+
+
 def _deliveries(entries: Any) -> builtins.list[Delivery]:
     found = []
     for message_id, fields in entries or []:
@@ -547,4 +745,5 @@ def _json(value: Mapping[str, Any]) -> str:
     return json.dumps(dict(value), default=str)
 
 
-__all__ = ["TERMINAL", "Delivery", "Job", "JobQueue", "JobStatus", "QueueSettings"]
+__all__ = ["TERMINAL", "Delivery", "IdempotencyConflict", "Job", "JobHandle", "JobQueue", "JobStatus",
+           "QueueSettings"]

@@ -170,10 +170,25 @@ class QueueSettings(_Section):
     """Events kept per run stream (approximate trimming)."""
     events_ttl: int = Field(default=7 * _DAY, ge=1)
     """Seconds a run's event stream is kept after its last event."""
+    checkpoint_ttl: int = Field(default=7 * _DAY, ge=1)
+    """Seconds a run's LangGraph checkpoints are kept after its last step (resuming needs them)."""
+    dead_letters_maxlen: int = Field(default=10_000, ge=1)
+    """Entries kept in the dead-letter stream (the oldest are dropped)."""
     shutdown_grace: float = Field(default=10.0, ge=0)
     """On SIGTERM, seconds in-flight jobs may finish before they are handed back."""
     poll_interval: float = Field(default=0.5, gt=0)
     """Seconds between a worker's checks for cancel flags (and the longest a stream read blocks)."""
+
+
+class RedisSettings(_Section):
+    """How every client talks to Redis (store, checkpointer, queue, workers, CLI, HTTP)."""
+
+    connect_timeout: float = Field(default=2.0, gt=0)
+    """Seconds to open a connection, handshake included; an unreachable or mute server fails then."""
+    socket_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for any one reply on an open connection."""
+    max_connections: int = Field(default=64, ge=1)
+    """Connections per client pool; callers beyond that wait for a free one."""
 
 
 class HttpSettings(_Section):
@@ -261,10 +276,12 @@ class Settings(BaseSettings):
     key_prefix: str = Field(default=DEFAULT_PREFIX, min_length=1)
     """Every Redis key of this deployment starts with ``<key_prefix>:``."""
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     _sources: tuple[str, ...] = PrivateAttr(default=())
+    _layers: tuple[_Layer, ...] = PrivateAttr(default=())
 
     def __init__(self, *, _layers: Sequence[_Layer] | None = None, **values: Any) -> None:
         if _layers is None:  # constructed directly: environment and arguments only
@@ -274,6 +291,7 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             raise _config_error(exc, _layers) from None
         self._sources = tuple(dict.fromkeys(layer.source for layer in _layers if layer.data))
+        self._layers = tuple(_layers)
 
     @classmethod
     def settings_customise_sources(
@@ -326,6 +344,8 @@ class Settings(BaseSettings):
         for name, spec in self.models.items():
             if spec.name != name:
                 problems.append((("models", name, "name"), f"{spec.name!r} differs from its key; leave it out"))
+            if (backend_problem := spec.backend_problem()) is not None:
+                problems.append((("models", name, "ref"), backend_problem))
         references: list[tuple[Loc, str]] = [(("default_cascade",), n) for n in self.default_cascade]
         for specialist, config in self.specialists.items():
             references += [(("specialists", specialist, "cascade"), n) for n in config.cascade]
@@ -339,7 +359,10 @@ class Settings(BaseSettings):
             if name in self.models:
                 continue
             if ":" in name:  # a raw reference: an implicit model with default settings
-                self.models[name] = ModelSpec(ref=name)
+                implicit = ModelSpec(ref=name)
+                if (backend_problem := implicit.backend_problem()) is not None:
+                    problems.append((loc, backend_problem))
+                self.models[name] = implicit
                 continue
             known = ", ".join(self.models) or "none"
             problems.append(
@@ -355,6 +378,10 @@ class Settings(BaseSettings):
     def sources(self) -> tuple[str, ...]:
         """Where the values came from, lowest priority first (e.g. ``("profile 'embedded'", "environment")``)."""
         return self._sources
+
+    def origin(self, key: str) -> str | None:
+        """Where the value at dotted ``key`` was set: a file, a profile or an environment variable."""
+        return _origin(tuple(key.split(".")), self._layers)
 
     @property
     def keyspace(self) -> KeySpace:
@@ -620,6 +647,7 @@ __all__ = [
     "LogSettings",
     "PlannerSettings",
     "QueueSettings",
+    "RedisSettings",
     "Settings",
     "available_profiles",
 ]

@@ -6,8 +6,9 @@
     await worker.run(stop)          # until ``stop`` is set (SIGTERM/SIGINT in the CLI)
 
 Per job: start an attempt (counted in the record), run it with ``run_id = job id``, record the
-outcome, save the run record and acknowledge the stream entry in one step (one round trip
-each for starting and finishing, see :mod:`orchestrator.queue`). While a job runs, a maintenance
+outcome, save the run record and acknowledge the stream entry in one step. Every job of one
+stream read is started with one round trip, and jobs that end in the same event-loop turn are
+finished with one (see :mod:`orchestrator.queue`). While a job runs, a maintenance
 loop touches its entry (so nobody reclaims it), watches its cancel flag, and takes over
 entries that a dead worker left idle beyond the visibility timeout; a reclaimed job runs
 again under the same run id, so the checkpointer resumes it and completed steps are not
@@ -17,7 +18,7 @@ repeated. Outcomes:
   as the result says (no retry: the executor already handled the failure);
 - the run raises :class:`~orchestrator.errors.UserError` or ``PlanError`` (bad target, bad
   inputs, bad plan): failed at once, no retry;
-- any other exception: retried, and after ``max_attempts`` dead-lettered;
+- any other exception: retried, and after ``max_attempts`` failed and dead-lettered;
 - cancel requested: the run is cancelled and the job recorded cancelled;
 - shutdown: in-flight jobs get ``shutdown_grace`` seconds, then are cancelled and left
   pending for another worker.
@@ -104,12 +105,21 @@ class Worker:
         self._events: EventSink | None = queue.store if forward_events else None
         self._in_flight: dict[str, _InFlight] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[str] = set()
+        """Jobs whose run has not returned yet: they hold the ``concurrency`` slots (recording an
+        outcome does not, so the next jobs start while the last ones are being recorded)."""
+        self._slot_freed = asyncio.Event()
         self._stats = _Stats()
         self._log = log.bind(worker=self.name)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Process jobs until ``stop`` is set, then shut down gracefully."""
+        """Process jobs until ``stop`` is set, then shut down gracefully.
+
+        Redis must be reachable at the start (else :class:`~orchestrator.errors.StoreError`, at
+        once: a wrong URL is not retried forever); later outages are waited out.
+        """
         stop = stop or asyncio.Event()
+        await self.queue.worker_heartbeat(self.name, self._status(stop))
         self._log.info("worker.started", concurrency=self.concurrency)
         maintenance = asyncio.create_task(self._maintain(stop), name=f"{self.name}-maintenance")
         try:
@@ -129,10 +139,12 @@ class Worker:
         reclaim_every = max(0.05, self.settings.visibility_timeout / 2)
         next_reclaim = 0.0
         while not stop.is_set():
-            free = self.concurrency - len(self._tasks)
+            self._slot_freed.clear()
+            free = self.concurrency - len(self._running)
             if free <= 0:
-                await asyncio.wait(self._tasks, timeout=self.settings.poll_interval,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.poll_interval):
+                        await self._slot_freed.wait()
                 continue
             try:
                 deliveries: list[Delivery] = []
@@ -145,10 +157,23 @@ class Worker:
                 self._log.error("worker.redis_unavailable", error=str(exc))
                 await _sleep_unless(stop, 1.0)
                 continue
-            for delivery in deliveries:
-                task = asyncio.create_task(self._process(delivery), name=f"job-{delivery.job_id}")
+            for flight in await self._start(deliveries):
+                self._in_flight[flight.job.id] = flight
+                self._running.add(flight.job.id)
+                task = asyncio.create_task(self._process(flight), name=f"job-{flight.job.id}")
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+
+    async def _start(self, deliveries: list[Delivery]) -> list[_InFlight]:
+        """Begin the attempts of ``deliveries`` (one round trip); those that must not run are dropped."""
+        if not deliveries:
+            return []
+        try:
+            jobs = await self.queue.worker_start_many(deliveries, self.name)
+        except Exception as exc:  # e.g. Redis down: the entries stay pending and are reclaimed later
+            self._log.error("jobs.not_started", jobs=[d.job_id for d in deliveries], error=_describe(exc))
+            return []
+        return [_InFlight(job, d) for d, job in zip(deliveries, jobs, strict=True) if job is not None]
 
     async def _drain(self) -> None:
         """Let in-flight jobs finish within the grace period, then hand the rest back."""
@@ -198,28 +223,28 @@ class Worker:
 
     # -- one job ---------------------------------------------------------------
 
-    async def _process(self, delivery: Delivery) -> None:
-        """Run one delivery to a recorded outcome. Never raises (a bad job never kills us)."""
+    async def _process(self, flight: _InFlight) -> None:
+        """Run one started job to a recorded outcome. Never raises (a bad job never kills us)."""
         try:
-            job = await self.queue.worker_start(delivery, self.name)
-            if job is None:
-                return
-            flight = _InFlight(job, delivery)
-            self._in_flight[job.id] = flight
-            try:
-                await self._attempt(flight)
-            finally:
-                self._in_flight.pop(job.id, None)
+            await self._attempt(flight)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # Redis down while recording: the entry stays pending, reclaimed later
-            self._log.error("job.unrecorded", job_id=delivery.job_id, error=f"{type(exc).__name__}: {exc}")
+            self._log.error("job.unrecorded", job_id=flight.job.id, error=_describe(exc))
+        finally:
+            self._in_flight.pop(flight.job.id, None)
+            self._run_ended(flight.job.id)
+
+    def _run_ended(self, job_id: str) -> None:
+        self._running.discard(job_id)
+        self._slot_freed.set()
 
     async def _attempt(self, flight: _InFlight) -> None:
         job = flight.job
         flight.run = asyncio.create_task(self.runner.run(
             job.target, job.inputs, run_id=job.run_id, sensitivity=job.sensitivity, events=self._events,
         ))
+        flight.run.add_done_callback(lambda _run: self._run_ended(job.id))
         result: RunResult | None = None
         error: Exception | None = None
         try:
@@ -250,20 +275,22 @@ class Worker:
             self._stats.failed += 1
 
     async def _failed(self, flight: _InFlight, error: Exception) -> None:
-        """A run that raised: user errors fail at once, others retry until dead."""
+        """A run that raised: user errors fail at once, others retry until dead-lettered."""
         job, reason = flight.job, _describe(error)
         if isinstance(error, _NOT_RETRYABLE):
             await self._end(flight, "failed", reason)
         elif job.attempts >= self.settings.max_attempts:
-            await self._end(flight, "dead", f"gave up after {job.attempts} attempts: {reason}")
+            await self._end(flight, "failed", f"dead-lettered after {job.attempts} attempts; last error: {reason}",
+                            dead_letter=True)
         else:
             await self.queue.worker_retry(job, flight.delivery, reason)
 
-    async def _end(self, flight: _InFlight, status: JobStatus, error: str, *, run: RunResult | None = None) -> None:
+    async def _end(self, flight: _InFlight, status: JobStatus, error: str, *, run: RunResult | None = None,
+                   dead_letter: bool = False) -> None:
         """Record a run that ended without a usable result, and close its event stream."""
         self._stats.processed += 1
         self._stats.failed += 1
-        await self.queue.worker_finish(flight.job, flight.delivery, status, error, run=run)
+        await self.queue.worker_finish(flight.job, flight.delivery, status, error, run=run, dead_letter=dead_letter)
         await self.queue.store.emit(
             Event(type="run.failed", run_id=flight.job.run_id, data={"status": status, "error": error})
         )

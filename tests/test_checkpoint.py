@@ -19,9 +19,13 @@ from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.serde.types import ERROR
 from langgraph.graph import END, START, StateGraph
 
+from orchestrator.app import Orchestrator
 from orchestrator.checkpoint import RedisCheckpointer
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, StoreError
 from orchestrator.keys import KeySpace
+from orchestrator.plan import Plan
+from orchestrator.settings import Settings
+from tests.engine.agents import make_registry
 
 TRICKY_THREAD = "tenant:a:{thread}*?[x]%3A"
 """A thread id with ':', hash-tag braces, glob characters and an escape-like sequence."""
@@ -225,6 +229,33 @@ async def test_without_ttl_keys_do_not_expire(
     await saver.aput_writes(stored, [("ch", "v")], "task")
 
     assert [await redis_client.pttl(k) for k in keyspace.checkpoint_thread_keys("t")] == [-1, -1]
+
+
+async def test_an_orchestrator_on_redis_checkpoints_with_the_configured_ttl(
+    redis_url: str, redis_client: aioredis.Redis, keyspace: KeySpace
+) -> None:
+    plan = Plan.parse({"goal": "wait twice", "steps": [
+        {"id": "a", "agent": "sleep", "inputs": {"value": 1}},
+        {"id": "b", "agent": "sleep", "inputs": {"value": "$steps.a.value"}},
+    ]})
+    settings = Settings(redis_url=redis_url, key_prefix=keyspace.prefix, queue={"checkpoint_ttl": 3600})
+    registry, _ = make_registry()
+    async with Orchestrator(settings, registry=registry, models={}) as orch:
+        result = await orch.run(plan, run_id="ttl-run")
+    assert result.ok
+    keys = keyspace.checkpoint_thread_keys("ttl-run")
+    assert await redis_client.exists(*keys) == 2
+    ttls = [await redis_client.ttl(key) for key in keys]
+    assert all(3500 < ttl <= 3600 for ttl in ttls), ttls
+    assert Settings(redis_url=None).queue.checkpoint_ttl == 7 * 24 * 3600  # the default: a week
+
+
+async def test_an_unreachable_redis_raises_a_store_error(unused_tcp_port: int) -> None:
+    async with RedisCheckpointer.from_url(f"redis://127.0.0.1:{unused_tcp_port}/0") as saver:
+        for call in (saver.aget_tuple(_config("t")), _put(saver, _config("t"), value=1),
+                     saver.adelete_thread("t"), _all(saver.alist(None))):
+            with pytest.raises(StoreError, match=f"cannot reach Redis at redis://127.0.0.1:{unused_tcp_port}/0"):
+                await call
 
 
 async def test_delete_thread_removes_every_key_of_that_thread_only(

@@ -434,3 +434,26 @@ def test_registering_the_command_imports_nothing_heavy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_retention_and_redis_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.queue import QueueSettings
+    from orchestrator.store import RedisOptions
+
+    defaults = Settings.load()
+    week = 7 * 24 * 3600
+    assert (defaults.queue.checkpoint_ttl, defaults.queue.result_ttl, defaults.queue.dead_letters_maxlen) == (
+        week, week, 10_000)
+    assert RedisOptions.of(defaults) == RedisOptions()  # the settings' defaults are the factory's
+    monkeypatch.setenv("ORCHESTRATOR_QUEUE__CHECKPOINT_TTL", "3600")
+    monkeypatch.setenv("ORCHESTRATOR_REDIS__CONNECT_TIMEOUT", "0.5")
+    monkeypatch.setenv("ORCHESTRATOR_REDIS__SOCKET_TIMEOUT", "30")
+    settings = Settings.load(queue={"dead_letters_maxlen": 50})
+    assert settings.queue.checkpoint_ttl == 3600
+    assert RedisOptions.of(settings) == RedisOptions(connect_timeout=0.5, socket_timeout=30, max_connections=64)
+    assert QueueSettings.of(settings.queue).dead_letters_maxlen == 50
+    for key, value, reason in (("queue", {"checkpoint_ttl": 0}, "greater than or equal to 1"),
+                               ("redis", {"connect_timeout": 0}, "greater than 0"),
+                               ("redis", {"conect_timeout": 1}, "did you mean 'connect_timeout'")):
+        with pytest.raises(ConfigError, match=reason):
+            Settings.load(**{key: value})

@@ -49,8 +49,10 @@ def register(subparsers: Any) -> None:
     worker.add_argument("--name", help="consumer name (default: host-pid-random)")
     worker.add_argument("--grace", type=float, metavar="SECONDS",
                         help="on SIGTERM, how long in-flight jobs may finish before they are handed back")
+    worker.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
+                        help="info (the default) logs each job's start and end")
     add_config_options(worker)
-    worker.set_defaults(func=run_worker, log_level="info")
+    worker.set_defaults(func=run_worker)
 
     jobs = subparsers.add_parser("jobs", help="inspect and control queued jobs")
     actions = jobs.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -199,14 +201,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _open_queue(settings: Settings, **overrides: Any) -> JobQueue:
-    from orchestrator.errors import ConfigError
-    from orchestrator.queue import JobQueue, QueueSettings
+    from orchestrator.queue import JobQueue
 
-    if not settings.redis_url:
-        raise ConfigError("the job queue needs Redis; set REDIS_URL (e.g. redis://127.0.0.1:6379/0)",
-                          key="redis_url")
-    queue_settings = QueueSettings.of(settings.queue, **overrides)
-    return JobQueue.from_url(settings.redis_url, settings.keyspace, queue_settings)
+    return JobQueue.from_settings(settings, **overrides)
 
 
 def _with_queue(args: argparse.Namespace, body: Callable[[JobQueue], Awaitable[int]]) -> int:

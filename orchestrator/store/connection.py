@@ -1,15 +1,20 @@
 """Connecting to Redis, and turning its failures into :class:`~orchestrator.errors.StoreError`.
 
-Every Redis call of the store and the queue runs inside :func:`redis_errors`, so an
-unreachable server surfaces as one clear error naming the URL (never its password),
-within the connect timeout, instead of a hang or a bare ``ConnectionError``.
+Every client of the orchestrator (store, checkpointer, queue, workers, CLI, HTTP) comes from
+:func:`connect` (or :func:`connect_settings`, which reads the deployment's settings), and
+every Redis call runs inside :func:`redis_errors`. An unreachable server, or one that accepts
+the connection and never answers, surfaces as one clear error naming the URL (never its
+password) within the connect timeout (the whole handshake is bounded by it), instead of a
+hang or a bare ``ConnectionError``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -18,7 +23,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from orchestrator.errors import StoreError
+from orchestrator.errors import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from orchestrator.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,17 +34,35 @@ class RedisOptions:
     """How to connect: timeouts in seconds. Blocking reads stay well below ``socket_timeout``."""
 
     connect_timeout: float = 2.0
+    """Opening a connection, handshake included (HELLO/AUTH/SELECT/CLIENT SETINFO)."""
     socket_timeout: float = 10.0
+    """Any one reply on an open connection."""
     max_connections: int = 64
+
+    @classmethod
+    def of(cls, settings: Settings) -> RedisOptions:
+        """The options of a deployment (its ``[redis]`` section)."""
+        section = settings.redis
+        return cls(connect_timeout=section.connect_timeout, socket_timeout=section.socket_timeout,
+                   max_connections=section.max_connections)
 
 
 def connect(url: str, options: RedisOptions | None = None) -> aioredis.Redis:
-    """A client for ``url`` that fails fast when the server is down (no retries on connect).
+    """A client for ``url`` that fails fast when the server is down or mute (no retries on connect).
 
     Its pool holds at most ``max_connections``; callers beyond that wait for a free
     connection (up to ``socket_timeout``) instead of failing.
     """
     opts = options or RedisOptions()
+
+    async def handshake(connection: Any) -> None:
+        """redis-py's own handshake, bounded by the connect timeout (it would wait for the socket timeout)."""
+        try:
+            async with asyncio.timeout(opts.connect_timeout):
+                await connection.on_connect()
+        except TimeoutError:
+            raise RedisTimeoutError(f"no answer to the handshake within {opts.connect_timeout:g}s") from None
+
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=opts.max_connections,
@@ -44,8 +70,21 @@ def connect(url: str, options: RedisOptions | None = None) -> aioredis.Redis:
         socket_connect_timeout=opts.connect_timeout,
         socket_timeout=opts.socket_timeout,
         retry=Retry(NoBackoff(), 0),
+        redis_connect_func=handshake,
     )
     return aioredis.Redis.from_pool(pool)
+
+
+def connect_settings(settings: Settings, purpose: str = "this") -> aioredis.Redis:
+    """A client for the deployment's Redis (``redis_url``, ``[redis]`` timeouts).
+
+    Raises :class:`~orchestrator.errors.ConfigError` when no Redis is configured, saying
+    that ``purpose`` (e.g. ``"the job queue"``) needs one.
+    """
+    if not settings.redis_url:
+        raise ConfigError(f"{purpose} needs Redis; set REDIS_URL (e.g. redis://127.0.0.1:6379/0)",
+                          key="redis_url")
+    return connect(settings.redis_url, RedisOptions.of(settings))
 
 
 def describe(client: aioredis.Redis) -> str:
@@ -72,4 +111,4 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-__all__ = ["RedisOptions", "connect", "describe", "redis_errors", "text"]
+__all__ = ["RedisOptions", "connect", "connect_settings", "describe", "redis_errors", "text"]

@@ -70,6 +70,22 @@ def cli_env(keyspace: KeySpace, redis_url: str) -> dict[str, str]:
     }
 
 
+async def run_cli(env: dict[str, str], *args: str, within: float = 60) -> tuple[int, str, str]:
+    """``orchestrator <args>`` in a subprocess: exit code, stdout, stderr (fails after ``within`` s)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestrator", *args, cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), within)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError(f"orchestrator {' '.join(args)} still running after {within:g}s") from None
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
 @pytest.fixture
 async def spawn_worker(cli_env: dict[str, str]) -> AsyncIterator[Spawn]:
     """``await spawn_worker(name, *args, app=...)`` starts an ``orchestrator worker`` process.

@@ -2,15 +2,19 @@
 
 ``make_orchestrator`` is a worker ``--app`` factory: an :class:`~orchestrator.app.Orchestrator`
 on the worker's Redis and key prefix (so runs are checkpointed by ``RedisCheckpointer`` and
-recorded in ``RedisStore``), with one tool, ``count``, and one workflow, ``counted``: four
-``count`` steps in a row. Each execution of a step INCRs ``<prefix>:test:calls:<run>:<step>``
-when it starts and records its finish time in the hash ``<prefix>:test:done:<run>`` when it
-ends, so a test can tell which steps completed before a crash and whether any ran again.
+recorded in ``RedisStore``), with one tool, ``count``, one specialist, ``relay`` (on a
+:class:`~orchestrator.models.FunctionModel`), and one workflow, ``counted``: four steps in a
+row, ``count``, ``relay``, ``count``, ``relay``. Each execution of a step (a tool run, or a
+model call of the specialist) INCRs ``<prefix>:test:calls:<run>:<step>`` when it starts and
+records its finish time in the hash ``<prefix>:test:done:<run>`` when it ends, so a test can
+tell which steps completed before a crash and whether any ran (or called its model) again.
+The counters live in Redis, so they survive a worker that is killed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -20,12 +24,17 @@ from pydantic import BaseModel
 
 from orchestrator.app import Orchestrator
 from orchestrator.keys import KeySpace
+from orchestrator.models import FunctionModel
+from orchestrator.models.base import Capabilities, Message, user
+from orchestrator.models.scripted import ModelCall
 from orchestrator.registry import Registry
 from orchestrator.settings import Settings
-from orchestrator.specialist import Tool
+from orchestrator.specialist import Specialist, SpecialistConfig, Tool
 from orchestrator.workflow import Input, Workflow
 
 STEPS = ("s0", "s1", "s2", "s3")
+MODEL_STEPS = ("s1", "s3")
+"""The steps run by the ``relay`` specialist: each execution is one call of its model."""
 
 
 def calls_key(keys: KeySpace, run_id: str, step: str) -> str:
@@ -58,20 +67,48 @@ class Count(Tool[CountIn, CountOut]):
         self.keys = keys
 
     async def run(self, request: CountIn) -> CountOut:
-        context = structlog.contextvars.get_contextvars()
-        run_id, step = context["run_id"], context["step_id"]
-        await self.client.incr(calls_key(self.keys, run_id, step))
-        await asyncio.sleep(request.delay)
-        await self.client.hset(done_key(self.keys, run_id), step, repr(time.time()))
-        return CountOut(value=request.value)
+        return CountOut(value=await _counted(self.client, self.keys, request.value, request.delay))
+
+
+async def _counted(client: aioredis.Redis, keys: KeySpace, value: Any, delay: float) -> Any:
+    """One counted execution of the current step (run and step ids from the executor's log context)."""
+    context = structlog.contextvars.get_contextvars()
+    run_id, step = context["run_id"], context["step_id"]
+    await client.incr(calls_key(keys, run_id, step))
+    await asyncio.sleep(delay)
+    await client.hset(done_key(keys, run_id), step, repr(time.time()))
+    return value
+
+
+class Relay(Specialist[CountIn, CountOut]):
+    """Hands its value to its model, which answers it back (see :func:`counting_model`)."""
+
+    name = "relay"
+    description = "Passes its value through a model."
+    Input = CountIn
+    Output = CountOut
+
+    def prompt(self, request: CountIn, instruction: str, capabilities: Capabilities) -> list[Message]:
+        return [user(json.dumps({"value": request.value, "delay": request.delay}))]
+
+
+def counting_model(client: aioredis.Redis, keys: KeySpace) -> FunctionModel:
+    """A model that counts each call as an execution of its step, waits, and answers the value."""
+
+    async def reply(call: ModelCall) -> dict[str, Any]:
+        request = json.loads(call.last_user)
+        return {"value": await _counted(client, keys, request["value"], request["delay"])}
+
+    return FunctionModel(reply, ref="function:counter")
 
 
 def counted_workflow() -> Workflow:
-    wf = Workflow("counted", "Four counted steps in a row",
+    wf = Workflow("counted", "Four counted steps in a row, two of them model calls",
                   inputs={"tag": Input(int), "delay": Input(float, required=False, default=0.0)})
     previous = wf.input.tag
     for step in STEPS:
-        previous = wf.step(step, "count", value=previous, delay=wf.input.delay).value
+        agent = "relay" if step in MODEL_STEPS else "count"
+        previous = wf.step(step, agent, value=previous, delay=wf.input.delay).value
     wf.output(tag=previous)
     return wf
 
@@ -84,8 +121,10 @@ class CountingOrchestrator(Orchestrator):
         self.counter_client = aioredis.Redis.from_url(settings.redis_url)
         registry = Registry()
         registry.add(Count(self.counter_client, settings.keyspace))
+        registry.add(Relay(SpecialistConfig(cascade=["counter"])))
         registry.add_workflow(counted_workflow())
-        super().__init__(settings, registry=registry, models={})
+        models = {"counter": counting_model(self.counter_client, settings.keyspace)}
+        super().__init__(settings, registry=registry, models=models)
 
     async def aclose(self) -> None:
         await super().aclose()

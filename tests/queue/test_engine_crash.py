@@ -2,8 +2,10 @@
 
 Two ``orchestrator worker`` processes run :class:`~tests.queue.engine_app.CountingOrchestrator`
 (LangGraph executor, RedisCheckpointer, RedisStore). One is SIGKILLed while a job is in the
-middle of a step; the other reclaims its jobs. Every job completes exactly once, and no step
-that had completed before the kill runs again: only steps in flight at the kill may.
+middle of a step, after one of its model steps completed; the other reclaims its jobs. Every job
+completes exactly once, and no step that had completed before the kill runs again, nor calls
+its model again: only steps in flight at the kill may. The counts live in Redis, so they
+include what the killed process did.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import redis.asyncio as aioredis
 from orchestrator.keys import KeySpace
 from orchestrator.queue import JobQueue
 from tests.queue.conftest import Spawn
-from tests.queue.engine_app import STEPS, calls_key, done_key
+from tests.queue.engine_app import MODEL_STEPS, STEPS, calls_key, done_key
 
 APP = "tests.queue.engine_app:make_orchestrator"
 CHECKPOINT_MARGIN = 0.25
@@ -41,13 +43,13 @@ async def test_a_killed_engine_worker_repeats_no_checkpointed_step(
     survivor = await spawn_worker("survivor", "--concurrency", "3", app=APP)
 
     async def victim_mid_step() -> bool:
-        """A job of the victim has a completed step and another one in flight."""
+        """A job of the victim has a completed model step and another step in flight."""
         for job in await queue.list(status="running"):
             if job.worker == "victim":
                 calls = await _calls(redis_client, keyspace, job.id)
                 started = {s for s, n in calls.items() if n}
                 done = set(await _finished_at(redis_client, keyspace, job.id))
-                if done and started - done:
+                if done & set(MODEL_STEPS) and started - done:
                     return True
         return False
 
@@ -66,7 +68,8 @@ async def test_a_killed_engine_worker_repeats_no_checkpointed_step(
     results = [await queue.result(job_id, wait=True, timeout=90) for job_id in ids]
     assert [r.answer for r in results] == [{"tag": i} for i in range(6)]
     assert all(r.ok and [s.step_id for s in r.steps] == list(STEPS) for r in results)
-    resumed = 0
+    assert {r.step(s).model for r in results for s in MODEL_STEPS} == {"function:counter"}
+    resumed = resumed_after_a_model_call = 0
     for job_id in ids:
         job = await queue.status(job_id)
         calls = await _calls(redis_client, keyspace, job_id)
@@ -79,9 +82,12 @@ async def test_a_killed_engine_worker_repeats_no_checkpointed_step(
         assert (job.attempts, job.worker) == (2, "survivor")
         checkpointed = [s for s, at in killed[job_id].items() if at < killed_at - CHECKPOINT_MARGIN]
         for step in checkpointed:
-            assert calls[step] == 1, f"{job_id}: {step} completed before the kill and ran again"
+            what = "called its model" if step in MODEL_STEPS else "ran"
+            assert calls[step] == 1, f"{job_id}: {step} completed before the kill and {what} again"
         assert all(1 <= n <= 2 for n in calls.values()), calls
         resumed += bool(checkpointed)
+        resumed_after_a_model_call += any(step in MODEL_STEPS for step in checkpointed)
     assert resumed, "no killed job had a checkpointed step to skip"
+    assert resumed_after_a_model_call, "no killed job had a checkpointed model step: model calls went unchecked"
     survivor.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(survivor.wait(), 20) == 0

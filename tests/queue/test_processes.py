@@ -5,25 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from orchestrator.queue import JobQueue
 from tests.queue.app import StepRunner
-from tests.queue.conftest import ROOT, Spawn, WorkerFactory
-
-
-async def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orchestrator", *args, cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+from tests.queue.conftest import Spawn, WorkerFactory, run_cli
 
 
 async def _wait_for(check: Callable[[], Coroutine[Any, Any, bool]], within: float, what: str) -> None:
@@ -113,28 +101,33 @@ async def test_cli_submit_wait_status_list_cancel(
     queue: JobQueue, spawn_worker: Spawn, cli_env: dict[str, str]
 ) -> None:
     await spawn_worker("w-cli")
-    code, out, _err = await _cli(cli_env, "submit", "steps", "--input", "steps:=2", "--input", "answer=hi",
+    code, out, _err = await run_cli(cli_env, "submit", "steps", "--input", "steps:=2", "--input", "answer=hi",
                                  "--idempotency-key", "k1", "--wait", "--timeout", "30", "--json")
     assert code == 0, _err
     doc = json.loads(out)
     assert doc["result"]["answer"] == "hi" and doc["result"]["status"] == "completed"
     job_id = doc["job_id"]
-    code, out, _ = await _cli(cli_env, "submit", "steps", "--idempotency-key", "k1")
+    code, out, _ = await run_cli(cli_env, "submit", "steps", "--input", "steps:=2", "--input", "answer=hi",
+                                 "--idempotency-key", "k1")
     assert (code, out.strip()) == (0, job_id)
+    code, out, err = await run_cli(cli_env, "submit", "steps", "--idempotency-key", "k1")  # other inputs
+    assert (code, out) == (2, "") and err.strip().splitlines() == [
+        f"error: idempotency key 'k1' was already used for job {job_id} with a different target or inputs; "
+        "use a new key for new work"]
 
-    code, out, _ = await _cli(cli_env, "jobs", "status", job_id, "--json")
+    code, out, _ = await run_cli(cli_env, "jobs", "status", job_id, "--json")
     assert code == 0 and json.loads(out)["status"] == "completed"
-    code, out, _ = await _cli(cli_env, "jobs", "events", job_id, "--json")
+    code, out, _ = await run_cli(cli_env, "jobs", "events", job_id, "--json")
     assert [json.loads(line)["type"] for line in out.splitlines()][-1] == "run.finished"
-    code, out, _ = await _cli(cli_env, "jobs", "list", "--status", "completed")
+    code, out, _ = await run_cli(cli_env, "jobs", "list", "--status", "completed")
     assert code == 0 and job_id in out
 
     queued = await queue.submit("steps", {"steps": 100, "delay": 0.2})
-    code, out, _ = await _cli(cli_env, "jobs", "cancel", queued)
+    code, out, _ = await run_cli(cli_env, "jobs", "cancel", queued)
     assert code == 0 and queued in out
     await _wait_for(lambda: _status_is(queue, queued, "cancelled"), 10, "the cancel")
 
-    code, out, err = await _cli(cli_env, "jobs", "result", "no-such-job")
+    code, out, err = await run_cli(cli_env, "jobs", "result", "no-such-job")
     assert code == 1 and out == "" and err.strip().splitlines() == [
         "error: job no-such-job: unknown job (never submitted, or its record expired)"
     ]
@@ -146,6 +139,6 @@ async def _status_is(queue: JobQueue, job_id: str, status: str) -> bool:
 
 async def test_cli_without_redis_says_so(cli_env: dict[str, str]) -> None:
     env = {k: v for k, v in cli_env.items() if k != "REDIS_URL"}
-    code, out, err = await _cli(env, "jobs", "list")
+    code, out, err = await run_cli(env, "jobs", "list")
     assert code == 2 and out == ""
     assert "needs Redis; set REDIS_URL" in err and "Traceback" not in err

@@ -67,12 +67,14 @@ async def test_failing_job_is_retried_then_dead_lettered(
     job_id = await queue.submit("boom")
     flaky = await queue.submit("flaky")
     async with running_worker():
-        with pytest.raises(JobError, match="dead: gave up after 3 attempts: RuntimeError: boom"):
+        with pytest.raises(JobError, match="failed: dead-lettered after 3 attempts; last error: RuntimeError: boom"):
             await queue.result(job_id, wait=True, timeout=10)
         assert (await queue.result(flaky, wait=True, timeout=10)).ok
     assert int(await redis_client.get(keyspace.key("test", "attempts", job_id)) or 0) == 3
     job = await queue.status(job_id)
-    assert (job.status, job.attempts) == ("dead", 3)
+    assert (job.status, job.attempts, job.dead_lettered) == ("failed", 3, True)
+    assert job.error == "dead-lettered after 3 attempts; last error: RuntimeError: boom"
+    assert not (await queue.status(flaky)).dead_lettered
     dead = await queue.dead_letters()
     assert [(d["job"], d["attempts"]) for d in dead] == [(job_id, "3")]
     assert "RuntimeError: boom" in dead[0]["error"]
@@ -142,7 +144,9 @@ async def test_worker_start_dead_letters_after_max_attempts(queue: JobQueue) -> 
         else:
             assert job is None
     job = await queue.status(job_id)
-    assert job.status == "dead" and "gave up after 3 attempts" in (job.error or "")
+    assert (job.status, job.dead_lettered) == ("failed", True)
+    assert job.error == ("dead-lettered after 3 attempts; last error: "
+                         "the worker running it stopped without finishing")
     assert [d["job"] for d in await queue.dead_letters()] == [job_id]
 
 

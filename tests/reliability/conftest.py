@@ -7,8 +7,9 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,12 +18,17 @@ APP = "tests.reliability.app:make_orchestrator"
 
 
 class WorkerPool:
-    """Named worker subprocesses on one Redis and key prefix; start, SIGKILL, restart, stop."""
+    """Named worker subprocesses on one Redis and key prefix; start, SIGKILL, restart, stop.
+
+    ``app`` is the workers' ``--app`` factory; ``env`` adds to their environment.
+    """
 
     def __init__(self, redis_url: str, prefix: str, logs: Path, *, concurrency: int = 4,
-                 visibility_timeout: float = 1.0, max_attempts: int = 10) -> None:
+                 visibility_timeout: float = 1.0, max_attempts: int = 10, app: str = APP,
+                 env: Mapping[str, str] | None = None) -> None:
         self.logs = logs
         self.concurrency = concurrency
+        self.app = app
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         self.starts = 0
         self.env = {
@@ -32,6 +38,7 @@ class WorkerPool:
             "ORCHESTRATOR_QUEUE__VISIBILITY_TIMEOUT": str(visibility_timeout),
             "ORCHESTRATOR_QUEUE__MAX_ATTEMPTS": str(max_attempts),
             "ORCHESTRATOR_QUEUE__RESULT_TTL": "600", "ORCHESTRATOR_QUEUE__EVENTS_TTL": "600",
+            **(env or {}),
         }
 
     async def start(self, name: str) -> None:
@@ -39,7 +46,7 @@ class WorkerPool:
         log = (self.logs / f"{name}-{self.starts}.log").open("wb")
         with log:
             self.procs[name] = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "orchestrator", "worker", "--app", APP, "--name", name,
+                sys.executable, "-m", "orchestrator", "worker", "--app", self.app, "--name", name,
                 "--concurrency", str(self.concurrency), "--grace", "2",
                 cwd=self.logs, env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT,
             )
@@ -81,8 +88,8 @@ async def worker_pool(tmp_path: Path) -> AsyncIterator[PoolFactory]:
     """``worker_pool(redis_url, prefix, **options)``; every worker is stopped afterwards."""
     pools: list[WorkerPool] = []
 
-    def make(redis_url: str, prefix: str, **options: float) -> WorkerPool:
-        pool = WorkerPool(redis_url, prefix, tmp_path, **options)  # type: ignore[arg-type]
+    def make(redis_url: str, prefix: str, **options: Any) -> WorkerPool:
+        pool = WorkerPool(redis_url, prefix, tmp_path, **options)
         pools.append(pool)
         return pool
 

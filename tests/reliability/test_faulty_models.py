@@ -1,105 +1,41 @@
 """Models that hang, fail or answer garbage: every run ends completed or with a recorded reason.
 
-100 runs of a three-step plan (two model steps on a cascade small -> big, then a tool) on
-two FunctionModels that misbehave on 30% of calls (seeded): hang past the step timeout,
-raise a retryable connection error, raise a 5xx, answer non-JSON, answer JSON that breaks
-the output schema, or answer with too little confidence. Exact rates are not asserted,
-only the invariants, and that each recovery path (repair, escalation) and failure path
-was taken at least once.
+100 runs of the ``faulty`` workflow (two model steps on a cascade small -> big, then a tool; see
+:mod:`tests.reliability.faulty_app`) whose models misbehave on 30% of calls. In-process (seeded),
+exact rates are not asserted, only the invariants, and that each recovery path (repair,
+escalation) and failure path was taken at least once. As queued jobs through two worker
+processes: the same invariants, every job ends, no worker dies and their logs hold no
+traceback, no unhandled exception and no error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
+import time
 from collections import Counter
 from typing import Any
 
-from orchestrator.app import Orchestrator
-from orchestrator.errors import ModelError
+import redis.asyncio as aioredis
+
 from orchestrator.events import Collector
-from orchestrator.models import FunctionModel, ModelSpec
-from orchestrator.models.scripted import ModelCall, Reply
-from orchestrator.plan import Plan
-from orchestrator.settings import Settings
-from orchestrator.specialist import SpecialistConfig
-from orchestrator.types import RunResult
-from tests.engine.agents import Echo, EchoOut, make_registry
+from orchestrator.keys import KeySpace
+from orchestrator.queue import JobQueue, QueueSettings
+from tests.conftest import REDIS_URL
+from tests.reliability.conftest import PoolFactory
+from tests.reliability.faulty_app import FAULTS, FaultyModel, check_run, faulty_orchestrator, paths_taken
 
 RUNS = 100
-FAULT_RATE = 0.3
-STEP_TIMEOUT = 0.2
-FAULTS = ("hang", "connection", "server_error", "not_json", "schema_invalid", "low_confidence")
-ATTEMPT_OUTCOMES = {"accepted", "invalid", "low_confidence", "error"}
-
-PLAN = Plan.parse({"goal": "echo twice, then keep", "steps": [
-    {"id": "first", "agent": "echo", "inputs": {"text": "$input.text"}},
-    {"id": "second", "agent": "echo", "inputs": {"text": "$steps.first.text"}},
-    {"id": "keep", "agent": "sleep", "inputs": {"value": "$steps.second.text"}},
-]})
-
-
-class FaultyModel:
-    """Decides each reply with a seeded random generator; counts what it did."""
-
-    def __init__(self, ref: str, rng: random.Random) -> None:
-        self.ref = ref
-        self.rng = rng
-        self.did: Counter[str] = Counter()
-
-    async def __call__(self, call: ModelCall) -> Reply:
-        fault = self.rng.choice(FAULTS) if self.rng.random() < FAULT_RATE else "ok"
-        self.did[fault] += 1
-        if fault == "hang":
-            await asyncio.sleep(30)  # the executor's step timeout cancels this
-        if fault == "connection":
-            return ModelError(self.ref, "connection refused", retryable=True)
-        if fault == "server_error":
-            return ModelError(self.ref, "HTTP 503: upstream overloaded", retryable=True, status=503)
-        if fault == "not_json":
-            return "Sure! Here is the answer you asked for: {text: oops"
-        if fault == "schema_invalid":
-            return {"txt": call.last_user, "confidence": 7}
-        if fault == "low_confidence":
-            return {"text": call.last_user, "confidence": 0.05}
-        return {"text": call.last_user.upper(), "confidence": 0.9}
-
-
-def _orchestrator(small: FaultyModel, big: FaultyModel) -> Orchestrator:
-    specs = {"small": ModelSpec(ref="function:small", local=True),
-             "big": ModelSpec(ref="function:big", local=True)}
-    settings = Settings(models=specs, default_sensitivity="internal", executor={"step_timeout": STEP_TIMEOUT})
-    registry, _ = make_registry(Echo(SpecialistConfig(cascade=["small", "big"], threshold=0.5)))
-    clients = {"small": FunctionModel(small, ref="function:small"), "big": FunctionModel(big, ref="function:big")}
-    return Orchestrator(settings, registry=registry, models=clients)
-
-
-def _check_run(result: RunResult, events: Collector) -> None:
-    """The invariants every run must satisfy, whatever the models did."""
-    assert result.status in ("completed", "failed"), result
-    assert events.types()[-1] == ("run.finished" if result.status == "completed" else "run.failed")
-    assert [s.step_id for s in result.steps] == ["first", "second", "keep"]
-    for step in result.steps:
-        if step.status == "completed":
-            if step.agent == "echo":
-                EchoOut.model_validate(step.output)  # an accepted answer is schema-valid
-                assert step.confidence >= 0.5 and step.attempts[-1].outcome == "accepted"
-                assert step.model in ("function:small", "function:big")
-        else:
-            assert step.error, f"step {step.step_id} is {step.status} without a reason"
-        assert {a.outcome for a in step.attempts} <= ATTEMPT_OUTCOMES
-        assert all(a.problems for a in step.attempts if a.outcome in ("invalid", "error"))
-    if result.status == "completed":
-        assert result.error is None and result.answer == {"keep": result.step("keep").output}
-    else:
-        assert result.error
-        assert any(s.status == "failed" for s in result.steps)
+LOG_PROBLEMS = re.compile(r"Traceback|Unhandled|never retrieved|exception|\"level\": \"(error|critical)\"",
+                          re.IGNORECASE)
+"""What must not appear in a worker's log: tracebacks, unhandled or unretrieved exceptions, errors."""
 
 
 async def test_faulty_models_never_lose_a_run() -> None:
     rng = random.Random(1234)
     small, big = FaultyModel("function:small", rng), FaultyModel("function:big", rng)
-    orch = _orchestrator(small, big)
+    orch = faulty_orchestrator(small, big, redis_url=None)
     loop = asyncio.get_running_loop()
     unhandled: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
@@ -107,20 +43,11 @@ async def test_faulty_models_never_lose_a_run() -> None:
     for batch in range(RUNS // 10):  # ten runs at a time, so hangs overlap
         sinks = [Collector() for _ in range(10)]
         results = await asyncio.wait_for(asyncio.gather(*(
-            orch.run(PLAN, {"text": f"ticket {batch}-{i}"}, events=sink) for i, sink in enumerate(sinks)
+            orch.run("faulty", {"text": f"ticket {batch}-{i}"}, events=sink) for i, sink in enumerate(sinks)
         )), timeout=60)
         for result, sink in zip(results, sinks, strict=True):
-            _check_run(result, sink)
-            seen[result.status] += 1
-            for step in result.steps:
-                if step.status == "completed" and any(a.repair for a in step.attempts):
-                    seen["repaired"] += 1
-                if step.status == "completed" and step.escalated_from:
-                    seen["escalated"] += 1
-                if step.error and "timed out" in step.error:
-                    seen["timed_out"] += 1
-                if step.status == "failed" and "no model gave an acceptable answer" in (step.error or ""):
-                    seen["cascade_exhausted"] += 1
+            check_run(result, sink.types())
+            seen += paths_taken(result)
     await orch.aclose()
     assert unhandled == []
     assert seen["completed"] + seen["failed"] == RUNS
@@ -128,3 +55,40 @@ async def test_faulty_models_never_lose_a_run() -> None:
     for path in ("failed", "repaired", "escalated", "timed_out", "cascade_exhausted"):
         assert seen[path] > 0, f"no run took the {path} path: {dict(seen)}"
     assert {f for m in (small, big) for f in m.did} == {"ok", *FAULTS}
+
+
+async def test_faulty_models_behind_worker_processes_kill_no_worker_and_log_no_error(
+    redis_client: aioredis.Redis, keyspace: KeySpace, worker_pool: PoolFactory,
+) -> None:
+    queue = JobQueue(redis_client, keyspace, QueueSettings(result_ttl=600, events_ttl=600))
+    pool = worker_pool(REDIS_URL, keyspace.prefix, concurrency=10, visibility_timeout=5.0, max_attempts=3,
+                       app="tests.reliability.faulty_app:make_worker_app")
+    names = ("w0", "w1")
+    for name in names:
+        await pool.start(name)
+    ids = [await queue.submit("faulty", {"text": f"ticket {i}"}) for i in range(RUNS)]
+
+    deadline = time.monotonic() + 90
+    while not all(j.finished for j in [await queue.status(i) for i in ids]):
+        assert all(pool.alive(n) for n in names), f"a worker died:\n{pool.output()}"
+        assert time.monotonic() < deadline, f"jobs still unfinished after 90s:\n{pool.output()}"
+        await asyncio.sleep(0.2)
+
+    seen: Counter[str] = Counter()
+    for job_id in ids:
+        job = await queue.status(job_id)
+        assert job.status in ("completed", "failed") and job.attempts == 1 and not job.dead_lettered, job
+        result = await queue.result(job_id)
+        assert (job.status, job.error) == (result.status, result.error)
+        check_run(result, [e.type async for _, e in queue.events(job_id)])
+        seen += paths_taken(result)
+    assert seen["completed"] + seen["failed"] == RUNS
+    assert seen["completed"] > RUNS // 2 and seen["failed"] > 0, dict(seen)
+    assert {j.worker for j in await queue.list(limit=RUNS)} == set(names), "one worker did all the work"
+    await pool.stop()  # SIGTERM: both drain and exit cleanly
+    logs = {path.name: path.read_text(errors="replace") for path in sorted(pool.logs.glob("*.log"))}
+    assert len(logs) == len(names)
+    for name, text in logs.items():
+        assert "worker.stopped" in text, f"{name} did not stop cleanly:\n{text[-3000:]}"
+        problems = [line for line in text.splitlines() if LOG_PROBLEMS.search(line)]
+        assert problems == [], f"{name}:\n" + "\n".join(problems[:20])
