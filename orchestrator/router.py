@@ -16,11 +16,10 @@ Two ideas live here and nowhere else:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel
@@ -33,6 +32,7 @@ from orchestrator.specialist import Specialist, Verdict
 from orchestrator.types import Attempt, AttemptOutcome, Sensitivity, StepResult
 
 log = structlog.get_logger(__name__)
+_T = TypeVar("_T")
 
 Redactor = Callable[[str], str]
 _MIN_SECRET_CHARS = 6
@@ -193,14 +193,14 @@ class GuardedModel:
         self._guard.ledger.check()
         return messages
 
-    @contextlib.asynccontextmanager
-    async def _deadline(self) -> AsyncIterator[None]:
-        """Bound one call: the spec's timeout for every try the client may make, so a hung
-        model costs an attempt (and escalates) instead of the whole step's time."""
+    async def _bounded(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """Run one call within the model's concurrency limit and deadline: the spec's timeout for
+        every try the client may make, so a hung model costs an attempt (and escalates) instead of
+        the whole step's time."""
         seconds = self.spec.timeout * (self.spec.retries + 1)
         try:
-            async with asyncio.timeout(seconds):
-                yield
+            async with self._limit, asyncio.timeout(seconds):
+                return await call()
         except TimeoutError:
             raise ModelTimeout(self.ref, seconds) from None
 
@@ -216,17 +216,15 @@ class GuardedModel:
                        logprobs: bool = False) -> Completion:
         messages = self._admit(messages)
         started = time.perf_counter()
-        async with self._limit, self._deadline():
-            completion = await self._inner.complete(messages, schema=schema, max_tokens=max_tokens,
-                                                    temperature=temperature, logprobs=logprobs)
+        completion = await self._bounded(lambda: self._inner.complete(
+            messages, schema=schema, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
         self._account(completion.usage, (time.perf_counter() - started) * 1000)
         return completion
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         texts = [m.content for m in self._admit([Message(role="user", content=t) for t in texts])]
         started = time.perf_counter()
-        async with self._limit, self._deadline():
-            vectors = await self._inner.embed(texts)
+        vectors = await self._bounded(lambda: self._inner.embed(texts))
         usage = Usage(input_tokens=sum(estimate_tokens(t) for t in texts))
         self._account(usage, (time.perf_counter() - started) * 1000)
         return vectors
