@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from orchestrator.errors import (
         BudgetExceeded,
         ConfigError,
+        IdempotencyConflict,
         InputError,
         ModelError,
         OrchestratorError,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from orchestrator.events import EventSink
     from orchestrator.models import FunctionModel, Message, Model, ModelSpec, ScriptedModel
     from orchestrator.plan import Plan, Step
+    from orchestrator.queue import JobHandle, JobQueue
     from orchestrator.registry import Registry
     from orchestrator.router import Budget
     from orchestrator.settings import Settings
@@ -58,6 +60,9 @@ _EXPORTS = {
     "OrchestratorError": "orchestrator.errors",
     "UserError": "orchestrator.errors",
     "ConfigError": "orchestrator.errors",
+    "IdempotencyConflict": "orchestrator.errors",
+    "JobHandle": "orchestrator.queue",
+    "JobQueue": "orchestrator.queue",
     "InputError": "orchestrator.errors",
     "PlanError": "orchestrator.errors",
     "ModelError": "orchestrator.errors",

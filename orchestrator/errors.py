@@ -6,7 +6,8 @@
     ├── UserError                     the caller misused the library; fix the call or the config
     │   ├── ConfigError               invalid configuration (file, key, reason)
     │   ├── UnknownNameError          an agent, tool, workflow or model that is not registered
-    │   └── InputError                a run's inputs are missing or malformed
+    │   ├── InputError                a run's inputs are missing or malformed
+    │   └── IdempotencyConflict       an idempotency key reused for different work
     ├── RuntimeFailure                something went wrong while running; may be retried or recorded
     │   ├── PlanError                 a plan is invalid (says which step and what to change)
     │   ├── ModelError                a model call failed (which model, why, retryable or not)
@@ -69,6 +70,16 @@ class UnknownNameError(UserError):
 
 class InputError(UserError):
     """A run's inputs are missing, unreadable or of the wrong shape."""
+
+
+class IdempotencyConflict(UserError):
+    """An idempotency key was reused for different work (HTTP says 409 Conflict)."""
+
+    def __init__(self, key: str, job_id: str) -> None:
+        super().__init__(f"idempotency key {key!r} was already used for job {job_id} with a different "
+                         "target or inputs; use a new key for new work")
+        self.key = key
+        self.job_id = job_id
 
 
 # -- runtime failures -------------------------------------------------------
@@ -188,6 +199,7 @@ class ValidationRetry(Signal):
 __all__ = [
     "BudgetExceeded",
     "ConfigError",
+    "IdempotencyConflict",
     "InputError",
     "JobError",
     "ModelError",

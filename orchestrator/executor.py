@@ -362,7 +362,7 @@ class Executor:
         try:
             await spec.sink.emit(Event(type=kind, run_id=spec.run_id, step_id=step_id, data=data or {}))
         except Exception as exc:  # a broken UI must not break the run
-            log.warning("event.emit_failed", event=kind, error=str(exc))
+            log.warning("event.emit_failed", event_type=kind, error=str(exc))
 
 
 def _failed(step: Step, reason: str) -> StepResult:

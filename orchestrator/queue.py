@@ -47,7 +47,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError, WatchError
 
 from orchestrator import _queue_scripts
-from orchestrator.errors import JobError, StoreError, UserError
+from orchestrator.errors import IdempotencyConflict, JobError, StoreError
 from orchestrator.keys import KeySpace
 from orchestrator.store import RedisStore, Store
 from orchestrator.store.batching import Coalescer
@@ -133,16 +133,6 @@ class Job(BaseModel):
         work = json.loads(self.model_dump_json(include={"target", "inputs", "sensitivity"}))
         canonical = json.dumps(work, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
-
-
-class IdempotencyConflict(UserError):
-    """An idempotency key was reused for different work (HTTP would say 409 Conflict)."""
-
-    def __init__(self, key: str, job_id: str) -> None:
-        super().__init__(f"idempotency key {key!r} was already used for job {job_id} with a different "
-                         "target or inputs; use a new key for new work")
-        self.key = key
-        self.job_id = job_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -745,5 +735,5 @@ def _json(value: Mapping[str, Any]) -> str:
     return json.dumps(dict(value), default=str)
 
 
-__all__ = ["TERMINAL", "Delivery", "IdempotencyConflict", "Job", "JobHandle", "JobQueue", "JobStatus",
+__all__ = ["TERMINAL", "Delivery", "Job", "JobHandle", "JobQueue", "JobStatus",
            "QueueSettings"]

@@ -11,7 +11,6 @@ Both satisfy :class:`JobBackend`, so the routes never ask which one they have:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -21,7 +20,7 @@ import structlog
 
 from orchestrator.chat import no_planner_message
 from orchestrator.errors import ConfigError, JobError, UnknownNameError
-from orchestrator.queue import Job, JobQueue, QueueSettings
+from orchestrator.queue import Job, JobQueue
 from orchestrator.store import MemoryStore, Store
 from orchestrator.types import Event, RunResult, Sensitivity
 
@@ -95,8 +94,7 @@ class QueueJobs:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QueueJobs:
-        assert settings.redis_url, "QueueJobs needs a redis_url"
-        return cls(JobQueue.from_url(settings.redis_url, settings.keyspace, queue_settings(settings)))
+        return cls(JobQueue.from_settings(settings))
 
     async def submit(self, target: str, inputs: Mapping[str, Any], *,
                      sensitivity: Mapping[str, Sensitivity] | None = None,
@@ -148,12 +146,6 @@ async def outcome(jobs: JobBackend, job: Job) -> RunResult:
         return RunResult(run_id=job.run_id, status="cancelled" if job.status == "cancelled" else "failed",
                          error=job.error)
     return result
-
-
-def queue_settings(settings: Settings) -> QueueSettings:
-    """The queue's settings from the deployment's ``[queue]`` section."""
-    names = {f.name for f in dataclasses.fields(QueueSettings)}
-    return QueueSettings(**{k: v for k, v in settings.queue.model_dump().items() if k in names})
 
 
 class LocalJobs:
@@ -261,4 +253,4 @@ def create_backend(orchestrator: Orchestrator) -> JobBackend:
 
 
 __all__ = ["SETTLE_SECONDS", "JobBackend", "LocalJobs", "QueueJobs", "check_target", "create_backend", "outcome",
-           "queue_settings", "settled"]
+           "settled"]

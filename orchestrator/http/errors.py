@@ -3,6 +3,7 @@
 Library exceptions map to status codes here and nowhere else::
 
     InputError, validation errors          422
+    IdempotencyConflict                    409  (a key reused with other inputs)
     UnknownNameError, other UserErrors     400  (unknown workflow: type "unknown_workflow")
     ApiError                               its own status (401, 404, 413 ...)
     StoreError                             503
@@ -19,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from orchestrator.errors import InputError, StoreError, UnknownNameError, UserError
+from orchestrator.errors import IdempotencyConflict, InputError, StoreError, UnknownNameError, UserError
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +60,8 @@ def classify(exc: Exception) -> tuple[int, str]:
         return 422, "invalid_input"
     if isinstance(exc, UnknownNameError):
         return 400, f"unknown_{exc.kind}"
+    if isinstance(exc, IdempotencyConflict):
+        return 409, "idempotency_conflict"
     if isinstance(exc, UserError):
         return 400, "bad_request"
     if isinstance(exc, StoreError):

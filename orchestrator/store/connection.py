@@ -48,10 +48,13 @@ class RedisOptions:
 
 
 def connect(url: str, options: RedisOptions | None = None) -> aioredis.Redis:
-    """A client for ``url`` that fails fast when the server is down or mute (no retries on connect).
+    """A client for ``url`` that fails fast when the server is down or mute.
 
-    Its pool holds at most ``max_connections``; callers beyond that wait for a free
-    connection (up to ``socket_timeout``) instead of failing.
+    A command whose connection breaks (a pooled connection left stale by a server restart
+    fails on first use) is sent once more, at once, on a fresh connection; a refused connection
+    fails at once on that second try too, and timeouts are never retried. Its pool holds at
+    most ``max_connections``; callers beyond that wait for a free connection (up to
+    ``socket_timeout``) instead of failing.
     """
     opts = options or RedisOptions()
 
@@ -69,7 +72,7 @@ def connect(url: str, options: RedisOptions | None = None) -> aioredis.Redis:
         timeout=opts.socket_timeout,
         socket_connect_timeout=opts.connect_timeout,
         socket_timeout=opts.socket_timeout,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         redis_connect_func=handshake,
     )
     return aioredis.Redis.from_pool(pool)

@@ -46,3 +46,18 @@ async def test_openai_client_through_the_queue(queued_server: str) -> None:
         completion = await client.chat.completions.create(
             model="workflow:echo", messages=[{"role": "user", "content": "via redis"}])
         assert completion.choices[0].message.content == "text: VIA REDIS"
+
+
+async def test_an_idempotency_key_reused_for_other_inputs_is_a_409(queued_server: str) -> None:
+    async with httpx.AsyncClient(base_url=queued_server, timeout=15) as client:
+        first = await client.post("/v1/jobs", json={"target": "slow_echo", "inputs": {"text": "a"},
+                                                    "idempotency_key": "order-7"})
+        again = await client.post("/v1/jobs", json={"target": "slow_echo", "inputs": {"text": "a"},
+                                                    "idempotency_key": "order-7"})
+        other = await client.post("/v1/jobs", json={"target": "slow_echo", "inputs": {"text": "b"},
+                                                    "idempotency_key": "order-7"})
+    assert first.status_code == again.status_code == 202, first.text
+    assert again.json()["job_id"] == first.json()["job_id"]
+    assert other.status_code == 409
+    assert other.json()["error"]["type"] == "idempotency_conflict"
+    assert "use a new key" in other.json()["error"]["message"]

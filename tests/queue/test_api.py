@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from orchestrator.app import Orchestrator
-from orchestrator.errors import ConfigError, InputError, JobError, UnknownNameError
+from orchestrator.errors import ConfigError, IdempotencyConflict, InputError, JobError, UnknownNameError
 from orchestrator.keys import KeySpace
-from orchestrator.queue import IdempotencyConflict
 from orchestrator.registry import Registry
 from orchestrator.settings import Settings
 from orchestrator.types import Sensitivity

@@ -8,9 +8,9 @@ import json
 import pytest
 import redis.asyncio as aioredis
 
-from orchestrator.errors import ConfigError, JobError, UserError
+from orchestrator.errors import ConfigError, IdempotencyConflict, JobError, UserError
 from orchestrator.keys import KeySpace
-from orchestrator.queue import IdempotencyConflict, JobQueue, QueueSettings
+from orchestrator.queue import JobQueue, QueueSettings
 from orchestrator.settings import Settings
 from orchestrator.types import Event, RunResult, Sensitivity
 

@@ -163,3 +163,18 @@ async def test_unreachable_redis_raises_a_clear_store_error_fast() -> None:
     finally:
         await store.aclose()
     assert time.monotonic() - started < 5
+
+
+async def test_a_connection_the_server_closed_is_replaced_on_the_next_call(
+    redis_url: str, redis_client: aioredis.Redis, keyspace: KeySpace
+) -> None:
+    # what a Redis restart leaves in every client's pool: connections closed under it
+    store = create_store(redis_url, keyspace, run_ttl=60)
+    assert isinstance(store, RedisStore)
+    try:
+        saved = RunResult(run_id="r", status="running")
+        await store.save_run(saved)
+        await redis_client.client_kill_filter(_id=await store.client.client_id())
+        assert await store.get_run("r") == saved
+    finally:
+        await store.aclose()
