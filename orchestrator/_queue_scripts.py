@@ -48,6 +48,9 @@ SUBMIT = """
 -- ARGV: ttl, forget jobs created before, then per job: job id, record, created at,
 --       idempotency value ('<job id> <fingerprint>', or '' without a key)
 local function submit(job_key, dedupe_key, a)
+  -- a fresh job id names an existing record only when the client re-sent this call (its
+  -- connection broke after Redis ran it): the job is queued already, queue it once
+  if redis.call('EXISTS', job_key) == 1 then return ARGV[a + 1] end
   if ARGV[a + 4] ~= '' then
     local existing = redis.call('GET', dedupe_key)
     if existing then return existing end
@@ -83,6 +86,8 @@ local function start(job_key, cancel_key, job_id, message_id)
   local head, status, attempts, err, worker, started, finished, dead = parse(raw)
   if not head then return {'relayout'} end
   if TERMINAL[status] then ack() return {'stale'} end
+  -- the same worker at the same instant: this call was re-sent after its connection broke
+  if status == 'running' and worker == ARGV[2] and started == ARGV[3] then return {'running', raw} end
   local n = tonumber(attempts)
   local ending, reason
   if redis.call('EXISTS', cancel_key) == 1 then

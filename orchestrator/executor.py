@@ -139,7 +139,7 @@ class Executor:
                 state = await self._entry.aget_state(config)
                 if not state.next and state.values:  # it finished already (e.g. a crash before the caller
                     log.info("run.already_finished")  # recorded it): hand back the stored result, run nothing
-                    payload = state.values
+                    payload = state.values  # (its events went out when it ran; none are repeated)
                 else:
                     resume = bool(state.next)  # an interrupted run of this id: continue it
                     if resume:
@@ -322,6 +322,9 @@ class Executor:
             return _failed(step, f"for_each {step.for_each!r}: {exc.args[0]}")
         if not isinstance(items, list):
             return _failed(step, f"for_each {step.for_each!r} is a {type(items).__name__}, not a list")
+        if len(items) > self.settings.max_items:
+            return _failed(step, f"for_each {step.for_each!r} has {len(items)} items, more than executor.max_items "
+                                 f"({self.settings.max_items}); use larger chunks or raise the limit")
         phase.fan_outs[step.id] = _FanOut(items, outputs)
         # Called in item order, all at once: item task ids stay stable across resumes.
         calls = [self._item_task(spec.run_id, phase.index, step.id, position) for position in range(len(items))]

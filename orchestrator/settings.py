@@ -151,6 +151,9 @@ class ExecutorSettings(_Section):
     """Seconds a step may take before it fails."""
     max_parallel_steps: int = Field(default=16, ge=1)
     """Steps of one run in flight at once."""
+    max_items: int = Field(default=1000, ge=1)
+    """Items one for_each step may fan out over; a longer list fails the step (each item is a
+    checkpointed task)."""
     durability: Literal["sync", "async", "exit"] = "sync"
     """When LangGraph persists step results: before the next step (sync), in the background, or at exit."""
 

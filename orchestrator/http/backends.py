@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import structlog
 
 from orchestrator.chat import no_planner_message
-from orchestrator.errors import ConfigError, JobError, UnknownNameError
+from orchestrator.errors import ConfigError, IdempotencyConflict, JobError, UnknownNameError
 from orchestrator.queue import Job, JobQueue
 from orchestrator.store import MemoryStore, Store
 from orchestrator.types import Event, RunResult, Sensitivity
@@ -166,12 +166,15 @@ class LocalJobs:
     async def submit(self, target: str, inputs: Mapping[str, Any], *,
                      sensitivity: Mapping[str, Sensitivity] | None = None,
                      idempotency_key: str | None = None) -> str:
-        if idempotency_key is not None and idempotency_key in self._by_key:
-            return self._by_key[idempotency_key]
         job_id = uuid.uuid4().hex
-        self._jobs[job_id] = Job(id=job_id, target=target, inputs=dict(inputs), run_id=job_id,
-                                 sensitivity=dict(sensitivity) if sensitivity else None,
-                                 idempotency_key=idempotency_key)
+        job = Job(id=job_id, target=target, inputs=dict(inputs), run_id=job_id,
+                  sensitivity=dict(sensitivity) if sensitivity else None, idempotency_key=idempotency_key)
+        if idempotency_key is not None and idempotency_key in self._by_key:
+            earlier = self._jobs[self._by_key[idempotency_key]]
+            if earlier.fingerprint() != job.fingerprint():
+                raise IdempotencyConflict(idempotency_key, earlier.id)
+            return earlier.id
+        self._jobs[job_id] = job
         if idempotency_key is not None:
             self._by_key[idempotency_key] = job_id
         task = asyncio.create_task(self._run(job_id), name=f"job-{job_id}")

@@ -39,7 +39,9 @@ class Coalescer(Generic[T, R]):
         return await future  # cancelling a caller cancels its future only, not the batch
 
     async def aclose(self) -> None:
-        """Wait for the batches in flight."""
+        """Send the calls of this turn now, then wait for the batches in flight."""
+        if self._pending:
+            self._flush()
         while self._flushes:
             await asyncio.gather(*self._flushes, return_exceptions=True)
 

@@ -93,6 +93,15 @@ async def test_for_each_that_is_not_a_list_fails_the_step() -> None:
     assert missing.step("loud").error == "for_each '$input.words.items': $input.words has no field 'items'"
 
 
+async def test_a_list_longer_than_max_items_fails_the_step_before_any_item_runs() -> None:
+    model = FunctionModel(lambda call: {"text": "never"})
+    executor, _ = make_executor(model, max_items=3)
+    result = await executor.execute(spec(words=["a", "b", "c", "d"]), plan(echo_over()))
+    assert result.step("loud").error == ("for_each '$input.words' has 4 items, more than executor.max_items (3); "
+                                         "use larger chunks or raise the limit")
+    assert model.calls == []
+
+
 async def test_an_empty_list_completes_with_no_items() -> None:
     model = FunctionModel(lambda call: {"text": "never"})
     executor, _ = make_executor(model)

@@ -35,6 +35,8 @@ async def test_idempotency_key_returns_the_same_job(client: httpx.AsyncClient) -
     first = (await client.post("/v1/jobs", json=body)).json()["job_id"]
     second = (await client.post("/v1/jobs", json=body)).json()["job_id"]
     assert first == second
+    other = await client.post("/v1/jobs", json={**body, "inputs": {"text": "twice"}})
+    assert other.status_code == 409 and other.json()["error"]["type"] == "idempotency_conflict"
 
 
 async def test_cancel_stops_a_running_job(client: httpx.AsyncClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 import redis.asyncio as aioredis
@@ -165,3 +166,25 @@ async def test_wait_for_many_jobs_with_one_waiter(queue: JobQueue, redis_client:
     await pubsub.aclose()
     assert messages == [" ".join(ids)]  # the five ended with one script call: one announcement
     assert [r.answer for r in await asyncio.gather(*(queue.result(i) for i in ids))] == list(range(5))
+
+
+async def test_a_resent_submit_or_start_counts_once(queue: JobQueue, redis_client: aioredis.Redis,
+                                                    keyspace: KeySpace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client resends a command whose connection broke after Redis ran it: same job id, same
+    worker, same instant. The scripts see it is the same call and do it once."""
+    import orchestrator.queue as queue_module
+
+    same = uuid.UUID(int=7)
+    monkeypatch.setattr(queue_module.uuid, "uuid4", lambda: same)
+    job_id = await queue.submit("steps")
+    assert await queue.submit("steps") == job_id  # the same call once more
+    [first] = await queue.worker_read("w1", 10, 100)
+    assert await redis_client.xlen(keyspace.jobs_stream) == 1
+    monkeypatch.setattr(queue_module.time, "time", lambda: 1_700_000_000.0)
+    started = await queue.worker_start(first, "w1")
+    again = await queue.worker_start(first, "w1")
+    assert started is not None and again is not None
+    assert started.attempts == again.attempts == 1
+    monkeypatch.setattr(queue_module.time, "time", lambda: 1_700_000_100.0)
+    later = await queue.worker_start(first, "w1")  # a real new attempt (e.g. after a reclaim) still counts
+    assert later is not None and later.attempts == 2

@@ -59,3 +59,15 @@ async def test_a_caller_that_stops_waiting_does_not_stop_the_batch() -> None:
         await impatient
     await double.aclose()
     assert run.batches == [[1, 2]]
+
+
+async def test_aclose_in_the_same_turn_sends_the_calls_already_made() -> None:
+    """A caller submits and the owner closes before the loop turns: the call still goes out before
+    the close returns (and so before the owner closes its client)."""
+    run = Recorder()
+    double = Coalescer(run)
+    call = asyncio.ensure_future(double(21))
+    await asyncio.sleep(0)  # the call has joined the pending batch; its flush is not yet run
+    await double.aclose()
+    assert run.batches == [[21]]
+    assert await call == 42
