@@ -4,9 +4,9 @@ The engine finds them through the ``orchestrator.specialists`` entry points;
 import them from here to configure or test them directly.
 """
 
-from agents._head import EmbeddingHead
-from agents.classifier import Classifier
-from agents.extractor import Extractor
-from agents.summarizer import Summarizer
+from orchestrator.agents._head import EmbeddingHead
+from orchestrator.agents.classifier import Classifier
+from orchestrator.agents.extractor import Extractor
+from orchestrator.agents.summarizer import Summarizer
 
 __all__ = ["Classifier", "EmbeddingHead", "Extractor", "Summarizer"]

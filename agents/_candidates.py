@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agents._grounding import normalise, parse_amount, parse_date
+from orchestrator.agents._grounding import normalise, parse_amount, parse_date
 
 Kind = Literal[
     "date", "money", "currency", "number", "email", "phone", "id", "name", "company", "address", "product", "text"

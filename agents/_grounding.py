@@ -5,7 +5,7 @@ helpers keep answers tied to the input: :func:`occurs_in` checks a value
 appears in the text; :func:`split_sentences`, :func:`is_heading` and
 :func:`select_sentences` pick a faithful extractive summary; :func:`choose`
 adapts a backend's log-likelihood scoring method (llama.cpp's ``choose``) when
-the model has one. Candidate spans for fields live in :mod:`agents._candidates`.
+the model has one. Candidate spans for fields live in :mod:`orchestrator.agents._candidates`.
 """
 
 from __future__ import annotations

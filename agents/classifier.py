@@ -12,7 +12,7 @@ Three strategies, picked per model (``Options.mode``):
   pair, so one telling sentence ("production is down") finds its label even in a
   long ticket. Write descriptions as typical phrases a text with that label
   contains: ``"Cannot sign in: locked out of my account, password reset fails"``.
-- **head**: a logistic-regression :class:`~agents._head.EmbeddingHead` trained on
+- **head**: a logistic-regression :class:`~orchestrator.agents._head.EmbeddingHead` trained on
   labelled examples, loaded from ``Options.head_path``.
 """
 
@@ -28,8 +28,8 @@ import numpy as np
 import structlog
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from agents._grounding import choose, is_heading, softmax, split_sentences, word_count
-from agents._head import EmbeddingHead
+from orchestrator.agents._grounding import choose, is_heading, softmax, split_sentences, word_count
+from orchestrator.agents._head import EmbeddingHead
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.models.base import Capabilities, Completion, Message, Model, system, user
 from orchestrator.specialist import Specialist, Verdict

@@ -6,7 +6,7 @@ Two strategies (``Options.grounded``):
   have its field's type and occur in the text, else the router's repair attempt
   shows the model exactly which values were wrong.
 - **grounded** (default for models under 2B parameters): candidate spans of the
-  text are found per field type (:mod:`agents._candidates`) and ranked by
+  text are found per field type (:mod:`orchestrator.agents._candidates`) and ranked by
   heuristics; the model only chooses among them, by log-likelihood where the
   backend can score (``model.choose``), else through a schema whose fields are
   ``enum`` s of the candidates. Values are spans of the input by construction.
@@ -27,8 +27,8 @@ from typing import Any, ClassVar, Literal, TypeVar
 import structlog
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from agents._candidates import Kind, find_candidates, infer_kind, valid_for_kind
-from agents._grounding import choose, normalise, occurs_in, parse_amount, softmax
+from orchestrator.agents._candidates import Kind, find_candidates, infer_kind, valid_for_kind
+from orchestrator.agents._grounding import choose, normalise, occurs_in, parse_amount, softmax
 from orchestrator.errors import InputError
 from orchestrator.models.base import Capabilities, Completion, Message, Model, assistant, system, user
 from orchestrator.specialist import Specialist, Verdict

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal
 import structlog
 from pydantic import BaseModel, Field
 
-from agents._grounding import bag_of_words, is_heading, select_sentences, split_sentences, word_count
+from orchestrator.agents._grounding import bag_of_words, is_heading, select_sentences, split_sentences, word_count
 from orchestrator.models.base import Completion, Message, Model, assistant, estimate_tokens, system, user
 from orchestrator.specialist import Specialist, Verdict
 

@@ -26,9 +26,9 @@ import structlog
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents import Classifier, EmbeddingHead  # noqa: E402
-from agents._head import read_examples  # noqa: E402
-from agents.classifier import ClassifierInput  # noqa: E402
+from orchestrator.agents import Classifier, EmbeddingHead  # noqa: E402
+from orchestrator.agents._head import read_examples  # noqa: E402
+from orchestrator.agents.classifier import ClassifierInput  # noqa: E402
 from orchestrator.models.base import Model  # noqa: E402
 from orchestrator.models.spec import ModelSpec, create_model  # noqa: E402
 from orchestrator.specialist import SpecialistConfig  # noqa: E402

@@ -149,7 +149,7 @@ class Orchestrator:
             if levels[name] is Sensitivity.CONFIDENTIAL:
                 guard.confidential.add(value)
         if self.settings.redact_for_remote:
-            from tools.pii import redact
+            from orchestrator.tools.pii import redact
 
             guard.redact = lambda text: redact(text).text
         sinks: list[EventSink] = [s for s in (self._store, events) if s is not None]

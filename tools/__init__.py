@@ -6,12 +6,12 @@ input schema. :func:`redact` is also used on its own, before text leaves for a
 model that is not local.
 """
 
-from tools.chunking import ChunkText
-from tools.combine import JoinTexts
-from tools.normalize import NormalizeFields
-from tools.pii import Redaction, RedactPII, redact
-from tools.routing import RouteTicket
-from tools.validation import ValidateJSON
+from orchestrator.tools.chunking import ChunkText
+from orchestrator.tools.combine import JoinTexts
+from orchestrator.tools.normalize import NormalizeFields
+from orchestrator.tools.pii import Redaction, RedactPII, redact
+from orchestrator.tools.routing import RouteTicket
+from orchestrator.tools.validation import ValidateJSON
 
 __all__ = [
     "ChunkText",

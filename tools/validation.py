@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.specialist import Tool
-from tools._schema import validate
+from orchestrator.tools._schema import validate
 
 
 class ValidateJSONInput(BaseModel):

@@ -10,7 +10,7 @@
     answer = {category, urgency, fields, summary, routing}
 
 The four model steps read only the ticket, so they run in parallel; routing is
-a deterministic table lookup (``tools.routing``) over their results. Label
+a deterministic table lookup (``orchestrator.tools.routing``) over their results. Label
 descriptions are written for both a small generative model and an embedding
 classifier: a short definition, a colon, then comma-separated phrases a
 customer in that situation typically writes. The embedding classifier matches

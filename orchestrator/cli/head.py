@@ -36,7 +36,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 async def _fit_async(args: argparse.Namespace) -> int:
-    from agents import EmbeddingHead
+    from orchestrator.agents import EmbeddingHead
     from orchestrator.models.spec import create_model
 
     settings = load_settings(args)

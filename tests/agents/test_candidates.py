@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents._candidates import UNLIKELY, find_candidates, infer_kind, valid_for_kind
+from orchestrator.agents._candidates import UNLIKELY, find_candidates, infer_kind, valid_for_kind
 
 
 def values(text: str, kind: str, hint: str = "") -> list[str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agents import Classifier, EmbeddingHead
-from agents.classifier import ClassifierInput, ClassifierOutput
+from orchestrator.agents import Classifier, EmbeddingHead
+from orchestrator.agents.classifier import ClassifierInput, ClassifierOutput
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.models.base import Capabilities, Completion
 from orchestrator.models.scripted import FunctionModel, ScriptedModel

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import agents
-from agents import Classifier, Extractor, Summarizer
+from orchestrator import agents
+from orchestrator.agents import Classifier, Extractor, Summarizer
 
 
 def test_public_api() -> None:

@@ -7,8 +7,8 @@ import enum
 import pytest
 from pydantic import BaseModel, Field
 
-from agents import Extractor
-from agents.extractor import ExtractorInput, ExtractorOutput, field_specs
+from orchestrator.agents import Extractor
+from orchestrator.agents.extractor import ExtractorInput, ExtractorOutput, field_specs
 from orchestrator.errors import InputError
 from orchestrator.models.base import Capabilities
 from orchestrator.models.scripted import ScriptedModel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents._grounding import (
+from orchestrator.agents._grounding import (
     _as_distribution,
     is_heading,
     occurs_in,

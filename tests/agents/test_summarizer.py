@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agents import Summarizer
-from agents._grounding import split_sentences
-from agents.summarizer import SummarizerInput, SummarizerOutput, chunk_text
+from orchestrator.agents import Summarizer
+from orchestrator.agents._grounding import split_sentences
+from orchestrator.agents.summarizer import SummarizerInput, SummarizerOutput, chunk_text
 from orchestrator.models.base import Capabilities, Completion
 from orchestrator.models.scripted import FunctionModel, ModelCall, ScriptedModel
 from orchestrator.specialist import SpecialistConfig

@@ -306,7 +306,7 @@ async def test_local_models_see_the_original_text_when_redaction_is_on() -> None
 
 
 async def test_pii_is_redacted_before_a_non_local_model_embeds() -> None:
-    from tools.pii import redact
+    from orchestrator.tools.pii import redact
 
     big, small = ScriptedModel(ref="scripted:big", local=False), ScriptedModel(ref="scripted:small")
     pool = ModelPool(PRICED, {"big": big, "small": small})

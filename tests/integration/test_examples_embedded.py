@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from agents._grounding import occurs_in, split_sentences
+from orchestrator.agents._grounding import occurs_in, split_sentences
 from orchestrator.app import Orchestrator
 from orchestrator.settings import Settings
 

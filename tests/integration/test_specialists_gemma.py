@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agents import Classifier, Extractor, Summarizer
-from agents._grounding import occurs_in
-from agents.classifier import ClassifierInput, ClassifierOutput
-from agents.extractor import ExtractorInput, ExtractorOutput
-from agents.summarizer import SummarizerInput, SummarizerOutput
+from orchestrator.agents import Classifier, Extractor, Summarizer
+from orchestrator.agents._grounding import occurs_in
+from orchestrator.agents.classifier import ClassifierInput, ClassifierOutput
+from orchestrator.agents.extractor import ExtractorInput, ExtractorOutput
+from orchestrator.agents.summarizer import SummarizerInput, SummarizerOutput
 from orchestrator.models.base import Model
 from orchestrator.models.spec import ModelSpec, create_model
 from orchestrator.specialist import SpecialistConfig

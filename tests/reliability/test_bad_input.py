@@ -167,7 +167,7 @@ def test_binding_random_values_gives_a_dict_or_an_input_error(values: dict[str, 
        st.dictionaries(st.sampled_from(["ticket", "document", "max_words", "other", ""]), finite, max_size=4))
 def test_binding_random_values_to_a_shipped_workflow_gives_a_dict_or_an_input_error(
         name: str, values: dict[str, Any]) -> None:
-    workflow = importlib.import_module(f"workflows.{name}").workflow
+    workflow = importlib.import_module(f"orchestrator.workflows.{name}").workflow
     try:
         bound = workflow.bind(values)
     except InputError as exc:
@@ -311,8 +311,8 @@ async def test_a_five_megabyte_document_runs_in_bounded_time() -> None:
 @pytest.mark.parametrize("extractive", [True, False])
 async def test_a_five_megabyte_document_is_summarised_within_bounds(extractive: bool) -> None:
     """Extractive: a bounded sample of sentences; generative: map-reduce over context-sized chunks."""
-    from agents import Summarizer
-    from agents.summarizer import SummarizerInput
+    from orchestrator.agents import Summarizer
+    from orchestrator.agents.summarizer import SummarizerInput
 
     model = FunctionModel(lambda call: {"summary": "A support ticket line repeats."}, ref="function:small")
     summarizer = Summarizer(SpecialistConfig(options={"extractive": extractive}))

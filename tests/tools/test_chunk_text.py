@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tools.chunking import ChunkText, ChunkTextInput, split_text
+from orchestrator.tools.chunking import ChunkText, ChunkTextInput, split_text
 
 DOCUMENT = Path(__file__).parents[2] / "examples" / "documents" / "support_operations_report.txt"
 

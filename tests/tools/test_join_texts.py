@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tools import JoinTexts
-from tools.combine import JoinTextsInput, join_texts
+from orchestrator.tools import JoinTexts
+from orchestrator.tools.combine import JoinTextsInput, join_texts
 
 
 def test_plain_join_drops_blank_texts() -> None:

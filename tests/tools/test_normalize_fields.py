@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tools import NormalizeFields
-from tools.normalize import NormalizeFieldsInput, parse_amount, parse_currency, parse_date
+from orchestrator.tools import NormalizeFields
+from orchestrator.tools.normalize import NormalizeFieldsInput, parse_amount, parse_currency, parse_date
 
 SCHEMA = {
     "type": "object",

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from tools import Redaction, RedactPII, redact
-from tools.pii import RedactPIIInput, iban_valid, luhn_valid
+from orchestrator.tools import Redaction, RedactPII, redact
+from orchestrator.tools.pii import RedactPIIInput, iban_valid, luhn_valid
 
 TICKETS = Path(__file__).parents[2] / "examples" / "tickets"
 

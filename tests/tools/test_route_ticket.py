@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tools import RouteTicket
-from tools.routing import RouteTicketInput, RouteTicketOutput, normalize
+from orchestrator.tools import RouteTicket
+from orchestrator.tools.routing import RouteTicketInput, RouteTicketOutput, normalize
 
 TABLE: dict[str, Any] = {
     "routes": {"billing": "billing_team", "refund": "billing_team", "technical_issue": "engineering"},

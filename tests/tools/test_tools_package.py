@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import tools
+from orchestrator import tools
 from orchestrator.registry import Registry
 from orchestrator.specialist import Tool
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tools import ValidateJSON
-from tools.validation import ValidateJSONInput, validate
+from orchestrator.tools import ValidateJSON
+from orchestrator.tools.validation import ValidateJSONInput, validate
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -23,8 +23,8 @@ def catalog() -> list[str]:
 @pytest.fixture(scope="session")
 def specialist_inputs() -> dict[str, type[BaseModel]]:
     """Specialist name -> its Input model (skips when the agents package is not importable)."""
-    classifier = pytest.importorskip("agents.classifier")
-    extractor = pytest.importorskip("agents.extractor")
-    summarizer = pytest.importorskip("agents.summarizer")
+    classifier = pytest.importorskip("orchestrator.agents.classifier")
+    extractor = pytest.importorskip("orchestrator.agents.extractor")
+    summarizer = pytest.importorskip("orchestrator.agents.summarizer")
     return {"classifier": classifier.Classifier.Input, "extractor": extractor.Extractor.Input,
             "summarizer": summarizer.Summarizer.Input}

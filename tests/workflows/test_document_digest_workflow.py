@@ -12,9 +12,9 @@ from orchestrator import FunctionModel, Orchestrator, Settings
 from orchestrator.errors import InputError
 from orchestrator.models import ModelCall
 from orchestrator.plan import Plan, resolve
-from tools.chunking import ChunkText, ChunkTextInput
-from workflows import document_digest_workflow
-from workflows.document_digest import DEFAULT_SUMMARY_WORDS, HEADLINE_WORDS, SECTION_CHARS, SECTION_WORDS
+from orchestrator.tools.chunking import ChunkText, ChunkTextInput
+from orchestrator.workflows import document_digest_workflow
+from orchestrator.workflows.document_digest import DEFAULT_SUMMARY_WORDS, HEADLINE_WORDS, SECTION_CHARS, SECTION_WORDS
 
 DOCUMENT = (Path(__file__).parents[2] / "examples" / "documents" / "support_operations_report.txt").read_text()
 CHUNKS = ChunkText().run(ChunkTextInput(text=DOCUMENT, max_chars=SECTION_CHARS)).chunks

@@ -11,10 +11,10 @@ from pydantic import BaseModel
 from orchestrator.errors import InputError
 from orchestrator.plan import Plan, resolve
 from orchestrator.specialist import Tool
-from tools.normalize import NormalizeFields
-from tools.validation import ValidateJSON
-from workflows import invoice_extraction_workflow
-from workflows.invoice_extraction import INVOICE_SCHEMA
+from orchestrator.tools.normalize import NormalizeFields
+from orchestrator.tools.validation import ValidateJSON
+from orchestrator.workflows import invoice_extraction_workflow
+from orchestrator.workflows.invoice_extraction import INVOICE_SCHEMA
 
 RECEIPTS = Path(__file__).parents[2] / "examples" / "receipts"
 

@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 from orchestrator.errors import InputError
 from orchestrator.plan import Plan, resolve
-from tools.routing import RouteTicket, RouteTicketInput
-from workflows import ticket_triage_workflow
-from workflows.ticket_triage import CATEGORIES, ROUTING, URGENCIES, build
+from orchestrator.tools.routing import RouteTicket, RouteTicketInput
+from orchestrator.workflows import ticket_triage_workflow
+from orchestrator.workflows.ticket_triage import CATEGORIES, ROUTING, URGENCIES, build
 
 TICKET = (Path(__file__).parents[2] / "examples" / "tickets" / "refund_request.txt").read_text()
 

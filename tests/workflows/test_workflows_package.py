@@ -6,7 +6,7 @@ import importlib
 import tomllib
 from pathlib import Path
 
-import workflows
+from orchestrator import workflows
 from orchestrator.registry import Registry
 from orchestrator.workflow import Workflow
 
