@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from orchestrator.engine.registry import Registry
 from orchestrator.models.base import Capabilities, Message, system, user
 from orchestrator.models.scripted import FunctionModel, ModelCall
-from orchestrator.registry import Registry
 from orchestrator.specialist import Specialist, Tool
 
 

@@ -69,9 +69,9 @@ def settings_for(setup: str) -> Any:
 
 
 async def measure(repeats: int = 2, setup: str = "embedded") -> tuple[list[Row], dict[str, Any]]:
-    from orchestrator.app import Orchestrator
+    from orchestrator.engine.app import Orchestrator
+    from orchestrator.engine.router import RunGuard
     from orchestrator.plan import resolve
-    from orchestrator.router import RunGuard
     from orchestrator.types import Sensitivity
 
     quiet_logging()

@@ -1,7 +1,7 @@
 """Framework overhead per step: our Executor vs a raw LangGraph graph, same checkpointer.
 
 A plan of N no-op steps in a chain (each step reads the previous one's output) runs
-through :class:`~orchestrator.executor.Executor`, once with a tool step and once with a
+through :class:`~orchestrator.engine.executor.Executor`, once with a tool step and once with a
 specialist step whose model answers instantly; the baseline is a raw LangGraph
 ``StateGraph`` of N no-op nodes in a chain, compiled with the same kind of checkpointer
 and invoked with the same durability. Both sides alternate within each round on the same
@@ -29,10 +29,10 @@ from langgraph.graph import END, START, StateGraph
 
 from bench._agents import instant_model, registry
 from bench._common import Row, median, quiet_logging, report
+from orchestrator.engine.executor import Executor, RunSpec
+from orchestrator.engine.router import ModelPool, Router
 from orchestrator.events import Collector
-from orchestrator.executor import Executor, RunSpec
 from orchestrator.plan import Plan
-from orchestrator.router import ModelPool, Router
 from orchestrator.settings import ExecutorSettings
 
 NAME = "overhead"
@@ -124,8 +124,8 @@ async def side_by_side(ours: Runner, raw: Runner, *, runs: int, rounds: int, ste
 async def _redis_savers(stack: AsyncExitStack) -> tuple[BaseCheckpointSaver[Any], BaseCheckpointSaver[Any]]:
     import redis.asyncio as aioredis
 
-    from orchestrator.checkpoint import RedisCheckpointer
     from orchestrator.keys import KeySpace
+    from orchestrator.store.checkpoint import RedisCheckpointer
 
     client = aioredis.Redis.from_url(REDIS_URL)
     await client.ping()

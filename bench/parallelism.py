@@ -23,11 +23,11 @@ from langgraph.graph import START, StateGraph
 
 from bench._agents import registry, sleepy_model
 from bench._common import Row, median, quiet_logging, report
+from orchestrator.engine.executor import Executor, RunSpec
+from orchestrator.engine.router import ModelPool, Router
 from orchestrator.events import Collector
-from orchestrator.executor import Executor, RunSpec
 from orchestrator.models.spec import ModelSpec
 from orchestrator.plan import Plan
-from orchestrator.router import ModelPool, Router
 
 NAME = "parallelism"
 

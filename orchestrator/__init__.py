@@ -9,8 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from orchestrator import _moved
+
 if TYPE_CHECKING:
-    from orchestrator.app import Orchestrator
+    from orchestrator.engine.app import Orchestrator
+    from orchestrator.engine.registry import Registry
+    from orchestrator.engine.router import Budget
     from orchestrator.errors import (
         BudgetExceeded,
         ConfigError,
@@ -27,26 +31,24 @@ if TYPE_CHECKING:
     from orchestrator.models import FunctionModel, Message, Model, ModelSpec, ScriptedModel
     from orchestrator.plan import Plan, Step
     from orchestrator.queue import JobHandle, JobQueue
-    from orchestrator.registry import Registry
-    from orchestrator.router import Budget
     from orchestrator.settings import Settings
     from orchestrator.specialist import Specialist, SpecialistConfig, Tool, Verdict
     from orchestrator.types import Event, RunResult, Sensitivity, StepResult
     from orchestrator.workflow import Input, Workflow
 
 _EXPORTS = {
-    "Orchestrator": "orchestrator.app",
+    "Orchestrator": "orchestrator.engine.app",
     "Settings": "orchestrator.settings",
     "Plan": "orchestrator.plan",
     "Step": "orchestrator.plan",
     "Workflow": "orchestrator.workflow",
     "Input": "orchestrator.workflow",
-    "Registry": "orchestrator.registry",
+    "Registry": "orchestrator.engine.registry",
     "Specialist": "orchestrator.specialist",
     "SpecialistConfig": "orchestrator.specialist",
     "Tool": "orchestrator.specialist",
     "Verdict": "orchestrator.specialist",
-    "Budget": "orchestrator.router",
+    "Budget": "orchestrator.engine.router",
     "EventSink": "orchestrator.events",
     "Event": "orchestrator.types",
     "RunResult": "orchestrator.types",
@@ -72,6 +74,8 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
+
+_moved.install()  # old module paths (orchestrator.app, orchestrator.cli, ...) import with a warning
 
 
 def __getattr__(name: str) -> Any:

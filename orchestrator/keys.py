@@ -43,7 +43,7 @@ class KeySpace:
         """A SCAN pattern matching every key of this space."""
         return f"{self.prefix}:*"
 
-    # -- LangGraph checkpoints (orchestrator.checkpoint) ---------------------
+    # -- LangGraph checkpoints (orchestrator.store.checkpoint) ---------------------
     # A thread is two keys sharing the Redis Cluster hash tag ``{<thread>}``, so they
     # can be written in one pipeline or MULTI, expire together and go with one DEL.
 

@@ -49,10 +49,10 @@ from redis.exceptions import ResponseError, WatchError
 from orchestrator import _queue_scripts
 from orchestrator.errors import IdempotencyConflict, JobError, StoreError
 from orchestrator.keys import KeySpace
+from orchestrator.redis.batching import Coalescer
+from orchestrator.redis.connection import connect, connect_settings, describe, redis_errors, text
+from orchestrator.redis.signals import Signals
 from orchestrator.store import RedisStore, Store
-from orchestrator.store.batching import Coalescer
-from orchestrator.store.connection import connect, connect_settings, describe, redis_errors, text
-from orchestrator.store.signals import Signals
 from orchestrator.types import Event, RunResult, Sensitivity
 
 if TYPE_CHECKING:

@@ -50,7 +50,7 @@ _NOT_RETRYABLE = (UserError, PlanError)
 
 @runtime_checkable
 class JobRunner(Protocol):
-    """Runs one job. :class:`~orchestrator.app.Orchestrator` satisfies it."""
+    """Runs one job. :class:`~orchestrator.engine.app.Orchestrator` satisfies it."""
 
     async def run(
         self,

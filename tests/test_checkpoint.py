@@ -19,12 +19,12 @@ from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.serde.types import ERROR
 from langgraph.graph import END, START, StateGraph
 
-from orchestrator.app import Orchestrator
-from orchestrator.checkpoint import RedisCheckpointer
+from orchestrator.engine.app import Orchestrator
 from orchestrator.errors import ConfigError, StoreError
 from orchestrator.keys import KeySpace
 from orchestrator.plan import Plan
 from orchestrator.settings import Settings
+from orchestrator.store.checkpoint import RedisCheckpointer
 from tests.engine.agents import make_registry
 
 TRICKY_THREAD = "tenant:a:{thread}*?[x]%3A"

@@ -8,7 +8,7 @@ from typing import ClassVar
 import pytest
 from pydantic import BaseModel
 
-from orchestrator.app import Orchestrator
+from orchestrator.engine.app import Orchestrator
 from orchestrator.errors import ConfigError
 from orchestrator.models import ModelSpec
 from orchestrator.settings import Settings

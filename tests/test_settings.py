@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli import config as config_cli
 from orchestrator.errors import ConfigError, UnknownNameError
+from orchestrator.interfaces.cli import config as config_cli
 from orchestrator.settings import Settings, available_profiles
 from orchestrator.types import Sensitivity
 
@@ -427,7 +427,7 @@ def test_python_m_orchestrator_config_show(clean: Path) -> None:
 
 def test_registering_the_command_imports_nothing_heavy() -> None:
     code = (
-        "import sys, argparse; from orchestrator.cli import config; "
+        "import sys, argparse; from orchestrator.interfaces.cli import config; "
         "config.register(argparse.ArgumentParser().add_subparsers()); "
         "heavy = [m for m in ('pydantic_settings', 'langgraph', 'openai', 'orchestrator.settings') "
         "if m in sys.modules]; print(heavy)"

@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 from orchestrator.keys import KeySpace
+from orchestrator.redis.connection import RedisOptions, connect
 from orchestrator.store.base import ChatMessage, Role, Store
-from orchestrator.store.connection import RedisOptions, connect
 from orchestrator.store.memory import MemoryStore
 from orchestrator.store.redis import RedisStore
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 
 from orchestrator.keys import KeySpace
+from orchestrator.redis.connection import redis_errors, text
 from orchestrator.store.base import ChatMessage
-from orchestrator.store.connection import redis_errors, text
 from orchestrator.types import Event, RunResult
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from orchestrator.engine.registry import Registry
 from orchestrator.models.base import Capabilities, Message, system, user
-from orchestrator.registry import Registry
 from orchestrator.specialist import Specialist, Tool
 
 

@@ -9,8 +9,8 @@ import redis.asyncio as aioredis
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
-from orchestrator.checkpoint import RedisCheckpointer
 from orchestrator.keys import KeySpace
+from orchestrator.store.checkpoint import RedisCheckpointer
 
 
 @pytest.fixture(params=["memory", "redis"])

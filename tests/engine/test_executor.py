@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from orchestrator.engine.executor import Executor, ExecutorSettings, RunSpec
+from orchestrator.engine.router import ModelPool, Router
 from orchestrator.events import Collector
-from orchestrator.executor import Executor, ExecutorSettings, RunSpec
 from orchestrator.models import ScriptedModel
 from orchestrator.plan import Plan
-from orchestrator.router import ModelPool, Router
 from orchestrator.types import Sensitivity
 from tests.engine.agents import make_registry
 

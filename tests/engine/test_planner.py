@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.app import Orchestrator
+from orchestrator.engine.app import Orchestrator
 from orchestrator.errors import ConfigError, PlanError, UnknownNameError
 from orchestrator.models import Completion, ModelSpec, ScriptedModel, Usage
 from orchestrator.settings import Budget, Settings

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from orchestrator.app import Orchestrator
+from orchestrator.engine.app import Orchestrator
+from orchestrator.engine.router import GuardedModel, ModelPool, RunGuard
 from orchestrator.errors import BudgetExceeded
 from orchestrator.models import Completion, ModelSpec, ScriptedModel, Usage
 from orchestrator.models.base import Model
 from orchestrator.plan import Plan
-from orchestrator.router import GuardedModel, ModelPool, RunGuard
 from orchestrator.settings import Budget, Settings
 from orchestrator.specialist import SpecialistConfig, Tool
 from orchestrator.types import Sensitivity

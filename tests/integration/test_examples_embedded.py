@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from orchestrator.agents._grounding import occurs_in, split_sentences
-from orchestrator.app import Orchestrator
+from orchestrator.engine.app import Orchestrator
 from orchestrator.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.allow_model_requests]

@@ -13,9 +13,9 @@ import os
 import re
 from typing import Any
 
-from orchestrator.app import Orchestrator
+from orchestrator.engine.app import Orchestrator
+from orchestrator.engine.registry import Registry
 from orchestrator.models import FunctionModel, ModelCall, ModelSpec
-from orchestrator.registry import Registry
 from orchestrator.settings import Settings
 from orchestrator.workflow import Input, Workflow
 from tests.engine.agents import Echo, Sleep

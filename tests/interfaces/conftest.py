@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 import uvicorn
 from fastapi import FastAPI
 
-from orchestrator.app import Orchestrator
-from orchestrator.http import create_app
+from orchestrator.engine.app import Orchestrator
+from orchestrator.interfaces.http import create_app
 from orchestrator.keys import KeySpace
 from tests.conftest import REDIS_URL
 from tests.interfaces.app import build

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from orchestrator.chat import ChatSession, describe_event, parse_message, render_answer
 from orchestrator.events import Collector
+from orchestrator.interfaces.chat import ChatSession, describe_event, parse_message, render_answer
 from orchestrator.keys import KeySpace
 from orchestrator.store import MemoryStore, RedisStore
 from tests.conftest import REDIS_URL

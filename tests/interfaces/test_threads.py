@@ -9,7 +9,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from orchestrator.chat import ChatSession
+from orchestrator.interfaces.chat import ChatSession
 from orchestrator.keys import KeySpace
 from tests.conftest import REDIS_URL
 from tests.interfaces.app import build

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.engine.executor import Executor, RunSpec
+from orchestrator.engine.router import ModelPool, Router
 from orchestrator.errors import ModelRequestBlocked
 from orchestrator.events import Collector
-from orchestrator.executor import Executor, RunSpec
 from orchestrator.models import ModelSpec, ScriptedModel, guard
 from orchestrator.plan import Plan
-from orchestrator.router import ModelPool, Router
 from tests.engine.agents import make_registry
 
 CONFTEST = Path(__file__).parents[1] / "conftest.py"

@@ -1,6 +1,6 @@
 """The real engine behind queue workers: an Orchestrator whose steps count their executions.
 
-``make_orchestrator`` is a worker ``--app`` factory: an :class:`~orchestrator.app.Orchestrator`
+``make_orchestrator`` is a worker ``--app`` factory: an :class:`~orchestrator.engine.app.Orchestrator`
 on the worker's Redis and key prefix (so runs are checkpointed by ``RedisCheckpointer`` and
 recorded in ``RedisStore``), with one tool, ``count``, one specialist, ``relay`` (on a
 :class:`~orchestrator.models.FunctionModel`), and one workflow, ``counted``: four steps in a
@@ -22,12 +22,12 @@ import redis.asyncio as aioredis
 import structlog
 from pydantic import BaseModel
 
-from orchestrator.app import Orchestrator
+from orchestrator.engine.app import Orchestrator
+from orchestrator.engine.registry import Registry
 from orchestrator.keys import KeySpace
 from orchestrator.models import FunctionModel
 from orchestrator.models.base import Capabilities, Message, user
 from orchestrator.models.scripted import ModelCall
-from orchestrator.registry import Registry
 from orchestrator.settings import Settings
 from orchestrator.specialist import Specialist, SpecialistConfig, Tool
 from orchestrator.workflow import Input, Workflow

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from orchestrator.app import Orchestrator
+from orchestrator.engine.app import Orchestrator
+from orchestrator.engine.registry import Registry
 from orchestrator.errors import ConfigError, IdempotencyConflict, InputError, JobError, UnknownNameError
 from orchestrator.keys import KeySpace
-from orchestrator.registry import Registry
 from orchestrator.settings import Settings
 from orchestrator.types import Sensitivity
 from orchestrator.worker import Worker

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from orchestrator.app import Orchestrator
+from orchestrator.engine.app import Orchestrator
 from orchestrator.errors import StoreError
 from orchestrator.keys import KeySpace
 from orchestrator.queue import JobQueue

@@ -1,7 +1,7 @@
 """A worker app for reliability tests: the real Orchestrator, a workflow of counted steps.
 
 ``make_orchestrator`` is the ``--app`` factory for ``orchestrator worker`` subprocesses: an
-:class:`~orchestrator.app.Orchestrator` on the worker's Redis (store and checkpointer), whose
+:class:`~orchestrator.engine.app.Orchestrator` on the worker's Redis (store and checkpointer), whose
 registry holds one tool, ``count``, one specialist, ``tally`` (on a
 :class:`~orchestrator.models.FunctionModel`), and one workflow, ``counted``: a chain of
 ``STEPS`` steps, every other one (``MODEL_STEPS``) a model call. Each execution of a step (a
@@ -21,12 +21,12 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 
-from orchestrator.app import Orchestrator
+from orchestrator.engine.app import Orchestrator
+from orchestrator.engine.registry import Registry
 from orchestrator.keys import KeySpace
 from orchestrator.models import FunctionModel
 from orchestrator.models.base import Capabilities, Message, user
 from orchestrator.models.scripted import ModelCall
-from orchestrator.registry import Registry
 from orchestrator.specialist import Specialist, SpecialistConfig, Tool
 from orchestrator.workflow import Input, Workflow
 

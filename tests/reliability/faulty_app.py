@@ -15,7 +15,7 @@ import random
 from collections import Counter
 from typing import Any
 
-from orchestrator.app import Orchestrator
+from orchestrator.engine.app import Orchestrator
 from orchestrator.errors import ModelError
 from orchestrator.models import FunctionModel, ModelSpec
 from orchestrator.models.scripted import ModelCall, Reply

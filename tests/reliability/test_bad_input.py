@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.app import Orchestrator
+from orchestrator.engine.app import Orchestrator
 from orchestrator.errors import InputError, PlanError
 from orchestrator.models import FunctionModel, ModelSpec
 from orchestrator.models.scripted import ModelCall

@@ -26,7 +26,7 @@ import pytest
 from orchestrator.errors import JobError, StoreError
 from orchestrator.keys import KeySpace
 from orchestrator.queue import Job, JobQueue, QueueSettings
-from orchestrator.store.connection import connect
+from orchestrator.redis.connection import connect
 from tests.queue.conftest import run_cli
 from tests.reliability.conftest import PoolFactory
 

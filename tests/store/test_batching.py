@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from orchestrator.store.batching import Coalescer
+from orchestrator.redis.batching import Coalescer
 
 
 class Recorder:

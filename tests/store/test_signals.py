@@ -7,7 +7,7 @@ import asyncio
 import redis.asyncio as aioredis
 
 from orchestrator.keys import KeySpace
-from orchestrator.store.signals import Signals
+from orchestrator.redis.signals import Signals
 
 
 async def test_a_waiter_on_many_names_is_told_which_fired(redis_client: aioredis.Redis, keyspace: KeySpace) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator import tools
-from orchestrator.registry import Registry
+from orchestrator.engine.registry import Registry
 from orchestrator.specialist import Tool
 
 PYPROJECT = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 from orchestrator import workflows
-from orchestrator.registry import Registry
+from orchestrator.engine.registry import Registry
 from orchestrator.workflow import Workflow
 
 ROOT = Path(__file__).parents[2]

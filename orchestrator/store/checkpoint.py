@@ -70,7 +70,7 @@ from redis.typing import EncodableT, FieldT
 
 from orchestrator.errors import ConfigError
 from orchestrator.keys import KeySpace, escape_part, unescape_part
-from orchestrator.store.connection import connect, redis_errors
+from orchestrator.redis.connection import connect, redis_errors
 
 __all__ = ["RedisCheckpointer"]
 

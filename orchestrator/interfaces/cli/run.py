@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.cli._common import (
+from orchestrator.interfaces.cli._common import (
     Progress,
     add_config_options,
     add_input_options,
@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from orchestrator.cli._inputs import parse_inputs
+    from orchestrator.interfaces.cli._inputs import parse_inputs
 
     inputs = parse_inputs(args.input)
     return asyncio.run(_run_async(args, inputs, parse_sensitivity(args.sensitivity)))

@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING
 import structlog
 from fastapi import FastAPI
 
-from orchestrator.http.auth import ApiKeys
-from orchestrator.http.backends import JobBackend, QueueJobs, create_backend
-from orchestrator.http.errors import install_error_handlers
-from orchestrator.http.limits import BodyLimit
-from orchestrator.http.openai_api import router as openai_router
-from orchestrator.http.routes import api, public, streams
-from orchestrator.http.threads import Threads
-from orchestrator.http.threads import router as threads_router
+from orchestrator.interfaces.http.auth import ApiKeys
+from orchestrator.interfaces.http.backends import JobBackend, QueueJobs, create_backend
+from orchestrator.interfaces.http.errors import install_error_handlers
+from orchestrator.interfaces.http.limits import BodyLimit
+from orchestrator.interfaces.http.openai_api import router as openai_router
+from orchestrator.interfaces.http.routes import api, public, streams
+from orchestrator.interfaces.http.threads import Threads
+from orchestrator.interfaces.http.threads import router as threads_router
 
 if TYPE_CHECKING:
-    from orchestrator.app import Orchestrator
+    from orchestrator.engine.app import Orchestrator
     from orchestrator.settings import Settings
 
 log = structlog.get_logger(__name__)

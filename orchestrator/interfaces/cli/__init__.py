@@ -25,9 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
-            module = importlib.import_module(f"orchestrator.cli.{name}")
+            module = importlib.import_module(f"orchestrator.interfaces.cli.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"orchestrator.cli.{name}":
+            if exc.name != f"orchestrator.interfaces.cli.{name}":
                 raise
             continue
         module.register(subparsers)

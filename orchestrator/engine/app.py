@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from orchestrator.engine.executor import Executor, PlanSource, RunSpec
+from orchestrator.engine.planner import Planner, describe_inputs
+from orchestrator.engine.registry import Registry
+from orchestrator.engine.router import Budget, GuardedModel, ModelPool, Router, RunGuard
 from orchestrator.errors import BudgetExceeded, ConfigError, UnknownNameError, UserError
 from orchestrator.events import EventSink, FanOut
-from orchestrator.executor import Executor, PlanSource, RunSpec
 from orchestrator.models.base import Model
 from orchestrator.plan import Plan
-from orchestrator.planner import Planner, describe_inputs
-from orchestrator.registry import Registry
-from orchestrator.router import Budget, GuardedModel, ModelPool, Router, RunGuard
 from orchestrator.types import Event, RunResult, Sensitivity
 
 if TYPE_CHECKING:
@@ -91,8 +91,8 @@ class Orchestrator:
     def _connect_redis(self) -> None:
         from datetime import timedelta
 
-        from orchestrator.checkpoint import RedisCheckpointer
         from orchestrator.store import RedisStore
+        from orchestrator.store.checkpoint import RedisCheckpointer
 
         client, keys = self._redis("the run store"), self.settings.keyspace
         if self._store is None:
@@ -104,7 +104,7 @@ class Orchestrator:
     def _redis(self, purpose: str) -> aioredis.Redis:
         """The deployment's Redis client, shared by store, checkpointer and queue (connects lazily)."""
         if self._client is None:
-            from orchestrator.store.connection import connect_settings
+            from orchestrator.redis.connection import connect_settings
 
             self._client = connect_settings(self.settings, purpose)
             self._owned.append(self._client)

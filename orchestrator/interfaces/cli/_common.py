@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orchestrator.app import Orchestrator
+    from orchestrator.engine.app import Orchestrator
     from orchestrator.settings import Settings
     from orchestrator.types import Event, RunResult, Sensitivity
 
@@ -77,7 +77,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def build_orchestrator(args: argparse.Namespace) -> Orchestrator:
-    from orchestrator.app import Orchestrator
+    from orchestrator.engine.app import Orchestrator
 
     return Orchestrator(load_settings(args))
 

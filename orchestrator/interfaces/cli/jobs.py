@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from orchestrator.cli._common import (
+from orchestrator.interfaces.cli._common import (
     add_app_option,
     add_config_options,
     add_input_options,
@@ -94,7 +94,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_submit(args: argparse.Namespace) -> int:
     """``orchestrator submit``."""
-    from orchestrator.cli._inputs import parse_inputs
+    from orchestrator.interfaces.cli._inputs import parse_inputs
 
     inputs = parse_inputs(args.input)
     levels = parse_sensitivity(args.sensitivity)
@@ -246,7 +246,7 @@ async def _load_runner(app: str | None, settings: Settings) -> JobRunner:
     from orchestrator.errors import ConfigError
 
     if app is None:
-        from orchestrator.app import Orchestrator
+        from orchestrator.engine.app import Orchestrator
 
         return Orchestrator(settings)
     runner = load_app(app, settings)
@@ -259,7 +259,7 @@ async def _load_runner(app: str | None, settings: Settings) -> JobRunner:
 
 async def _print_events(queue: JobQueue, job_id: str, *, follow: bool, after: str | None,
                         timeout: float | None, as_json: bool) -> None:  # noqa: ASYNC109
-    from orchestrator.cli._common import Progress
+    from orchestrator.interfaces.cli._common import Progress
 
     progress = Progress()
     async for cursor, event in queue.events(job_id, after=after, follow=follow, timeout=timeout):
@@ -283,7 +283,7 @@ def _short(data: dict[str, Any]) -> str:
 
 
 def _print_result(result: RunResult) -> None:
-    from orchestrator.cli._common import step_table
+    from orchestrator.interfaces.cli._common import step_table
 
     if result.answer is not None:
         print_json(result.answer)

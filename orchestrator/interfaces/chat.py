@@ -31,8 +31,8 @@ from orchestrator.store.base import ChatMessage, Store
 from orchestrator.types import CostReport, Event, RunResult
 
 if TYPE_CHECKING:
-    from orchestrator.app import Orchestrator
-    from orchestrator.registry import Registry
+    from orchestrator.engine.app import Orchestrator
+    from orchestrator.engine.registry import Registry
     from orchestrator.workflow import Workflow
 
 log = structlog.get_logger(__name__)

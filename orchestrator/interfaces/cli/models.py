@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from orchestrator.cli._common import add_config_options, load_settings, print_json
+from orchestrator.interfaces.cli._common import add_config_options, load_settings, print_json
 
 
 def register(subparsers: Any) -> None:

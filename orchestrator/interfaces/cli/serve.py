@@ -6,8 +6,8 @@ import argparse
 import asyncio
 from typing import Any
 
-from orchestrator.cli._common import add_app_option, add_config_options
-from orchestrator.cli.chat import load_orchestrator
+from orchestrator.interfaces.cli._common import add_app_option, add_config_options
+from orchestrator.interfaces.cli.chat import load_orchestrator
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -34,7 +34,7 @@ async def _serve_async(args: argparse.Namespace) -> int:
     import structlog
     import uvicorn
 
-    from orchestrator.http import create_app
+    from orchestrator.interfaces.http import create_app
 
     log = structlog.get_logger("orchestrator.serve")
     orchestrator = load_orchestrator(args)

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from orchestrator.errors import JobError, StoreError
-from orchestrator.http.auth import KeyedRoute, QueryKeyedRoute
-from orchestrator.http.backends import JobBackend, check_target
-from orchestrator.http.errors import ApiError, error_response
-from orchestrator.http.schemas import (
+from orchestrator.interfaces.http.auth import KeyedRoute, QueryKeyedRoute
+from orchestrator.interfaces.http.backends import JobBackend, check_target
+from orchestrator.interfaces.http.errors import ApiError, error_response
+from orchestrator.interfaces.http.schemas import (
     AgentList,
     ErrorResponse,
     Health,
@@ -23,7 +23,7 @@ from orchestrator.http.schemas import (
     WorkflowInfo,
     WorkflowList,
 )
-from orchestrator.http.sse import SSE_HEADERS, follow_job
+from orchestrator.interfaces.http.sse import SSE_HEADERS, follow_job
 from orchestrator.queue import Job
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -132,7 +132,7 @@ async def healthz(request: Request) -> Response:
 
 @public.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def web_chat() -> HTMLResponse:
-    page = resources.files("orchestrator") / "web" / "index.html"
+    page = resources.files("orchestrator.interfaces") / "web" / "index.html"
     return HTMLResponse(page.read_text("utf-8"), headers={"Cache-Control": "no-cache"})
 
 

@@ -11,7 +11,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator.http.errors import error_body
+from orchestrator.interfaces.http.errors import error_body
 
 
 class BodyLimit:

@@ -14,7 +14,7 @@ import asyncio
 import time
 from typing import Any
 
-from orchestrator.cli._common import add_config_options, load_settings, print_json
+from orchestrator.interfaces.cli._common import add_config_options, load_settings, print_json
 
 
 def register(subparsers: Any) -> None:

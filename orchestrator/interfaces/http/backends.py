@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
-from orchestrator.chat import no_planner_message
 from orchestrator.errors import ConfigError, IdempotencyConflict, JobError, UnknownNameError
+from orchestrator.interfaces.chat import no_planner_message
 from orchestrator.queue import Job, JobQueue
 from orchestrator.store import MemoryStore, Store
 from orchestrator.types import Event, RunResult, Sensitivity
 
 if TYPE_CHECKING:
-    from orchestrator.app import Orchestrator
+    from orchestrator.engine.app import Orchestrator
     from orchestrator.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -17,7 +17,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
-from orchestrator.http.errors import ApiError
+from orchestrator.interfaces.http.errors import ApiError
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 

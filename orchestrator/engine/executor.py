@@ -36,12 +36,12 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.func import entrypoint, task
 from pydantic import BaseModel, ValidationError
 
+from orchestrator.engine.registry import Registry
+from orchestrator.engine.router import Router, RunGuard
 from orchestrator.errors import BudgetExceeded, OrchestratorError, PlanError, PrivacyViolation
 from orchestrator.events import EventSink
 from orchestrator.models.base import Usage
 from orchestrator.plan import NO_ITEM, Plan, Step, resolve
-from orchestrator.registry import Registry
-from orchestrator.router import Router, RunGuard
 from orchestrator.settings import ExecutorSettings
 from orchestrator.specialist import Specialist, Tool
 from orchestrator.types import CostReport, Event, EventType, RunResult, RunStatus, Sensitivity, StepResult

@@ -21,16 +21,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.chat import describe_event, has_planner, parse_message, render_answer, workflow_inputs
-from orchestrator.http.auth import KeyedRoute
-from orchestrator.http.backends import JobBackend, check_target, outcome, settled
-from orchestrator.http.errors import ApiError, error_body
-from orchestrator.http.schemas import ErrorResponse
-from orchestrator.http.sse import SSE_HEADERS
+from orchestrator.interfaces.chat import describe_event, has_planner, parse_message, render_answer, workflow_inputs
+from orchestrator.interfaces.http.auth import KeyedRoute
+from orchestrator.interfaces.http.backends import JobBackend, check_target, outcome, settled
+from orchestrator.interfaces.http.errors import ApiError, error_body
+from orchestrator.interfaces.http.schemas import ErrorResponse
+from orchestrator.interfaces.http.sse import SSE_HEADERS
 from orchestrator.types import RunResult
 
 if TYPE_CHECKING:
-    from orchestrator.app import Orchestrator
+    from orchestrator.engine.app import Orchestrator
 
 log = structlog.get_logger(__name__)
 

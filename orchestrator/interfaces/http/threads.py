@@ -24,17 +24,17 @@ import structlog
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from orchestrator.chat import HISTORY_TURNS, has_planner, history_context, parse_message, reply_message
 from orchestrator.errors import JobError
-from orchestrator.http.auth import KeyedRoute
-from orchestrator.http.backends import JobBackend, check_target, outcome, settled
-from orchestrator.http.errors import ApiError
-from orchestrator.http.schemas import ErrorResponse, ThreadInfo, ThreadMessage, ThreadMessageAccepted
+from orchestrator.interfaces.chat import HISTORY_TURNS, has_planner, history_context, parse_message, reply_message
+from orchestrator.interfaces.http.auth import KeyedRoute
+from orchestrator.interfaces.http.backends import JobBackend, check_target, outcome, settled
+from orchestrator.interfaces.http.errors import ApiError
+from orchestrator.interfaces.http.schemas import ErrorResponse, ThreadInfo, ThreadMessage, ThreadMessageAccepted
 from orchestrator.queue import Job
 from orchestrator.store import ChatMessage
 
 if TYPE_CHECKING:
-    from orchestrator.app import Orchestrator
+    from orchestrator.engine.app import Orchestrator
 
 log = structlog.get_logger(__name__)
 

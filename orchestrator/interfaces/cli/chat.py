@@ -11,11 +11,11 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from orchestrator.cli._common import add_app_option, add_config_options, build_orchestrator, load_app
+from orchestrator.interfaces.cli._common import add_app_option, add_config_options, build_orchestrator, load_app
 
 if TYPE_CHECKING:
-    from orchestrator.app import Orchestrator
-    from orchestrator.chat import ChatReply, ChatSession
+    from orchestrator.engine.app import Orchestrator
+    from orchestrator.interfaces.chat import ChatReply, ChatSession
     from orchestrator.types import Event
 
 PROMPT = "you> "
@@ -38,7 +38,7 @@ def load_orchestrator(args: argparse.Namespace) -> Orchestrator:
     spec: str | None = getattr(args, "app", None)
     if not spec:
         return build_orchestrator(args)
-    from orchestrator.app import Orchestrator
+    from orchestrator.engine.app import Orchestrator
     from orchestrator.errors import UserError
 
     value = load_app(spec)
@@ -58,7 +58,7 @@ class _StepLines:
         self.stream = stream
 
     async def emit(self, event: Event) -> None:
-        from orchestrator.chat import describe_event
+        from orchestrator.interfaces.chat import describe_event
 
         line = describe_event(event)
         if line is not None:
@@ -66,7 +66,7 @@ class _StepLines:
 
 
 async def _chat_async(args: argparse.Namespace, *, interactive: bool) -> int:
-    from orchestrator.chat import ChatSession
+    from orchestrator.interfaces.chat import ChatSession
 
     orchestrator = load_orchestrator(args)
     async with orchestrator:
@@ -80,7 +80,7 @@ async def _chat_async(args: argparse.Namespace, *, interactive: bool) -> int:
 
 
 async def _greet(session: ChatSession, *, resumed: bool) -> None:
-    from orchestrator.chat import has_planner
+    from orchestrator.interfaces.chat import has_planner
 
     orch = session.orchestrator
     print(f"orchestrator chat; thread {session.thread_id} (resume with --thread {session.thread_id})")
@@ -125,7 +125,7 @@ async def _loop(session: ChatSession, interactive: bool) -> int:
 
 
 def _show(reply: ChatReply, interactive: bool) -> None:
-    from orchestrator.chat import describe_cost
+    from orchestrator.interfaces.chat import describe_cost
 
     if reply.kind == "error":
         print(f"error: {reply.text}", file=sys.stdout if interactive else sys.stderr, flush=True)

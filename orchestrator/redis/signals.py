@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from orchestrator.store.connection import text
+from orchestrator.redis.connection import text
 
 log = structlog.get_logger(__name__)
 
