@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -436,21 +437,29 @@ def test_registering_the_command_imports_nothing_heavy() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def _client_options(client: Any) -> tuple[float, float, int]:
+    """The connect timeout, reply timeout and pool size a Redis client was made with (no connection)."""
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    return kwargs["socket_connect_timeout"], kwargs["socket_timeout"], pool.max_connections
+
+
 def test_retention_and_redis_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     from orchestrator.queue import QueueSettings
-    from orchestrator.store import RedisOptions
+    from orchestrator.redis.connection import connect, connect_settings
 
     defaults = Settings.load()
     week = 7 * 24 * 3600
     assert (defaults.queue.checkpoint_ttl, defaults.queue.result_ttl, defaults.queue.dead_letters_maxlen) == (
         week, week, 10_000)
-    assert RedisOptions.of(defaults) == RedisOptions()  # the settings' defaults are the factory's
+    assert _client_options(connect("redis://127.0.0.1:6379/0")) == (2.0, 10.0, 64)  # the settings' defaults
+    assert _client_options(connect_settings(Settings.load(redis_url="redis://127.0.0.1:6379/0"))) == (2.0, 10.0, 64)
     monkeypatch.setenv("ORCHESTRATOR_QUEUE__CHECKPOINT_TTL", "3600")
     monkeypatch.setenv("ORCHESTRATOR_REDIS__CONNECT_TIMEOUT", "0.5")
     monkeypatch.setenv("ORCHESTRATOR_REDIS__SOCKET_TIMEOUT", "30")
-    settings = Settings.load(queue={"dead_letters_maxlen": 50})
+    settings = Settings.load(queue={"dead_letters_maxlen": 50}, redis_url="redis://127.0.0.1:6379/0")
     assert settings.queue.checkpoint_ttl == 3600
-    assert RedisOptions.of(settings) == RedisOptions(connect_timeout=0.5, socket_timeout=30, max_connections=64)
+    assert _client_options(connect_settings(settings)) == (0.5, 30, 64)  # the [redis] section, as it is
     assert QueueSettings.of(settings.queue).dead_letters_maxlen == 50
     for key, value, reason in (("queue", {"checkpoint_ttl": 0}, "greater than or equal to 1"),
                                ("redis", {"connect_timeout": 0}, "greater than 0"),
