@@ -466,3 +466,33 @@ def test_retention_and_redis_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
                                ("redis", {"conect_timeout": 1}, "did you mean 'connect_timeout'")):
         with pytest.raises(ConfigError, match=reason):
             Settings.load(**{key: value})
+
+
+def test_a_dotenv_file_sets_what_the_environment_may_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for var in ("REDIS_URL", "ORCHESTRATOR_BUDGET__MAX_COST_USD", "ORCHESTRATOR_ENV_FILE", "ORCHESTRATOR_LOG__LEVEL"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / ".env").write_text("# a comment\nORCHESTRATOR_BUDGET__MAX_COST_USD=0.25\n"
+                                   "REDIS_URL=redis://127.0.0.1:6379/3\nORCHESTRATOR_LOG__LEVEL=info\n")
+    settings = Settings.load()
+    assert (settings.budget.max_cost_usd, settings.redis_url, settings.log.level) == (0.25, "redis://127.0.0.1:6379/3",
+                                                                                       "info")
+    assert ".env" in settings.sources
+    assert settings.origin("budget.max_cost_usd") == ".env"
+    monkeypatch.setenv("ORCHESTRATOR_LOG__LEVEL", "error")  # the environment wins over the file
+    assert Settings.load().log.level == "error"
+    assert Settings.load(log={"level": "debug"}).log.level == "debug"  # and arguments over both
+
+
+def test_a_bad_dotenv_file_is_named_in_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ORCHESTRATOR_ENV_FILE", raising=False)
+    (tmp_path / ".env").write_text("ORCHESTRATOR_BUDGET__MAX_COST_USD=-1\n")
+    with pytest.raises(ConfigError, match=r"^\.env: budget\.max_cost_usd: .*greater than or equal to 0"):
+        Settings.load()
+    monkeypatch.setenv("ORCHESTRATOR_ENV_FILE", str(tmp_path / "missing.env"))
+    with pytest.raises(ConfigError, match=r"missing\.env.*file not found"):
+        Settings.load()
+    (tmp_path / "other.env").write_text("ORCHESTRATOR_BUDGET__MAX_COST_USD=0.5\n")
+    monkeypatch.setenv("ORCHESTRATOR_ENV_FILE", str(tmp_path / "other.env"))
+    assert Settings.load().budget.max_cost_usd == 0.5  # the named file replaces ./.env

@@ -8,9 +8,11 @@ secrets for display (``_masking``).
 
 1. a packaged profile (``orchestrator/profiles/<name>.toml``);
 2. a TOML file: top-level keys, or the ``[tool.orchestrator]`` table of a ``pyproject.toml``;
-3. the environment: ``ORCHESTRATOR_*`` (nested keys joined by ``__``, e.g.
+3. a dotenv file (``ORCHESTRATOR_ENV_FILE``, else ``./.env`` if there is one) with the same
+   variables as the environment;
+4. the environment: ``ORCHESTRATOR_*`` (nested keys joined by ``__``, e.g.
    ``ORCHESTRATOR_BUDGET__MAX_COST_USD``), plus ``REDIS_URL`` and ``ORCHESTRATOR_API_KEYS``;
-4. keyword arguments to :meth:`Settings.load`.
+5. keyword arguments to :meth:`Settings.load`.
 
 Which file and profile: the ``path`` argument, else ``ORCHESTRATOR_CONFIG``; the
 ``profile`` argument, else ``ORCHESTRATOR_PROFILE``, else the file's own

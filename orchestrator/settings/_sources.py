@@ -16,6 +16,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsError
+from pydantic_settings.sources.utils import parse_env_vars
 
 from orchestrator.errors import ConfigError
 
@@ -24,6 +25,9 @@ CONFIG_ENV = "ORCHESTRATOR_CONFIG"
 """Names the configuration file."""
 PROFILE_ENV = "ORCHESTRATOR_PROFILE"
 """Names the packaged profile."""
+DOTENV_ENV = "ORCHESTRATOR_ENV_FILE"
+"""Names the dotenv file (default ``./.env`` when it exists)."""
+DOTENV_FILE = ".env"
 CONFIG_FILE = "orchestrator.toml"
 DEFAULT_PROFILE = "embedded"
 #: Environment variables outside the ``ORCHESTRATOR_<KEY>`` scheme, and the key each sets.
@@ -45,16 +49,31 @@ class Layer(NamedTuple):
 class AliasEnvSource(PydanticBaseSettingsSource):
     """``REDIS_URL`` and ``ORCHESTRATOR_API_KEYS`` (below ``ORCHESTRATOR_<KEY>`` in priority)."""
 
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str | None] | None = None):
+        super().__init__(settings_cls)
+        self.variables = os.environ if variables is None else variables
+
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
         for var, loc in ENV_ALIASES.items():
-            value = os.environ.get(var)
+            value = self.variables.get(var)
             if value:
                 set_at(data, loc, value)
         return data
+
+
+class _DotEnvSource(EnvSettingsSource):
+    """``ORCHESTRATOR_<KEY>`` variables from a dotenv file, read exactly as the environment is."""
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str | None]):
+        self._variables = variables
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._variables, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
 
 def available_profiles() -> list[str]:
@@ -134,6 +153,28 @@ def env_layers(cls: type[BaseSettings]) -> list[Layer]:
     return [Layer("environment", AliasEnvSource(cls)(), "alias"), Layer("environment", values, "env")]
 
 
+def dotenv_layers(cls: type[BaseSettings]) -> list[Layer]:
+    """The dotenv file's variables (``ORCHESTRATOR_ENV_FILE``, else ``./.env`` if there is one), the
+    same variables the environment may set; the environment itself wins over the file."""
+    named = os.environ.get(DOTENV_ENV) or None
+    path = Path(named or DOTENV_FILE)
+    if not path.is_file():
+        if named:
+            raise ConfigError("file not found", source=str(path), key=DOTENV_ENV)
+        return []
+    from dotenv import dotenv_values
+
+    try:
+        variables = dotenv_values(path, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", source=str(path)) from None
+    try:
+        values = _DotEnvSource(cls, variables)()
+    except SettingsError as exc:
+        raise ConfigError(f"{exc}: lists and tables in variables are JSON", source=str(path)) from None
+    return [Layer(str(path), AliasEnvSource(cls, variables)(), "file"), Layer(str(path), values, "file")]
+
+
 def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     """``update`` over ``base``; tables merge key by key, everything else is replaced."""
     merged = dict(base)
@@ -155,12 +196,14 @@ __all__ = [
     "CONFIG_ENV",
     "CONFIG_FILE",
     "DEFAULT_PROFILE",
+    "DOTENV_ENV",
     "ENV_ALIASES",
     "ENV_PREFIX",
     "PROFILE_ENV",
     "AliasEnvSource",
     "Layer",
     "available_profiles",
+    "dotenv_layers",
     "env_layers",
     "file_layers",
     "merge",

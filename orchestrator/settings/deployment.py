@@ -16,7 +16,15 @@ from orchestrator.settings._masking import MASK, mask_secrets, mask_urls
 from orchestrator.settings._problems import Loc, config_error, reject_unknown_keys
 from orchestrator.settings._problems import origin as origin_of
 from orchestrator.settings._problems import problems as config_problems
-from orchestrator.settings._sources import ENV_PREFIX, AliasEnvSource, Layer, env_layers, file_layers, merge
+from orchestrator.settings._sources import (
+    ENV_PREFIX,
+    AliasEnvSource,
+    Layer,
+    dotenv_layers,
+    env_layers,
+    file_layers,
+    merge,
+)
 from orchestrator.settings.sections import (
     Budget,
     ExecutorSettings,
@@ -92,8 +100,9 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, profile: str | None = None, **overrides: Any) -> Settings:
-        """The deployment's configuration from profile, file, environment and ``overrides``."""
-        layers = [*file_layers(path, profile), *env_layers(cls), Layer("arguments", overrides, "args")]
+        """The deployment's configuration from profile, file, dotenv file, environment and ``overrides``."""
+        layers = [*file_layers(path, profile), *dotenv_layers(cls), *env_layers(cls),
+                  Layer("arguments", overrides, "args")]
         merged: dict[str, Any] = {}
         for layer in layers:
             merged = merge(merged, layer.data)
