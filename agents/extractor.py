@@ -31,6 +31,7 @@ from orchestrator.agents._candidates import Kind, find_candidates, infer_kind, v
 from orchestrator.agents._grounding import choose, normalise, occurs_in, parse_amount, softmax
 from orchestrator.errors import InputError
 from orchestrator.models.base import Capabilities, Completion, Message, Model, assistant, system, user
+from orchestrator.models.json_answer import json_answer
 from orchestrator.specialist import Specialist, Verdict
 
 log = structlog.get_logger(__name__)
@@ -262,7 +263,7 @@ class Extractor(Specialist[ExtractorInput, ExtractorOutput]):
         data = completion.parsed
         if data is None:
             try:
-                data = json.loads(_json_text(completion.text))
+                data = json_answer(completion.text)
             except ValueError:
                 return Verdict(None, 0.0, ["the answer is not valid JSON"], completion.text)
         if not isinstance(data, dict):
@@ -437,12 +438,6 @@ def _same(value: Any, candidate: str) -> bool:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return parse_amount(candidate) == float(value)
     return normalise(str(value)) == normalise(candidate)
-
-
-def _json_text(text: str) -> str:
-    """The JSON part of an answer: code fences and text around the outermost object removed."""
-    start, end = text.find("{"), text.rfind("}")
-    return text[start : end + 1] if 0 <= start < end else text.strip()
 
 
 __all__ = [

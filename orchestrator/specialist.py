@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from orchestrator.errors import ConfigError
 from orchestrator.models.base import Capabilities, Completion, Message, Model, assistant, user
+from orchestrator.models.json_answer import json_answer
 
 InT = TypeVar("InT", bound=BaseModel)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -157,7 +157,7 @@ class Specialist(Agent[InT, OutT]):
         data = completion.parsed
         if data is None:
             try:
-                data = json.loads(_strip_fences(completion.text))
+                data = json_answer(completion.text)
             except ValueError:
                 return Verdict(None, 0.0, ["the answer is not valid JSON"], completion.text)
         try:
@@ -172,14 +172,6 @@ class Specialist(Agent[InT, OutT]):
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:
     """A model's JSON schema, built once per class (building it is costly; callers must not mutate it)."""
     return model.model_json_schema()
-
-
-def _strip_fences(text: str) -> str:
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0]
-    return text.strip()
 
 
 class Tool(Agent[InT, OutT]):

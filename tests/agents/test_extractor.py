@@ -225,3 +225,11 @@ async def test_worked_examples_appear_in_a_generative_prompt() -> None:
     await extractor(grounded=False).attempt(request(examples=[example]), model)
     assert "Example document:\nSHOP X" in model.calls[0].prompt
     assert '"total": 3.5' in model.calls[0].prompt
+
+
+async def test_generative_answer_in_fences_or_prose_is_read_by_the_shared_json_parser() -> None:
+    data = '{"company": "ACME TRADING", "date": "14/03/2018", "total": "7.42", "email": null}'
+    for text in (f"```json\n{data}\n```", f"Here are the fields: {data} Let me know!"):
+        verdict = await extractor(grounded=False).attempt(request(), ScriptedModel([text]))
+        assert verdict.valid, verdict.problems
+        assert verdict.output is not None and verdict.output.data["total"] == 7.42  # type: ignore[attr-defined]
