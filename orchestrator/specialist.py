@@ -128,11 +128,16 @@ class Specialist(Agent[InT, OutT]):
         """One answer from ``model``. With ``previous``, a repair: the model sees its last
         answer and what was wrong with it."""
         messages = self.prompt(request, instruction, model.capabilities)
+        completion = await self.ask(model, messages, self.output_schema(request), previous)
+        return self.check(request, completion)
+
+    async def ask(self, model: Model, messages: list[Message], schema: dict[str, Any] | None,
+                  previous: Verdict | None = None) -> Completion:
+        """``messages`` to ``model``, answering in ``schema``; with ``previous``, a repair: the model
+        also sees its last answer and what was wrong with it."""
         if previous is not None:
             messages = [*messages, assistant(previous.raw), user(self.repair_message(previous))]
-        completion = await model.complete(messages, schema=self.output_schema(request),
-                                          logprobs=model.capabilities.logprobs)
-        return self.check(request, completion)
+        return await model.complete(messages, schema=schema, logprobs=model.capabilities.logprobs)
 
     # -- hooks ------------------------------------------------------------
 

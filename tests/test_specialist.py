@@ -35,3 +35,17 @@ def test_parse_output_without_json_or_with_the_wrong_shape() -> None:
     assert Labeller().parse_output(Completion(text="x, I think")).problems == ["the answer is not valid JSON"]
     wrong = Labeller().parse_output(Completion(text='{"name": "x"}'))
     assert not wrong.valid and wrong.problems == ["label: Field required"]
+
+
+async def test_a_repair_shows_the_model_its_last_answer_and_the_problems() -> None:
+    from orchestrator.models.scripted import ScriptedModel
+
+    model = ScriptedModel(['{"name": "x"}', {"label": "x"}])
+    spec = Labeller()
+    first = await spec.attempt(LabelOut(label="hi"), model)
+    second = await spec.attempt(LabelOut(label="hi"), model, previous=first)
+    assert second.valid and not first.valid
+    repair = model.calls[1].messages
+    assert [m.content for m in repair[-2:]] == ['{"name": "x"}', spec.repair_message(first)]
+    assert "label: Field required" in repair[-1].content
+    assert model.calls[1].schema == model.calls[0].schema is not None
