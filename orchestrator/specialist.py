@@ -21,9 +21,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PydanticUserError, ValidationError
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, PluginError
 from orchestrator.models.base import Capabilities, Completion, Message, Model, assistant, user
 from orchestrator.models.json_answer import json_answer
 
@@ -68,12 +68,17 @@ class Agent(ABC, Generic[InT, OutT]):
 
     @classmethod
     def info(cls) -> AgentInfo:
+        """What the planner and the interfaces show of this agent; an agent class that lacks a
+        name, a description or pydantic ``Input``/``Output`` models is a :class:`PluginError`."""
+        for attribute in ("name", "description"):
+            if not isinstance(getattr(cls, attribute, None), str):
+                raise PluginError(cls.__qualname__, f"set `{attribute}` to a string on the class")
         return AgentInfo(
             name=cls.name,
             kind="specialist" if issubclass(cls, Specialist) else "tool",
             description=cls.description,
-            input_schema=json_schema(cls.Input),
-            output_schema=json_schema(cls.Output),
+            input_schema=_schema_of(cls, "Input"),
+            output_schema=_schema_of(cls, "Output"),
         )
 
 
@@ -177,6 +182,19 @@ class Specialist(Agent[InT, OutT]):
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:
     """A model's JSON schema, built once per class (building it is costly; callers must not mutate it)."""
     return model.model_json_schema()
+
+
+def _schema_of(agent: type[Agent[Any, Any]], role: str) -> dict[str, Any]:
+    """The JSON schema of ``agent``'s ``Input`` or ``Output`` model; a :class:`PluginError` naming
+    the agent when it is not a pydantic model or cannot be shown as a JSON schema."""
+    model = getattr(agent, role, None)
+    where = f"agent {agent.name!r} ({agent.__qualname__})"
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise PluginError(where, f"set `{role}` to a pydantic model class, got {model!r}")
+    try:
+        return json_schema(model)
+    except PydanticUserError as exc:
+        raise PluginError(where, f"{role} model {model.__name__} has no JSON schema: {exc.message}") from exc
 
 
 class Tool(Agent[InT, OutT]):

@@ -49,3 +49,32 @@ async def test_a_repair_shows_the_model_its_last_answer_and_the_problems() -> No
     assert [m.content for m in repair[-2:]] == ['{"name": "x"}', spec.repair_message(first)]
     assert "label: Field required" in repair[-1].content
     assert model.calls[1].schema == model.calls[0].schema is not None
+
+
+def test_info_of_an_agent_class_defined_wrongly_is_a_plugin_error() -> None:
+    from collections.abc import Callable
+
+    from orchestrator.errors import PluginError
+
+    class NoOutput(Specialist[LabelOut, LabelOut]):
+        name = "no_output"
+        description = "Forgot its Output."
+        Input = LabelOut
+
+    class Unnamed(Labeller):
+        name = None  # type: ignore[assignment]
+
+    class Opaque(BaseModel):
+        callback: Callable[[], int]
+
+    class OpaqueOutput(Labeller):
+        Output = Opaque  # type: ignore[assignment]
+
+    with pytest.raises(PluginError, match=r"agent 'no_output' \(.*NoOutput\): set `Output` to a pydantic model"):
+        NoOutput.info()
+    with pytest.raises(PluginError, match="set `name` to a string on the class"):
+        Unnamed.info()
+    with pytest.raises(PluginError, match="Output model Opaque has no JSON schema") as caught:
+        OpaqueOutput.info()
+    assert isinstance(caught.value, TypeError)
+    assert Labeller.info().output_schema["required"] == ["label"]
