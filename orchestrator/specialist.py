@@ -94,7 +94,8 @@ class AgentInfo(BaseModel):
 
 class Specialist(Agent[InT, OutT]):
     """An agent that answers with a model. Subclasses set ``Input``/``Output`` and either
-    implement :meth:`prompt` (and optionally :meth:`check`) or override :meth:`attempt`."""
+    implement :meth:`prompt` (and optionally :meth:`check`) or override :meth:`attempt`
+    (which can call :meth:`ask` for the model call, repairs included)."""
 
     Options: ClassVar[type[BaseModel] | None] = None
 
