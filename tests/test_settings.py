@@ -496,3 +496,14 @@ def test_a_bad_dotenv_file_is_named_in_the_error(tmp_path: Path, monkeypatch: py
     (tmp_path / "other.env").write_text("ORCHESTRATOR_BUDGET__MAX_COST_USD=0.5\n")
     monkeypatch.setenv("ORCHESTRATOR_ENV_FILE", str(tmp_path / "other.env"))
     assert Settings.load().budget.max_cost_usd == 0.5  # the named file replaces ./.env
+
+
+def test_odd_files_are_config_errors_not_tracebacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("tool = 5\n")
+    assert Settings.load().sources[0] == "profile 'embedded'"  # a pyproject without our table is not ours
+    with pytest.raises(ConfigError, match=r"pyproject\.toml: no \[tool\.orchestrator\] table"):
+        Settings.load(tmp_path / "pyproject.toml")
+    (tmp_path / "latin1.toml").write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.toml: not UTF-8 text"):
+        Settings.load(tmp_path / "latin1.toml")

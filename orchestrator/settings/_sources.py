@@ -110,16 +110,22 @@ def discover() -> Layer | None:
     if Path(CONFIG_FILE).is_file():
         return read_file(Path(CONFIG_FILE))
     pyproject = Path("pyproject.toml")
-    if pyproject.is_file() and isinstance(parse(pyproject).get("tool", {}).get("orchestrator"), dict):
+    if pyproject.is_file() and isinstance(_tool_table(parse(pyproject)), dict):
         return read_file(pyproject)
     return None
+
+
+def _tool_table(pyproject: dict[str, Any]) -> Any:
+    """``[tool.orchestrator]`` of a parsed ``pyproject.toml`` (None when absent, whatever ``tool`` is)."""
+    tool = pyproject.get("tool")
+    return tool.get("orchestrator") if isinstance(tool, dict) else None
 
 
 def read_file(path: Path) -> Layer:
     data = parse(path)
     if path.name != "pyproject.toml":
         return Layer(str(path), data, "file")
-    table = data.get("tool", {}).get("orchestrator")
+    table = _tool_table(data)
     if not isinstance(table, dict):
         raise ConfigError("no [tool.orchestrator] table", source=str(path))
     return Layer(f"{path} [tool.orchestrator]", table, "file")
@@ -135,6 +141,9 @@ def parse(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", source=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (TOML files are UTF-8): {exc.reason} at byte {exc.start}",
+                          source=str(path)) from None
 
 
 def read_profile(name: str) -> Layer:
