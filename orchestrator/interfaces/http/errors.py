@@ -27,8 +27,8 @@ log = structlog.get_logger(__name__)
 
 _STATUS_TYPES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "request_too_large", 415: "unsupported_media_type",
-    422: "invalid_request", 429: "rate_limited", 503: "unavailable",
+    405: "method_not_allowed", 408: "request_timeout", 409: "conflict", 413: "request_too_large",
+    415: "unsupported_media_type", 422: "invalid_request", 429: "rate_limited", 503: "unavailable",
 }
 
 
