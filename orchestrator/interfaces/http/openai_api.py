@@ -40,7 +40,7 @@ CHUNK_CHARS = 48
 OWNER = "slm-orchestrator"
 
 router = APIRouter(prefix="/v1", route_class=KeyedRoute,
-                   responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422)})
+                   responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 408, 413, 422)})
 
 
 class Message(BaseModel):

@@ -28,7 +28,7 @@ from orchestrator.interfaces.http.sse import SSE_HEADERS, follow_job
 from orchestrator.queue import Job
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 408, 413, 422)
 }
 
 api = APIRouter(prefix="/v1", responses=_ERRORS, route_class=KeyedRoute)
@@ -73,7 +73,8 @@ async def _job(jobs: JobBackend, job_id: str) -> Job:
 # -- jobs ----------------------------------------------------------------------------------
 
 
-@api.post("/jobs", status_code=202, response_model=JobAccepted, summary="Submit a workflow or a free-form task")
+@api.post("/jobs", status_code=202, response_model=JobAccepted, summary="Submit a workflow or a free-form task",
+          responses={409: {"model": ErrorResponse, "description": "The idempotency key was used for other work"}})
 async def submit_job(body: JobRequest, request: Request) -> JSONResponse:
     orchestrator = request.app.state.orchestrator
     check_target(orchestrator, body.target, body.inputs)

@@ -45,7 +45,7 @@ ThreadId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][\w.:-]{0,127}$",
                                description="chosen by the client; letters, digits and _ . : -")]
 
 router = APIRouter(prefix="/v1/threads", route_class=KeyedRoute,
-                   responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)})
+                   responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 408, 409, 413, 422)})
 
 
 class Threads:
