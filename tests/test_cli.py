@@ -133,7 +133,7 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> 
 def test_run_workflow_shows_progress_answer_and_table(scripted_config: Path) -> None:
     proc = cli("run", "ticket_triage", "--input", f"ticket=@{TICKET}", config=scripted_config)
     assert proc.returncode == 0, proc.stderr
-    assert "plan: 5 steps" in proc.stderr and "ok  category" in proc.stderr  # live progress
+    assert "plan: 6 steps" in proc.stderr and "ok  category" in proc.stderr  # live progress
     answer = json.loads(proc.stdout.split("\n\nstep ")[0])
     assert answer["category"] == "refund" and answer["fields"]["order_number"] == "LP-7731"
     assert "route_ticket" in proc.stdout and "cost $" in proc.stdout
@@ -144,7 +144,7 @@ def test_run_json_prints_whole_run_result(scripted_config: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["status"] == "completed"
-    assert [s["step_id"] for s in result["steps"]] == ["category", "urgency", "fields", "summary", "routing"]
+    assert [s["step_id"] for s in result["steps"]] == ["screen", "category", "urgency", "fields", "summary", "routing"]
     assert "cost" in result and "plan" in result
 
 

@@ -10,6 +10,10 @@ The decision, in order:
    ``escalation_team`` is given, sends the ticket there instead.
 4. ``needs_info`` lists the fields ``required_fields[category]`` asks for that
    the extraction did not find, so an agent knows what to ask the customer.
+5. A ticket with ``suspected_injection`` (sentences addressed to the system, see
+   ``orchestrator.tools.injection``) is never escalated automatically: its urgency may be what
+   the injected text asked for. It keeps its team (or goes to ``review_team``, when given) and
+   ``review`` asks a person to read it.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ class RouteTicketInput(BaseModel):
                                           description="Urgencies that escalate the ticket.")
     escalation_team: str | None = Field(default=None,
                                         description="Team escalated tickets go to (default: keep the team).")
+    suspected_injection: bool = Field(default=False, description=(
+        "True when the ticket held sentences addressed to the system (e.g. '$steps.screen.suspected_injection'): "
+        "no automatic escalation, and review is set."))
+    review_team: str | None = Field(default=None, description=(
+        "Team that reads tickets with suspected injection (default: keep the routed team)."))
     required_fields: dict[str, list[str]] = Field(
         default_factory=dict, description="Category -> fields a ticket of that category needs, e.g. "
         "{'refund': ['order_number']}; missing ones are listed in needs_info.")
@@ -57,6 +66,8 @@ class RouteTicketOutput(BaseModel):
     priority: Priority = Field(description="P1 (most urgent) to P4.")
     escalated: bool = Field(description="True when the urgency is one that escalates.")
     needs_info: list[str] = Field(description="Fields the category needs that the ticket did not give.")
+    review: bool = Field(default=False, description="A person should read the ticket before acting on it "
+                                                    "(it held suspected injected instructions).")
     reason: str = Field(description="The decision in one sentence.")
 
 
@@ -78,7 +89,10 @@ def route(request: RouteTicketInput) -> RouteTicketOutput:
                + f" {team!r}"]
     priority = priorities.get(urgency, request.default_priority)
     reasons.append(f"urgency {urgency!r} gives {priority}")
-    escalated = urgency in {normalize(u) for u in request.escalate_urgencies}
+    escalated = urgency in {normalize(u) for u in request.escalate_urgencies} and not request.suspected_injection
+    if request.suspected_injection:
+        team = request.review_team or team
+        reasons.append(f"suspected injected instructions: not escalated automatically; {team!r} reviews it")
     if escalated:
         if request.escalation_team:
             team = request.escalation_team
@@ -88,7 +102,7 @@ def route(request: RouteTicketInput) -> RouteTicketOutput:
     if needs_info:
         reasons.append(f"ask the customer for {', '.join(needs_info)}")
     return RouteTicketOutput(team=team, priority=priority, escalated=escalated, needs_info=needs_info,
-                             reason="; ".join(reasons) + ".")
+                             review=request.suspected_injection, reason="; ".join(reasons) + ".")
 
 
 class RouteTicket(Tool[RouteTicketInput, RouteTicketOutput]):

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from orchestrator.engine.executor import Executor, PlanSource, RunSpec
-from orchestrator.engine.planner import Planner, describe_inputs
+from orchestrator.engine.planner import TASK, Planner, describe_inputs, refuse_confidential_task
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Budget, GuardedModel, ModelPool, Router, RunGuard
 from orchestrator.errors import BudgetExceeded, ConfigError, UnknownNameError, UserError
 from orchestrator.events import EventSink, FanOut
 from orchestrator.models.base import Model
+from orchestrator.payload import check_payload
 from orchestrator.plan import Plan
 from orchestrator.types import Event, RunResult, Sensitivity
 
@@ -141,13 +142,16 @@ class Orchestrator:
         inputs take the workflow's declared level or the deployment default.
         """
         executor = await self._ensure()
-        values, make_plan = self._prepare(target, dict(inputs or {}))
+        values, make_plan = self._prepare(target, _checked(target, inputs))
         levels = self._levels(target, values, sensitivity or {})
+        task_level = self.check_task(target, sensitivity) if make_plan is None else None
         guard = RunGuard()
         guard.ledger.budget = budget or Budget.model_validate(self.settings.budget.model_dump())
         for name, value in values.items():
             if levels[name] is Sensitivity.CONFIDENTIAL:
                 guard.confidential.add(value)
+        if task_level is Sensitivity.CONFIDENTIAL:  # only a local planner may read it; no other model
+            guard.confidential.add(str(target))
         if self.settings.redact_for_remote:
             from orchestrator.tools.pii import redact
 
@@ -195,8 +199,9 @@ class Orchestrator:
         :class:`~orchestrator.queue.IdempotencyConflict`.
         """
         queue = self.queue
-        values = dict(inputs or {})
+        values = _checked(target, inputs)
         self._prepare(target, dict(values))
+        self.check_task(target, sensitivity)
         levels = self._levels(target, values, sensitivity or {})
         given = {name: levels[name] for name in sensitivity or {}}
         job_id = await queue.submit(target, values, sensitivity=given or None, idempotency_key=idempotency_key)
@@ -234,8 +239,33 @@ class Orchestrator:
                    sensitivity: Mapping[str, Sensitivity | str] | None = None) -> Plan:
         """Only plan (no execution): what the planner would run for ``task``."""
         values = dict(inputs or {})
+        self.check_task(task, sensitivity, planned=True)
         planner = self._planner(RunGuard(), Sensitivity.PUBLIC)
         return await planner.plan(task, describe_inputs(values, self._levels(task, values, sensitivity or {})))
+
+    def check_task(self, target: str | Plan, sensitivity: Mapping[str, Sensitivity | str] | None = None,
+                   *, planned: bool | None = None) -> Sensitivity | None:
+        """The sensitivity of a free-form task's own text (None for workflows and plans).
+
+        The text takes ``sensitivity["task"]``, else ``default_sensitivity``. Confidential text
+        is refused (:class:`~orchestrator.errors.ConfigError`, saying what to do) unless the
+        planner model is local: the planner must read the task to plan it.
+        """
+        if planned is None:
+            planned = isinstance(target, str) and target not in self.registry.workflow_names
+        if not planned or isinstance(target, Plan):
+            return None
+        given = (sensitivity or {}).get(TASK, self.settings.default_sensitivity)
+        try:
+            level = Sensitivity(given)
+        except ValueError:
+            raise UserError(f"sensitivity of {TASK!r} must be public, internal or confidential, "
+                            f"not {given!r}") from None
+        spec = self.settings.planner_spec()
+        if level is Sensitivity.CONFIDENTIAL and spec is not None and not spec.is_local:
+            refuse_confidential_task(spec.ref, given=TASK in (sensitivity or {}),
+                                     workflows=self.registry.workflow_names)
+        return level
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -318,6 +348,15 @@ class Orchestrator:
             spec.replan = replan
         spec.planner_cost = lambda: model.cost_usd
         spec.planner_usage = lambda: model.usage
+
+
+def _checked(target: str | Plan, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The inputs as a dict, after the payload checks on them and on a task's text."""
+    values = dict(inputs or {})
+    check_payload(values)
+    if isinstance(target, str):
+        check_payload(target, "task")
+    return values
 
 
 def _looks_like_workflow(target: str, workflows: list[str]) -> bool:

@@ -9,6 +9,10 @@ step it can be asked once for a new plan (``replan``).
 Confidential inputs are described by name, type, length and field names
 only: their content never appears in a planner prompt, and neither do the
 error messages of steps that read them (a replan sees only their outcomes).
+The task text itself has a sensitivity too (``sensitivity["task"]``, else the
+deployment default): a planner must read it, so a confidential task is planned
+only by a local planner model; with any other the run is refused
+(:func:`refuse_confidential_task` says what to do instead).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from orchestrator.errors import PlanError
+from orchestrator.errors import ConfigError, PlanError
 from orchestrator.models.base import Message, Model, assistant, system, user
 from orchestrator.plan import Plan
 from orchestrator.settings import PlannerSettings
@@ -29,6 +33,9 @@ from orchestrator.types import Sensitivity, StepResult
 log = structlog.get_logger(__name__)
 
 _PREVIEW_CHARS = 300
+
+TASK = "task"
+"""The name that marks the free-form task text's own sensitivity (``--sensitivity task=internal``)."""
 
 _RULES = """You are the planner of an AI orchestrator. Break the user's task into a small plan of steps.
 Each step names one agent from the catalog, an instruction, its inputs and its params.
@@ -62,6 +69,19 @@ def describe_inputs(inputs: Mapping[str, Any], sensitivity: Mapping[str, Sensiti
             entry["preview"] = text[:_PREVIEW_CHARS]
         described.append(entry)
     return described
+
+
+def refuse_confidential_task(planner: str, *, given: bool, workflows: Sequence[str]) -> None:
+    """Raise the :class:`ConfigError` of a confidential task text that a non-local planner would read."""
+    why = "marked confidential" if given else "confidential (default_sensitivity)"
+    run = f"run a workflow instead ({', '.join(workflows)}), " if workflows else ""
+    raise ConfigError(
+        f"the task text is {why} and the planner model {planner!r} is not local, so it may not read "
+        f"the task. Plan on a local model ([planner] model = a local model, or local = true on a model "
+        f"you host), {run}or, if the text itself holds nothing confidential, mark it so: "
+        f"--sensitivity {TASK}=internal (HTTP: \"sensitivity\": {{\"{TASK}\": \"internal\"}}) and pass "
+        "confidential documents as inputs, which the planner sees only described",
+        key="planner.model")
 
 
 def _shareable_error(result: StepResult) -> str | None:
@@ -142,4 +162,4 @@ class Planner:
                          *problems])
 
 
-__all__ = ["Planner", "describe_inputs"]
+__all__ = ["TASK", "Planner", "describe_inputs", "refuse_confidential_task"]

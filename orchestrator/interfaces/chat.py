@@ -337,6 +337,7 @@ class ChatSession:
         past = await self.store.history(self.thread_id, HISTORY_TURNS)
         turn = parse_message(text, self.orchestrator.registry, planner=has_planner(self.orchestrator),
                              history=history_context(past))
+        self.orchestrator.check_task(turn.target)  # refused before it is recorded, as over HTTP
         await self.store.append_message(self.thread_id, ChatMessage(role="user", content=text))
         log.info("chat.run", thread_id=self.thread_id, workflow=turn.workflow, history=len(past))
         result = await self.orchestrator.run(turn.target, turn.inputs, events=events)

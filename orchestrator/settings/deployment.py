@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     """Default limits of every run (a run may pass its own)."""
     default_sensitivity: Sensitivity = Sensitivity.INTERNAL
     """Sensitivity of inputs that do not declare one; confidential inputs only reach local models."""
+    local_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Host names (or addresses) of your own machines that count as local, e.g.
+    ``["gpu-box.internal"]``: a model whose ``base_url``/``host`` names one of them exactly may
+    receive confidential data. Loopback addresses and ``localhost`` are local without it."""
     redact_for_remote: bool = False
     """Run PII redaction on text before it goes to a model that is not local."""
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
@@ -127,6 +131,7 @@ class Settings(BaseSettings):
         return named
 
     _split_cascade = field_validator("default_cascade", mode="before")(split_list)
+    _split_local_hosts = field_validator("local_hosts", mode="before")(split_list)
 
     @field_validator("redis_url", mode="before")
     @classmethod
@@ -165,6 +170,7 @@ class Settings(BaseSettings):
             )
         if problems:
             raise config_problems(problems)
+        self.models = {name: spec.with_local_hosts(self.local_hosts) for name, spec in self.models.items()}
         return self
 
     # -- what the engine asks -------------------------------------------------
@@ -188,7 +194,7 @@ class Settings(BaseSettings):
         if spec is not None:
             return spec
         if ":" in name_or_ref:
-            return ModelSpec(ref=name_or_ref)
+            return ModelSpec(ref=name_or_ref).with_local_hosts(self.local_hosts)
         raise UnknownNameError("model", name_or_ref, list(self.models))
 
     def specialist_config(self, name: str) -> SpecialistConfig:

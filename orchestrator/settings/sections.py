@@ -105,8 +105,23 @@ class HttpSettings(_Section):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     """Bearer keys accepted by the API; empty: no authentication (bind to localhost only)."""
     max_body_bytes: int = Field(default=1_000_000, ge=1)
+    """The largest request body; a larger one gets 413 (by ``Content-Length`` before it is read)."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    docs: Literal["keyed", "open", "off"] = "keyed"
+    """The API description (``/openapi.json``, ``/docs``, ``/redoc``): behind the API key when keys
+    are configured (``keyed``; browsers may pass ``?api_key=``), open to anyone, or not served."""
+    header_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a connection may take to send a whole request head (after connecting or after its
+    last response); slower or silent connections are closed."""
+    body_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a request may take to send its whole body once the app reads it; then 408."""
+    keep_alive_timeout: int = Field(default=5, ge=1)
+    """Seconds an idle keep-alive connection stays open between requests."""
+    max_header_bytes: int = Field(default=16_384, ge=1024)
+    """The largest request head (request line and headers); a larger one gets 400."""
+    max_connections: int = Field(default=200, ge=1)
+    """Concurrent connections (and requests in flight) before new requests get 503."""
 
     _split_keys = field_validator("api_keys", mode="before")(split_list)
 

@@ -53,9 +53,10 @@ ROUTES = [
     Case("GET", "/v1/threads/{thread_id}"),
 ]
 POSTS = [case for case in ROUTES if case.body is not None]
-PUBLIC = {"GET /": "text/html", "GET /healthz": "application/json", "GET /openapi.json": "application/json",
-          "GET /docs": "text/html", "GET /redoc": "text/html"}
-"""Open without a key: the web page (it asks for the key), the health check and the API docs."""
+PUBLIC = {"GET /": "text/html", "GET /healthz": "application/json"}
+"""Open without a key: the web page (it asks for the key) and the health check."""
+DOCS = {"GET /openapi.json": "application/json", "GET /docs": "text/html", "GET /redoc": "text/html"}
+"""The API description: behind the key by default (``http.docs = "keyed"``), open with ``"open"``."""
 
 
 @pytest.fixture
@@ -187,10 +188,42 @@ async def test_unknown_model_in_a_completion_is_404_json(keyed: tuple[httpx.Asyn
     assert response.json()["error"]["message"].startswith("unknown model 'gpt-4o'; models: orchestrator, ")
 
 
-@pytest.mark.parametrize("route", sorted(PUBLIC))
-async def test_public_routes_need_no_key(keyed: tuple[httpx.AsyncClient, str], route: str) -> None:
-    client, _ = keyed
+@pytest.mark.parametrize("route", sorted(PUBLIC | DOCS))
+async def test_public_routes_need_no_key(make_client: Make, route: str) -> None:
+    """The page and the health check always; the API description when ``docs = "open"``."""
+    client = await make_client(http={"api_keys": [KEY], "docs": "open"})
     method, path = route.split()
     response = await client.request(method, path)
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith(PUBLIC[route])
+    assert response.headers["content-type"].startswith({**PUBLIC, **DOCS}[route])
+
+
+@pytest.mark.parametrize("route", sorted(DOCS))
+async def test_docs_need_the_key_by_default(make_client: Make, route: str) -> None:
+    client = await make_client(http={"api_keys": [KEY]})
+    method, path = route.split()
+    refused = await client.request(method, path)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["type"] == "unauthorized"
+    for kwargs in ({"headers": AUTH}, {"params": {"api_key": KEY}}):
+        response = await client.request(method, path, **kwargs)
+        assert response.status_code == 200, kwargs
+        assert response.headers["content-type"].startswith(DOCS[route])
+    if path != "/openapi.json":  # the page hands the key on to the schema it loads
+        assert f"/openapi.json?api_key={KEY}" in (await client.get(path, params={"api_key": KEY})).text
+
+
+async def test_docs_are_open_without_keys_and_can_be_switched_off(make_client: Make) -> None:
+    open_client = await make_client()
+    assert (await open_client.get("/docs")).status_code == 200
+    off = await make_client(http={"api_keys": [KEY], "docs": "off"})
+    for route in DOCS:
+        assert (await off.get(route.split()[1], headers=AUTH)).status_code == 404
+
+
+async def test_the_web_page_asks_for_a_key_in_words(keyed: tuple[httpx.AsyncClient, str]) -> None:
+    client, _ = keyed
+    page = (await client.get("/")).text
+    handling = page.split("response.status === 401", 1)[1].split("throw error", 1)[0]
+    assert "this server needs an API key: enter it above" in handling
+    assert "body.error" not in handling  # the server's "missing API key: send 'Authorization: ...'" stays out

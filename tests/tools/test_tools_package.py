@@ -24,15 +24,15 @@ def load(target: str) -> type[Tool]:  # type: ignore[type-arg]
 
 
 def test_exported_members() -> None:
-    assert tools.__all__ == ["ChunkText", "JoinTexts", "NormalizeFields", "RedactPII", "Redaction",
-                             "RouteTicket", "ValidateJSON", "redact"]
+    assert tools.__all__ == ["ChunkText", "FlagInjection", "JoinTexts", "NormalizeFields", "RedactPII", "Redaction",
+                             "RouteTicket", "ValidateJSON", "flag_injection", "redact"]
     for name in tools.__all__:
         assert getattr(tools, name) is not None
 
 
 def test_entry_points_name_every_tool() -> None:
     assert set(ENTRY_POINTS) == {"chunk_text", "redact_pii", "validate_json", "route_ticket", "join_texts",
-                                 "normalize_fields"}
+                                 "normalize_fields", "flag_injection"}
     exported = {getattr(tools, n) for n in tools.__all__ if isinstance(getattr(tools, n), type)}
     assert {load(target) for target in ENTRY_POINTS.values()} <= exported
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import InputError
+from orchestrator.payload import check_payload, loads
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
@@ -15,20 +15,21 @@ def parse_inputs(items: list[str] | None) -> dict[str, Any]:
     """``["ticket=@t.txt", "n=3"]`` -> ``{"ticket": <file text>, "n": "3"}``.
 
     ``key=@file`` reads UTF-8 text (``.json`` files are parsed); ``key:=JSON`` takes a JSON value.
+    Values pass the payload checks of :mod:`orchestrator.payload` (depth, NaN, lone surrogates, NUL).
     """
     values: dict[str, Any] = {}
     for item in items or []:
         if item.split("=", 1)[0].endswith(":"):
             key, raw = item.split(":=", 1)
-            try:
-                values[_key(key, item)] = json.loads(raw)
-            except ValueError as exc:
-                raise InputError(f"--input {item!r}: the value after ':=' is not valid JSON ({exc})") from None
+            name = _key(key, item)
+            values[name] = loads(raw, f"--input {name}")
             continue
         if "=" not in item:
             raise InputError(f"--input {item!r} must look like key=value, key=@file or key:=JSON")
         key, raw = item.split("=", 1)
-        values[_key(key, item)] = read_file(raw[1:]) if raw.startswith("@") else raw
+        name = _key(key, item)
+        values[name] = read_file(raw[1:]) if raw.startswith("@") else raw
+        check_payload(values[name], f"--input {name}")
     return values
 
 
@@ -55,8 +56,5 @@ def read_file(name: str) -> Any:
     except OSError as exc:
         raise InputError(f"cannot read input file {name!r}: {exc.strerror}") from None
     if path.suffix == ".json":
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise InputError(f"input file {name!r} is not valid JSON: {exc}") from None
+        return loads(text, f"input file {name!r}")
     return text

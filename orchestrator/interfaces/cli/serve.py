@@ -35,6 +35,7 @@ async def _serve_async(args: argparse.Namespace) -> int:
     import uvicorn
 
     from orchestrator.interfaces.http import create_app
+    from orchestrator.interfaces.http.server import server_config
 
     log = structlog.get_logger("orchestrator.serve")
     orchestrator = load_orchestrator(args)
@@ -47,8 +48,8 @@ async def _serve_async(args: argparse.Namespace) -> int:
                          "address can run jobs")
     async with orchestrator:
         app = create_app(orchestrator, settings, workers=args.with_worker)
-        config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
-                                timeout_graceful_shutdown=5)
+        config = server_config(app, settings.http, host=host, port=port, log_level="info",
+                               timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
         log.info("http.serving", host=host, port=port, backend="redis" if settings.redis_url else "memory")
         await server.serve()

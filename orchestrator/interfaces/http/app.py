@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from orchestrator.interfaces.http.auth import ApiKeys
 from orchestrator.interfaces.http.backends import JobBackend, QueueJobs, create_backend
+from orchestrator.interfaces.http.docs import docs_router
 from orchestrator.interfaces.http.errors import install_error_handlers
 from orchestrator.interfaces.http.limits import BodyLimit
 from orchestrator.interfaces.http.openai_api import router as openai_router
@@ -64,8 +65,9 @@ def create_app(orchestrator: Orchestrator, settings: Settings | None = None, *,
         summary="A large model plans; small local models do the work.",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_url=None, docs_url=None, redoc_url=None,  # served by docs_router, as http.docs says
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes, timeout=settings.http.body_timeout)
     app.state.orchestrator = orchestrator
     app.state.settings = settings
     app.state.api_keys = ApiKeys(settings.http.api_keys)
@@ -75,6 +77,7 @@ def create_app(orchestrator: Orchestrator, settings: Settings | None = None, *,
     app.include_router(streams)
     app.include_router(threads_router)
     app.include_router(openai_router)
+    app.include_router(docs_router(app, settings.http.docs))
     return app
 
 

@@ -19,7 +19,8 @@ from pydantic import SecretStr
 
 from orchestrator.interfaces.http.errors import ApiError
 
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_CHALLENGE = {"WWW-Authenticate": "Bearer", "Connection": "close"}
+"""A refused caller's connection is closed: its body (never read) cannot keep it open."""
 
 
 class ApiKeys:

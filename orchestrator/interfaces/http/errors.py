@@ -21,13 +21,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.errors import IdempotencyConflict, InputError, StoreError, UnknownNameError, UserError
+from orchestrator.payload import MAX_DEPTH
 
 log = structlog.get_logger(__name__)
 
 _STATUS_TYPES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "request_too_large", 415: "unsupported_media_type",
-    422: "invalid_request", 429: "rate_limited", 503: "unavailable",
+    405: "method_not_allowed", 408: "request_timeout", 409: "conflict", 413: "request_too_large",
+    415: "unsupported_media_type", 422: "invalid_request", 429: "rate_limited", 503: "unavailable",
 }
 
 
@@ -80,6 +81,9 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_exception(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, RecursionError):  # FastAPI's JSON parse of a body nested too deep
+        return error_response(422, "invalid_request", f"the request body nests lists and objects deeper "
+                              f"than the {MAX_DEPTH} levels accepted")
     kind = _STATUS_TYPES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     return error_response(exc.status_code, kind, message, headers=dict(exc.headers or {}))
@@ -96,6 +100,8 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
 def _problem(error: Any) -> str:
     """One validation error in words: ``body.target: Field required``."""
     loc = list(error.get("loc", ()))
+    if error.get("type") == "unsafe_payload":  # the message names the place itself
+        return str(error.get("msg", ""))
     if error.get("type") == "json_invalid":  # loc is ("body", <character offset>)
         reason = (error.get("ctx") or {}).get("error") or "cannot parse it"
         return f"the request body is not valid JSON: {reason} (at character {loc[-1]})"

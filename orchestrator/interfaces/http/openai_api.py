@@ -25,7 +25,7 @@ from orchestrator.interfaces.chat import describe_event, has_planner, parse_mess
 from orchestrator.interfaces.http.auth import KeyedRoute
 from orchestrator.interfaces.http.backends import JobBackend, check_target, outcome, settled
 from orchestrator.interfaces.http.errors import ApiError, error_body
-from orchestrator.interfaces.http.schemas import ErrorResponse
+from orchestrator.interfaces.http.schemas import CheckedBody, ErrorResponse
 from orchestrator.interfaces.http.sse import SSE_HEADERS
 from orchestrator.types import RunResult
 
@@ -40,7 +40,7 @@ CHUNK_CHARS = 48
 OWNER = "slm-orchestrator"
 
 router = APIRouter(prefix="/v1", route_class=KeyedRoute,
-                   responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422)})
+                   responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 408, 413, 422)})
 
 
 class Message(BaseModel):
@@ -58,7 +58,7 @@ class Message(BaseModel):
         return self.content or ""
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(CheckedBody):
     """The subset of the OpenAI request the orchestrator uses; other fields are accepted and ignored."""
 
     model_config = ConfigDict(extra="allow")
@@ -126,6 +126,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> dic
     jobs: JobBackend = request.app.state.jobs
     target, inputs = _turn(orchestrator, body)
     check_target(orchestrator, target, inputs)
+    orchestrator.check_task(target)  # the message is the task: confidential text needs a local planner
     job_id = await jobs.submit(target, inputs)
     log.info("openai.completion", job_id=job_id, model=body.model, stream=body.stream)
     if body.stream:

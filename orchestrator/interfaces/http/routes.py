@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Annotated, Any
 
@@ -27,13 +28,34 @@ from orchestrator.interfaces.http.sse import SSE_HEADERS, follow_job
 from orchestrator.queue import Job
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 408, 413, 422)
 }
 
 api = APIRouter(prefix="/v1", responses=_ERRORS, route_class=KeyedRoute)
 streams = APIRouter(prefix="/v1", responses=_ERRORS, route_class=QueryKeyedRoute)
 """Event streams: EventSource cannot send headers, so these also take ``?api_key=``."""
 public = APIRouter()
+
+
+_CURSOR = re.compile(r"(\d{1,20})(?:-(\d{1,20}))?")
+"""An event id as the stores write them: ``<n>`` (in memory) or ``<ms>-<seq>`` (Redis)."""
+_CURSOR_FORMS = {"memory": "a number"}
+_MAX_ID = 2**64 - 1
+
+
+def event_cursor(jobs: JobBackend, value: str | None) -> str | None:
+    """A resume cursor (``Last-Event-ID`` or ``?after=``) checked before the stream starts: a
+    malformed one is a 422 rather than a stream that breaks after its first line."""
+    if value is None or value == "":
+        return None
+    match = _CURSOR.fullmatch(value.strip())
+    memory = jobs.name == "memory"
+    if (match is None or (memory and match.group(2) is not None)
+            or any(int(part) > _MAX_ID for part in match.groups() if part is not None)):
+        form = _CURSOR_FORMS.get(jobs.name, "'<milliseconds>-<sequence>' (or a number)")
+        raise ApiError(422, "invalid_cursor", f"the event id to resume after must be {form}, as sent in the "
+                       "'id:' lines of this stream; leave it out to start from the first event")
+    return match.group(0)
 
 
 def backend(request: Request) -> JobBackend:
@@ -51,9 +73,12 @@ async def _job(jobs: JobBackend, job_id: str) -> Job:
 # -- jobs ----------------------------------------------------------------------------------
 
 
-@api.post("/jobs", status_code=202, response_model=JobAccepted, summary="Submit a workflow or a free-form task")
+@api.post("/jobs", status_code=202, response_model=JobAccepted, summary="Submit a workflow or a free-form task",
+          responses={409: {"model": ErrorResponse, "description": "The idempotency key was used for other work"}})
 async def submit_job(body: JobRequest, request: Request) -> JSONResponse:
-    check_target(request.app.state.orchestrator, body.target, body.inputs)
+    orchestrator = request.app.state.orchestrator
+    check_target(orchestrator, body.target, body.inputs)
+    orchestrator.check_task(body.target, body.sensitivity)  # a confidential task needs a local planner
     jobs = backend(request)
     job_id = await jobs.submit(body.target, body.inputs, sensitivity=body.sensitivity,
                                idempotency_key=body.idempotency_key)
@@ -90,8 +115,9 @@ async def job_events(
     api_key: Annotated[str | None, Query(description="the API key, for EventSource only")] = None,
 ) -> StreamingResponse:
     jobs = backend(request)
+    cursor = event_cursor(jobs, last_event_id or after)
     await _job(jobs, job_id)
-    return StreamingResponse(follow_job(jobs, job_id, last_event_id or after), media_type="text/event-stream",
+    return StreamingResponse(follow_job(jobs, job_id, cursor), media_type="text/event-stream",
                              headers=SSE_HEADERS)
 
 

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
+from orchestrator.payload import payload_problem
 from orchestrator.queue import Job, JobStatus
 from orchestrator.store import ChatMessage
 from orchestrator.types import RunResult, Sensitivity
 
 
-class JobRequest(BaseModel):
+class CheckedBody(BaseModel):
+    """A request body that passes the payload checks (:mod:`orchestrator.payload`) as a whole:
+    no nesting past the limit, no NaN or Infinity, no lone surrogates, no NUL characters."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _payload(cls, data: Any) -> Any:
+        if (problem := payload_problem(data, "body")) is not None:
+            raise PydanticCustomError("unsafe_payload", problem)
+        return data
+
+
+class JobRequest(CheckedBody):
     """``POST /v1/jobs``: what to run."""
 
     model_config = ConfigDict(extra="forbid")
@@ -52,7 +66,7 @@ class JobInfo(BaseModel):
                    result=result if job.finished else None)
 
 
-class ThreadMessage(BaseModel):
+class ThreadMessage(CheckedBody):
     """``POST /v1/threads/{thread_id}/messages``: one chat message."""
 
     model_config = ConfigDict(extra="forbid")
@@ -121,5 +135,5 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-__all__ = ["AgentList", "ErrorResponse", "Health", "InputInfo", "JobAccepted", "JobInfo", "JobRequest",
+__all__ = ["AgentList", "CheckedBody", "ErrorResponse", "Health", "InputInfo", "JobAccepted", "JobInfo", "JobRequest",
            "ThreadInfo", "ThreadMessage", "ThreadMessageAccepted", "WorkflowInfo", "WorkflowList"]

@@ -45,7 +45,7 @@ ThreadId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][\w.:-]{0,127}$",
                                description="chosen by the client; letters, digits and _ . : -")]
 
 router = APIRouter(prefix="/v1/threads", route_class=KeyedRoute,
-                   responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)})
+                   responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 408, 409, 413, 422)})
 
 
 class Threads:
@@ -73,6 +73,7 @@ class Threads:
             turn = parse_message(message.message, orchestrator.registry, planner=has_planner(orchestrator),
                                  history=history_context(past[-HISTORY_TURNS:]), workflow=message.workflow)
             check_target(orchestrator, turn.target, turn.inputs)
+            orchestrator.check_task(turn.target)  # the message is the task
             job = await self.jobs.status(await self.jobs.submit(turn.target, turn.inputs))
             text = f"{turn.workflow}: {message.message}" if message.workflow else message.message
             await self.jobs.store.append_message(thread_id, ChatMessage(role="user", content=text, run_id=job.run_id))
