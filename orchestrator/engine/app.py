@@ -21,13 +21,16 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from orchestrator.engine.executor import Executor, PlanSource, RunSpec
+from orchestrator.engine.guard import GuardedModel, RunGuard
 from orchestrator.engine.planner import Planner, describe_inputs
 from orchestrator.engine.registry import Registry
-from orchestrator.engine.router import Budget, GuardedModel, ModelPool, Router, RunGuard
+from orchestrator.engine.router import Router
 from orchestrator.errors import BudgetExceeded, ConfigError, UnknownNameError, UserError
 from orchestrator.events import EventSink, FanOut
 from orchestrator.models.base import Model
+from orchestrator.models.pool import ModelPool
 from orchestrator.plan import Plan
+from orchestrator.settings import Budget
 from orchestrator.types import Event, RunResult, Sensitivity
 
 if TYPE_CHECKING:
