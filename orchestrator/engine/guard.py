@@ -12,7 +12,7 @@ How it is enforced
 A step never holds a model client: the router hands each attempt a
 :class:`GuardedModel`, and every request a specialist (or the planner) makes
 goes through its :meth:`GuardedModel._admit`, whatever the method
-(``complete``, ``embed``, or a backend extra such as llama.cpp's ``choose``). For a model that is not
+(``complete``, ``embed``, ``score``, ``choose``). For a model that is not
 local, ``_admit``:
 
 1. refuses the request with :class:`~orchestrator.errors.PrivacyViolation` if
@@ -35,13 +35,22 @@ charged to the run. Nothing else in the engine sends a request to a model.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from orchestrator.errors import BudgetExceeded, ModelTimeout, PrivacyViolation
-from orchestrator.models.base import Capabilities, Completion, Message, Usage, estimate_tokens
+from orchestrator.errors import BudgetExceeded, ModelError, ModelTimeout, PrivacyViolation
+from orchestrator.models.base import (
+    Capabilities,
+    Completion,
+    Message,
+    ScoringModel,
+    Usage,
+    estimate_tokens,
+    scoring_model,
+)
 from orchestrator.models.pool import ModelPool
 from orchestrator.models.spec import ModelSpec
 from orchestrator.settings import Budget
@@ -49,8 +58,8 @@ from orchestrator.types import Sensitivity
 
 _T = TypeVar("_T")
 
-Redactor = Callable[[str], str]
-"""Rewrites text before it goes to a non-local model."""
+Redactor = Callable[[str], str | Awaitable[str]]
+"""Rewrites text before it goes to a non-local model (sync or async)."""
 _MIN_SECRET_CHARS = 6
 _MIN_SECRET_LINE_CHARS = 24
 
@@ -123,6 +132,12 @@ class RunGuard:
     redact: Redactor | None = None
     """Applied to outgoing text for non-local models (``redact_for_remote``)."""
 
+    async def redacted(self, text: str) -> str:
+        if self.redact is None:
+            return text
+        result = self.redact(text)
+        return await result if inspect.isawaitable(result) else result
+
 
 class GuardedModel:
     """A model as a step sees it: every request passes the privacy, budget and limit checks."""
@@ -153,29 +168,16 @@ class GuardedModel:
         caps = self._inner.capabilities
         return caps if caps.local == self.local else caps.model_copy(update={"local": self.local})
 
-    def __getattr__(self, name: str) -> Any:
-        # Backend extras (e.g. llama.cpp's ``choose``) pass through, still under the guard.
-        attr = getattr(self._inner, name)
-        if not callable(attr):
-            return attr
-
-        async def guarded(*args: Any, **kwargs: Any) -> Any:
-            self._admit([Message(role="user", content=str(a)) for a in args])
-            async with self._limit:
-                return await attr(*args, **kwargs)
-
-        return guarded
-
-    def _admit(self, messages: Sequence[Message]) -> Sequence[Message]:
-        """The one check every outgoing request passes."""
+    async def _admit(self, texts: Sequence[str]) -> list[str]:
+        """The one check every outgoing request passes; returns the texts as they may be sent."""
+        admitted = list(texts)
         if not self.local:
-            if not may_receive(self.spec, self._sensitivity) or self._guard.confidential.leaked_in(messages):
+            outgoing = [Message(role="user", content=t) for t in admitted]
+            if not may_receive(self.spec, self._sensitivity) or self._guard.confidential.leaked_in(outgoing):
                 raise PrivacyViolation(self.ref, self._step_id)
-            if self._guard.redact is not None:
-                redact = self._guard.redact
-                messages = [m.model_copy(update={"content": redact(m.content)}) for m in messages]
+            admitted = [await self._guard.redacted(t) for t in admitted]
         self._guard.ledger.check()
-        return messages
+        return admitted
 
     async def _bounded(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """Run one call within the model's concurrency limit and deadline: the spec's timeout for
@@ -188,30 +190,56 @@ class GuardedModel:
         except TimeoutError:
             raise ModelTimeout(self.ref, seconds) from None
 
-    def _account(self, usage: Usage, latency_ms: float) -> None:
+    def _account(self, usage: Usage, started: float) -> None:
         cost = self.spec.cost(usage.input_tokens, usage.output_tokens)
         self.usage = self.usage + usage
         self.cost_usd += cost
-        self.latency_ms += latency_ms
+        self.latency_ms += (time.perf_counter() - started) * 1000
         self._guard.ledger.charge(usage, cost)
 
     async def complete(self, messages: Sequence[Message], *, schema: dict[str, Any] | None = None,
                        max_tokens: int | None = None, temperature: float = 0.0,
                        logprobs: bool = False) -> Completion:
-        messages = self._admit(messages)
+        contents = await self._admit([m.content for m in messages])
+        sent = [m if m.content is c else m.model_copy(update={"content": c})
+                for m, c in zip(messages, contents, strict=True)]
         started = time.perf_counter()
         completion = await self._bounded(lambda: self._inner.complete(
-            messages, schema=schema, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
-        self._account(completion.usage, (time.perf_counter() - started) * 1000)
+            sent, schema=schema, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
+        self._account(completion.usage, started)
         return completion
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        texts = [m.content for m in self._admit([Message(role="user", content=t) for t in texts])]
+        sent = await self._admit(texts)
         started = time.perf_counter()
-        vectors = await self._bounded(lambda: self._inner.embed(texts))
-        usage = Usage(input_tokens=sum(estimate_tokens(t) for t in texts))
-        self._account(usage, (time.perf_counter() - started) * 1000)
+        vectors = await self._bounded(lambda: self._inner.embed(sent))
+        self._account(Usage(input_tokens=sum(estimate_tokens(t) for t in sent)), started)
         return vectors
+
+    async def score(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """The inner model's log-likelihood of each option (``Capabilities.scoring``), guarded."""
+        scores, _ = await self._scoring(prompt, options, lambda model, p, o: model.score(p, o))
+        return scores
+
+    async def choose(self, prompt: str, options: Sequence[str]) -> tuple[str, float]:
+        """The likeliest of ``options`` (as given, even if redaction rewrote what was sent)."""
+        (chosen, probability), sent = await self._scoring(prompt, options, lambda model, p, o: model.choose(p, o))
+        if chosen not in sent:
+            raise ModelError(self.ref, f"choose answered {chosen!r}, which is not one of the options")
+        return options[sent.index(chosen)], probability
+
+    async def _scoring(self, prompt: str, options: Sequence[str],
+                       call: Callable[[ScoringModel, str, list[str]], Awaitable[_T]]) -> tuple[_T, list[str]]:
+        """One scoring request through the same checks as ``complete``; returns the options sent."""
+        scorer = scoring_model(self._inner)
+        if scorer is None:
+            raise ModelError(self.ref, "this model does not score (capabilities.scoring is false)")
+        sent_prompt, *sent_options = await self._admit([prompt, *options])
+        started = time.perf_counter()
+        result = await self._bounded(lambda: call(scorer, sent_prompt, sent_options))
+        reads = sum(estimate_tokens(sent_prompt + option) for option in sent_options)
+        self._account(Usage(input_tokens=reads), started)  # backends report no usage for scoring
+        return result, sent_options
 
     async def aclose(self) -> None:
         return None  # the pool owns the client

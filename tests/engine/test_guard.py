@@ -1,15 +1,23 @@
-"""The guard: confidential data only reaches local models, PII is redacted before non-local ones."""
+"""The guard: confidential data only reaches local models, PII is redacted before non-local ones,
+and every request (completion, embedding, scoring) passes the same privacy, budget and
+concurrency checks."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+import pytest
 
 from orchestrator.engine.app import Orchestrator
 from orchestrator.engine.guard import GuardedModel, RunGuard, may_receive
-from orchestrator.models import ModelSpec, ScriptedModel
+from orchestrator.engine.registry import Registry
+from orchestrator.errors import BudgetExceeded, ModelError, PrivacyViolation
+from orchestrator.models import FunctionModel, ModelSpec, ScoreCall, ScriptedModel
+from orchestrator.models.base import Capabilities, Usage
 from orchestrator.models.pool import ModelPool
 from orchestrator.plan import Plan
-from orchestrator.settings import Settings
+from orchestrator.settings import Budget, Settings
 from orchestrator.specialist import SpecialistConfig
 from orchestrator.types import Sensitivity
 from tests.engine.agents import Echo, make_registry
@@ -132,4 +140,119 @@ def test_only_local_models_may_receive_confidential_data() -> None:
     assert may_receive(local, Sensitivity.CONFIDENTIAL)
     assert not may_receive(remote, Sensitivity.CONFIDENTIAL)
     assert may_receive(remote, Sensitivity.INTERNAL) and may_receive(remote, Sensitivity.PUBLIC)
+
+
+# -- scoring is part of the model contract, and guarded like complete/embed ----------------------
+
+
+def scoring_pool(**clients: ScriptedModel | FunctionModel) -> ModelPool:
+    return ModelPool(PRICED, clients)
+
+
+async def test_scripted_scores_pass_through_the_guard_and_are_charged() -> None:
+    small = ScriptedModel(ref="scripted:small", scores=[[-0.5, -2.5], {" no": -0.1}])
+    guard = RunGuard()
+    model = GuardedModel("small", scoring_pool(small=small), guard, sensitivity=Sensitivity.INTERNAL)
+    assert model.capabilities.scoring
+    assert await model.score("Is it late? Answer:", [" yes", " no"]) == [-0.5, -2.5]
+    chosen, probability = await model.choose("Is it late? Answer:", [" yes", " no"])
+    assert chosen == " no" and probability > 0.99  # " yes" was not scored: -inf
+    assert small.score_calls == [ScoreCall("Is it late? Answer:", (" yes", " no"))] * 2
+    assert model.usage.input_tokens > 0 and guard.ledger.usage == model.usage  # scoring reads tokens
+    small.assert_complete()
+
+
+async def test_a_confidential_step_is_never_scored_on_a_non_local_model() -> None:
+    """The classifier scores labels by log-likelihood; the cloud model could too, but is skipped."""
+    from orchestrator.agents.classifier import Classifier, ClassifierInput
+
+    cloud = ScriptedModel(ref="scripted:big", local=False, scores=[[-0.1, -5.0]])
+    small = ScriptedModel(ref="scripted:small", scores=[[-5.0, -0.1]])
+    router = Orchestrator(Settings(models=PRICED), registry=Registry(), models={"big": cloud, "small": small}).router
+    classifier = Classifier(SpecialistConfig(cascade=["big", "small"], threshold=0.5))
+    request = ClassifierInput.model_validate({"text": "Patient Jane Roe asks about her bill", "labels": ["a", "b"]})
+    result = await router.run(classifier, request, step_id="classify", instruction="",
+                              sensitivity=Sensitivity.CONFIDENTIAL, guard=RunGuard())
+    assert result.status == "completed" and result.model == "scripted:small"
+    assert result.output is not None and result.output["label"] == "b"
+    assert [a.outcome for a in result.attempts] == ["skipped_not_local", "accepted"]
+    assert cloud.score_calls == [] and cloud.calls == []
+    assert small.score_calls and small.calls == []  # scored, not generated
+
+
+@pytest.mark.parametrize("method", ["score", "choose"])
+async def test_the_guard_refuses_to_score_confidential_data_on_a_non_local_model(method: str) -> None:
+    cloud = ScriptedModel(ref="scripted:big", local=False, scores=[[-0.1, -5.0]])
+    guard = RunGuard()
+    secret = "account 4421-9983-1120 belongs to R. Castillo"
+    guard.confidential.add(secret)
+    pool = scoring_pool(big=cloud)
+    confidential = GuardedModel("big", pool, guard, sensitivity=Sensitivity.CONFIDENTIAL, step_id="s")
+    with pytest.raises(PrivacyViolation):
+        await getattr(confidential, method)("Which is it?", [" a", " b"])
+    leaking = GuardedModel("big", pool, guard, sensitivity=Sensitivity.PUBLIC, step_id="s")
+    with pytest.raises(PrivacyViolation):  # a public step whose prompt (or an option) carries the value
+        await getattr(leaking, method)("Which is it?", [" a", f" {secret}"])
+    assert cloud.score_calls == []
+
+
+async def test_scoring_prompts_and_options_are_redacted_for_non_local_models() -> None:
+    cloud = ScriptedModel(ref="scripted:big", local=False, scores=[[-3.0, -0.2]])
+    from orchestrator.tools.pii import redact
+
+    guard = RunGuard(redact=lambda text: redact(text).text)
+    model = GuardedModel("big", scoring_pool(big=cloud), guard, sensitivity=Sensitivity.PUBLIC)
+    options = [" jane.doe@example.com", " 4111 1111 1111 1111"]
+    chosen, _ = await model.choose("Mail jane.doe@example.com. Which one is the card?", options)
+    assert chosen == " 4111 1111 1111 1111"  # the caller gets its own option back...
+    call = cloud.score_calls[0]  # ...the model only saw placeholders
+    assert call.prompt == "Mail [EMAIL_1]. Which one is the card?"
+    assert call.options == (" [EMAIL_1]", " [CARD_1]")
+
+
+async def test_scoring_stops_at_the_budget_before_the_call() -> None:
+    small = ScriptedModel(ref="scripted:small", scores=[[-0.1]])
+    guard = RunGuard()
+    guard.ledger.budget = Budget(max_tokens=10)
+    guard.ledger.charge(Usage(input_tokens=10), 0.0)
+    model = GuardedModel("small", scoring_pool(small=small), guard, sensitivity=Sensitivity.PUBLIC)
+    with pytest.raises(BudgetExceeded):
+        await model.score("prompt", [" a"])
+    assert small.score_calls == []
+
+
+async def test_scoring_waits_for_the_models_concurrency_limit() -> None:
+    in_flight, peak = 0, 0
+
+    async def scorer(call: ScoreCall) -> list[float]:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return [-1.0] * len(call.options)
+
+    one_at_a_time = ModelSpec(name="solo", ref="function:solo", concurrency=1)
+    solo = FunctionModel(lambda call: "", ref="function:solo", scorer=scorer)
+    pool = ModelPool({"solo": one_at_a_time}, {"solo": solo})
+    models = [GuardedModel("solo", pool, RunGuard(), sensitivity=Sensitivity.PUBLIC) for _ in range(4)]
+    await asyncio.gather(*(m.score("p", [" a", " b"]) for m in models))
+    assert len(solo.score_calls) == 4 and peak == 1
+
+
+async def test_a_model_that_does_not_score_says_so_and_nothing_else_is_forwarded() -> None:
+    plain = ScriptedModel(ref="scripted:small")
+    model = GuardedModel("small", scoring_pool(small=plain), RunGuard(), sensitivity=Sensitivity.PUBLIC)
+    assert not model.capabilities.scoring
+    with pytest.raises(ModelError, match="does not score"):
+        await model.score("p", [" a"])
+    with pytest.raises(AttributeError):
+        model.add  # noqa: B018  (a ScriptedModel method: the guard forwards only the Model contract)
+    assert plain.score_calls == []
+
+
+
+def test_capabilities_declare_scoring_off_by_default() -> None:
+    assert not Capabilities().scoring
+    assert ScriptedModel(scores=[]).capabilities.scoring
 
