@@ -152,9 +152,7 @@ class Orchestrator:
             if levels[name] is Sensitivity.CONFIDENTIAL:
                 guard.confidential.add(value)
         if self.settings.redact_for_remote:
-            from orchestrator.tools.pii import redact
-
-            guard.redact = lambda text: redact(text).text
+            guard.redact = self.registry.redactor()
         sinks: list[EventSink] = [s for s in (self._store, events) if s is not None]
         spec = RunSpec(run_id=run_id or uuid.uuid4().hex, inputs=values, sensitivity=levels,
                        sink=FanOut(sinks), guard=guard, baseline_model=self.router.baseline.ref

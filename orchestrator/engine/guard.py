@@ -22,8 +22,8 @@ local, ``_admit``:
    run (:class:`Confidential`: every confidential input's strings of six
    characters or more, and each long line of them), so a value that leaked
    into a prompt through another step's output or the planner is still caught;
-3. applies the run's redactor (``redact_for_remote``: PII redaction) to every
-   outgoing text.
+3. applies the run's redactor (``redact_for_remote``: the registered
+   ``redact_pii`` tool) to every outgoing text.
 
 Local models get the original text. Then, for every model, the run's budget
 is checked (:class:`Ledger`, raising :class:`~orchestrator.errors.BudgetExceeded`

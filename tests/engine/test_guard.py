@@ -12,7 +12,7 @@ import pytest
 from orchestrator.engine.app import Orchestrator
 from orchestrator.engine.guard import GuardedModel, RunGuard, may_receive
 from orchestrator.engine.registry import Registry
-from orchestrator.errors import BudgetExceeded, ModelError, PrivacyViolation
+from orchestrator.errors import BudgetExceeded, ConfigError, ModelError, PrivacyViolation
 from orchestrator.models import FunctionModel, ModelSpec, ScoreCall, ScriptedModel
 from orchestrator.models.base import Capabilities, Usage
 from orchestrator.models.pool import ModelPool
@@ -198,9 +198,7 @@ async def test_the_guard_refuses_to_score_confidential_data_on_a_non_local_model
 
 async def test_scoring_prompts_and_options_are_redacted_for_non_local_models() -> None:
     cloud = ScriptedModel(ref="scripted:big", local=False, scores=[[-3.0, -0.2]])
-    from orchestrator.tools.pii import redact
-
-    guard = RunGuard(redact=lambda text: redact(text).text)
+    guard = RunGuard(redact=Registry().redactor())
     model = GuardedModel("big", scoring_pool(big=cloud), guard, sensitivity=Sensitivity.PUBLIC)
     options = [" jane.doe@example.com", " 4111 1111 1111 1111"]
     chosen, _ = await model.choose("Mail jane.doe@example.com. Which one is the card?", options)
@@ -251,8 +249,54 @@ async def test_a_model_that_does_not_score_says_so_and_nothing_else_is_forwarded
     assert plain.score_calls == []
 
 
+# -- the redactor comes through the registry -------------------------------------------------------
+
+
+async def test_the_redactor_is_the_installed_redact_pii_tool() -> None:
+    redact = Registry().redactor()  # a hand-built registry falls back to the installed tool
+    assert await redact("write to jane.doe@example.com") == "write to [EMAIL_1]"
+    assert await Registry.from_entry_points().redactor()("card 4111 1111 1111 1111") == "card [CARD_1]"
+
+
+async def test_a_registered_redact_pii_tool_replaces_the_redaction() -> None:
+    from orchestrator.tools.pii import RedactPII, RedactPIIInput, RedactPIIOutput
+
+    class Shout(RedactPII):
+        def run(self, request: RedactPIIInput) -> RedactPIIOutput:
+            return RedactPIIOutput(text=request.text.upper(), found={})
+
+    big = ScriptedModel([answer("done")])
+    registry, _ = make_registry(Echo(SpecialistConfig(cascade=["big"])))
+    registry.add(Shout())
+    settings = Settings(models=PRICED, redact_for_remote=True, default_sensitivity="internal")
+    result = await Orchestrator(settings, registry=registry, models={"big": big}).run(ONE_STEP, {"text": "hi"})
+    assert result.ok and big.calls[0].last_user == "HI"
+
+
+def test_a_redactor_tool_must_read_and_write_text() -> None:
+    registry, _ = make_registry()
+    with pytest.raises(ConfigError, match="'text' field") as info:
+        registry.redactor("sleep")
+    assert info.value.key == "redact_for_remote"
+    with pytest.raises(ConfigError, match="not registered"):
+        registry.redactor("no_such_tool")
+
 
 def test_capabilities_declare_scoring_off_by_default() -> None:
     assert not Capabilities().scoring
     assert ScriptedModel(scores=[]).capabilities.scoring
 
+
+
+def test_the_engine_reaches_the_redactor_without_importing_tools() -> None:
+    import ast
+    from pathlib import Path
+
+    import orchestrator.engine
+
+    plugins = ("orchestrator.tools", "orchestrator.agents")
+    for path in Path(orchestrator.engine.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.startswith(plugins) for n in names), f"{path.name} imports {names} (layer 3 -> 2)"
