@@ -101,8 +101,11 @@ class Confidential:
             if len(text) >= _MIN_SECRET_CHARS and text not in self.values:
                 self.values.append(text)
 
-    def leaked_in(self, messages: Sequence[Message]) -> bool:
-        outgoing = "\n".join(m.content for m in messages)
+    def leaked_in(self, texts: Sequence[str]) -> bool:
+        """Whether any confidential value (or a long line of one) occurs in the outgoing ``texts``."""
+        if not self.values:
+            return False
+        outgoing = "\n".join(texts)
         return any(_fragment_leaks(v, outgoing) for v in self.values)
 
 
@@ -172,10 +175,10 @@ class GuardedModel:
         """The one check every outgoing request passes; returns the texts as they may be sent."""
         admitted = list(texts)
         if not self.local:
-            outgoing = [Message(role="user", content=t) for t in admitted]
-            if not may_receive(self.spec, self._sensitivity) or self._guard.confidential.leaked_in(outgoing):
+            if not may_receive(self.spec, self._sensitivity) or self._guard.confidential.leaked_in(admitted):
                 raise PrivacyViolation(self.ref, self._step_id)
-            admitted = [await self._guard.redacted(t) for t in admitted]
+            if self._guard.redact is not None:
+                admitted = [await self._guard.redacted(t) for t in admitted]
         self._guard.ledger.check()
         return admitted
 
