@@ -4,14 +4,13 @@ Small models copy values from the prompt's examples or invent them. These
 helpers keep answers tied to the input: :func:`occurs_in` checks a value
 appears in the text; :func:`split_sentences`, :func:`is_heading` and
 :func:`select_sentences` pick a faithful extractive summary; :func:`choose`
-adapts a backend's log-likelihood scoring method (llama.cpp's ``choose``) when
-the model has one. Candidate spans for fields live in :mod:`orchestrator.agents._candidates`.
+turns a scoring model's log-likelihoods (``Capabilities.scoring``, e.g. llama.cpp)
+into probabilities. Candidate spans for fields live in :mod:`orchestrator.agents._candidates`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from orchestrator.models.base import Model, scoring_model
 
 Vector = npt.NDArray[np.float64]
 
@@ -138,23 +139,13 @@ def _amounts_in(text: str) -> list[float]:
 # -- log-likelihood choice ------------------------------------------------------
 
 
-async def choose(model: Any, prompt: str, options: Sequence[str]) -> dict[str, float] | None:
-    """Probabilities over ``options`` from the model's own scoring, or None if it cannot score.
-
-    Uses the backend's ``score(prompt, options)`` (log-likelihood per option) when it has one
-    next to ``choose``, else ``choose(prompt, options)``; either may be sync or async and may
-    return a mapping option -> probability or log-likelihood, a list aligned with ``options``,
-    or an ``(option, probability)`` pair.
-    """
-    chooser = getattr(model, "choose", None)
-    if chooser is None or not callable(chooser) or not options:
+async def choose(model: Model, prompt: str, options: Sequence[str]) -> dict[str, float] | None:
+    """Probabilities over ``options`` from the model's log-likelihood scoring
+    (:class:`~orchestrator.models.base.ScoringModel`), or None if it cannot score."""
+    scorer = scoring_model(model)
+    if scorer is None or not options:
         return None
-    scorer = getattr(model, "score", None)
-    method = scorer if callable(scorer) else chooser
-    result = method(prompt, list(options))
-    if inspect.isawaitable(result):
-        result = await result
-    return _as_distribution(result, list(options))
+    return _as_distribution(await scorer.score(prompt, list(options)), list(options))
 
 
 def _as_distribution(result: Any, options: list[str]) -> dict[str, float] | None:

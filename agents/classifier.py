@@ -4,7 +4,7 @@ Three strategies, picked per model (``Options.mode``):
 
 - **generative**: the model answers JSON whose ``label`` is an ``enum`` of the labels;
   confidence from token log-probabilities, or from the backend's log-likelihood
-  ``choose`` (a softmax over the labels), else a fixed moderate value.
+  scoring (a softmax over the labels), else a fixed moderate value.
 - **embedding**: zero-shot; cosine between the text and each label's name and
   description (plus any examples), softmax with a temperature. With
   ``Options.match = "sentences"`` (the default) each sentence of the text is
@@ -184,7 +184,7 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
             raise InputError("the classifier needs `labels` (only a trained head can supply them)")
         if mode == "embedding":
             return await self._by_embedding(request, model)
-        if previous is None and getattr(model, "choose", None) is not None:
+        if previous is None and model.capabilities.scoring:
             return await self._by_choice(request, model, instruction)
         return await super().attempt(request, model, instruction=instruction, previous=previous)
 

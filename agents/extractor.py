@@ -8,7 +8,7 @@ Two strategies (``Options.grounded``):
 - **grounded** (default for models under 2B parameters): candidate spans of the
   text are found per field type (:mod:`orchestrator.agents._candidates`) and ranked by
   heuristics; the model only chooses among them, by log-likelihood where the
-  backend can score (``model.choose``), else through a schema whose fields are
+  backend can score (``Capabilities.scoring``), else through a schema whose fields are
   ``enum`` s of the candidates. Values are spans of the input by construction.
   When one candidate's heuristic prior leads the next by ``Options.decisive_margin``
   the model is not asked: its log-likelihood mostly measures length and
@@ -381,8 +381,7 @@ class Extractor(Specialist[ExtractorInput, ExtractorOutput]):
         previous: Verdict | None,
     ) -> Verdict:
         candidates = self._candidates(request.text, specs)
-        scorer = getattr(model, "choose", None)
-        if scorer is not None and previous is None and not any(s.categorical for s in specs):
+        if model.capabilities.scoring and previous is None and not any(s.categorical for s in specs):
             return await self._grounded_by_choice(request, specs, model, candidates)
         values_only = {name: [v for v, _ in cands] for name, cands in candidates.items()}
         schema = data_schema(specs, values_only)

@@ -14,7 +14,6 @@ from orchestrator import _moved
 if TYPE_CHECKING:
     from orchestrator.engine.app import Orchestrator
     from orchestrator.engine.registry import Registry
-    from orchestrator.engine.router import Budget
     from orchestrator.errors import (
         BudgetExceeded,
         ConfigError,
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
     from orchestrator.models import FunctionModel, Message, Model, ModelSpec, ScriptedModel
     from orchestrator.plan import Plan, Step
     from orchestrator.queue import JobHandle, JobQueue
-    from orchestrator.settings import Settings
+    from orchestrator.settings import Budget, Settings
     from orchestrator.specialist import Specialist, SpecialistConfig, Tool, Verdict
     from orchestrator.types import Event, RunResult, Sensitivity, StepResult
     from orchestrator.workflow import Input, Workflow
@@ -48,7 +47,7 @@ _EXPORTS = {
     "SpecialistConfig": "orchestrator.specialist",
     "Tool": "orchestrator.specialist",
     "Verdict": "orchestrator.specialist",
-    "Budget": "orchestrator.engine.router",
+    "Budget": "orchestrator.settings",
     "EventSink": "orchestrator.events",
     "Event": "orchestrator.types",
     "RunResult": "orchestrator.types",

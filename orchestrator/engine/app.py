@@ -21,14 +21,17 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from orchestrator.engine.executor import Executor, PlanSource, RunSpec
+from orchestrator.engine.guard import GuardedModel, RunGuard
 from orchestrator.engine.planner import TASK, Planner, describe_inputs, refuse_confidential_task
 from orchestrator.engine.registry import Registry
-from orchestrator.engine.router import Budget, GuardedModel, ModelPool, Router, RunGuard
+from orchestrator.engine.router import Router
 from orchestrator.errors import BudgetExceeded, ConfigError, UnknownNameError, UserError
 from orchestrator.events import EventSink, FanOut
 from orchestrator.models.base import Model
+from orchestrator.models.pool import ModelPool
 from orchestrator.payload import check_payload
 from orchestrator.plan import Plan
+from orchestrator.settings import Budget
 from orchestrator.types import Event, RunResult, Sensitivity
 
 if TYPE_CHECKING:
@@ -153,9 +156,7 @@ class Orchestrator:
         if task_level is Sensitivity.CONFIDENTIAL:  # only a local planner may read it; no other model
             guard.confidential.add(str(target))
         if self.settings.redact_for_remote:
-            from orchestrator.tools.pii import redact
-
-            guard.redact = lambda text: redact(text).text
+            guard.redact = self.registry.redactor()
         sinks: list[EventSink] = [s for s in (self._store, events) if s is not None]
         spec = RunSpec(run_id=run_id or uuid.uuid4().hex, inputs=values, sensitivity=levels,
                        sink=FanOut(sinks), guard=guard, baseline_model=self.router.baseline.ref

@@ -36,8 +36,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.func import entrypoint, task
 from pydantic import BaseModel, ValidationError
 
+from orchestrator.engine.guard import RunGuard
 from orchestrator.engine.registry import Registry
-from orchestrator.engine.router import Router, RunGuard
+from orchestrator.engine.router import Router
 from orchestrator.errors import BudgetExceeded, OrchestratorError, PlanError, PrivacyViolation
 from orchestrator.events import EventSink
 from orchestrator.models.base import Usage

@@ -6,12 +6,14 @@ Built-ins and third-party packages register through entry points in their
     [project.entry-points."orchestrator.specialists"]
     sentiment = "my_pkg.sentiment:Sentiment"
 
-The engine never imports ``agents/`` or ``tools/`` directly; it asks here.
+The engine never imports ``agents/`` or ``tools/`` directly; it asks here,
+even for the PII redaction the guard applies before non-local models
+(:meth:`Registry.redactor`: the registered ``redact_pii`` tool).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -22,6 +24,8 @@ from orchestrator.workflow import Workflow
 SPECIALISTS_GROUP = "orchestrator.specialists"
 TOOLS_GROUP = "orchestrator.tools"
 WORKFLOWS_GROUP = "orchestrator.workflows"
+REDACTOR_TOOL = "redact_pii"
+"""The tool whose ``text -> text`` rewrite :meth:`Registry.redactor` serves (``redact_for_remote``)."""
 
 
 def _load(ep: EntryPoint) -> Any:
@@ -130,9 +134,39 @@ class Registry:
     def workflows(self) -> list[Workflow]:
         return [self._workflows[n] for n in self.workflow_names]
 
+    def redactor(self, name: str = REDACTOR_TOOL) -> Callable[[str], Awaitable[str]]:
+        """The registered tool ``name`` as a text rewrite: its ``Input`` and ``Output`` have ``text``.
+
+        This is how the engine redacts personal data before a non-local model
+        (``redact_for_remote``) without importing ``tools/``. A registry built by
+        hand without the tool falls back to the one installed under that name
+        (entry points); register your own ``redact_pii`` to change what is redacted.
+        """
+        tool = self._tools.get(name) or _installed_tool(name)
+        if tool is None:
+            raise ConfigError(f"redact_for_remote needs the {name!r} tool, which is not registered; "
+                              f"registered tools: {', '.join(sorted(self._tools)) or 'none'}",
+                              key="redact_for_remote")
+        if "text" not in tool.Input.model_fields or "text" not in tool.Output.model_fields:
+            raise ConfigError(f"tool {name!r} cannot redact: its Input and Output need a 'text' field",
+                              key="redact_for_remote")
+
+        async def redact(text: str) -> str:
+            output = await tool(tool.Input.model_validate({"text": text}))
+            return str(output.text)
+
+        return redact
+
     def catalog(self) -> list[AgentInfo]:
         """What the planner and the interfaces show: name, kind, description, schemas."""
         return [self.agent(n).info() for n in self.agent_names]
 
 
-__all__ = ["SPECIALISTS_GROUP", "TOOLS_GROUP", "WORKFLOWS_GROUP", "Registry"]
+def _installed_tool(name: str) -> Tool[Any, Any] | None:
+    for ep in entry_points(group=TOOLS_GROUP, name=name):
+        tool: Tool[Any, Any] = _agent_class(ep, Tool)()
+        return tool
+    return None
+
+
+__all__ = ["REDACTOR_TOOL", "SPECIALISTS_GROUP", "TOOLS_GROUP", "WORKFLOWS_GROUP", "Registry"]

@@ -5,13 +5,15 @@ from orchestrator.models.base import (
     Completion,
     Message,
     Model,
+    ScoringModel,
     Usage,
     assistant,
+    scoring_model,
     system,
     user,
 )
 from orchestrator.models.check import ModelCheck, check_models
-from orchestrator.models.scripted import FunctionModel, ModelCall, ScriptedModel
+from orchestrator.models.scripted import FunctionModel, ModelCall, ScoreCall, ScriptedModel
 from orchestrator.models.spec import ModelSpec, create_model
 
 __all__ = [
@@ -23,11 +25,14 @@ __all__ = [
     "ModelCall",
     "ModelCheck",
     "ModelSpec",
+    "ScoreCall",
+    "ScoringModel",
     "ScriptedModel",
     "Usage",
     "assistant",
     "check_models",
     "create_model",
+    "scoring_model",
     "system",
     "user",
 ]

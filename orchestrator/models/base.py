@@ -3,15 +3,21 @@
 A model is anything with ``complete`` (chat in, text or a schema-valid object
 out) and, where it can, ``embed``. Backends differ in how they constrain
 output; each declares that in its :class:`Capabilities` so specialists
-consult the record instead of guessing.
+consult the record instead of guessing. A backend that can rank given
+continuations by log-likelihood declares ``Capabilities.scoring`` and is a
+:class:`ScoringModel` (``score`` and ``choose``); :func:`scoring_model` is how
+a caller gets that typed view of a model, never ``getattr``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.errors import ModelError
 
 Role = Literal["system", "user", "assistant"]
 StructuredOutput = Literal["json_schema", "json_mode", "grammar", "prompt", "none"]
@@ -79,6 +85,8 @@ class Capabilities(BaseModel):
     """How output is constrained to a JSON schema: natively, JSON mode, grammar, or by prompt."""
     logprobs: bool = False
     embeddings: bool = False
+    scoring: bool = False
+    """Ranks given continuations by log-likelihood: the model is a :class:`ScoringModel`."""
     context_size: int = 4096
     """Context window in tokens."""
     local: bool = True
@@ -119,6 +127,37 @@ class Model(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class ScoringModel(Model, Protocol):
+    """A model that scores given continuations of a prompt (``Capabilities.scoring``)."""
+
+    async def score(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """The total log-likelihood of each option as the continuation of ``prompt``, in order;
+        raises :class:`~orchestrator.errors.ModelError` for an empty ``options``."""
+        ...
+
+    async def choose(self, prompt: str, options: Sequence[str]) -> tuple[str, float]:
+        """The likeliest option and its probability among ``options`` (see :func:`choice`)."""
+        ...
+
+
+def scoring_model(model: Model) -> ScoringModel | None:
+    """``model`` as a :class:`ScoringModel` when its capabilities declare scoring, else None."""
+    if not model.capabilities.scoring:
+        return None
+    if not isinstance(model, ScoringModel):
+        raise ModelError(model.ref, "declares capabilities.scoring but has no score/choose methods")
+    return model
+
+
+def choice(options: Sequence[str], scores: Sequence[float]) -> tuple[str, float]:
+    """The best-scored option and its probability (softmax of the log-likelihoods ``scores``)."""
+    peak = max(scores)
+    weights = [math.exp(s - peak) for s in scores]
+    best = max(range(len(options)), key=scores.__getitem__)
+    return options[best], weights[best] / sum(weights)
+
+
 def estimate_tokens(text: str) -> int:
     """A backend-free token estimate (about four characters a token)."""
     return max(1, (len(text) + 3) // 4) if text else 0
@@ -134,11 +173,14 @@ __all__ = [
     "Message",
     "Model",
     "Role",
+    "ScoringModel",
     "StructuredOutput",
     "Usage",
     "assistant",
+    "choice",
     "estimate_tokens",
     "messages_tokens",
+    "scoring_model",
     "system",
     "user",
 ]

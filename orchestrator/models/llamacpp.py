@@ -36,7 +36,7 @@ import structlog
 from orchestrator.errors import ModelError
 from orchestrator.models import guard
 from orchestrator.models._resilience import CallPolicy, parse_json, schema_instruction
-from orchestrator.models.base import Capabilities, Completion, Message, Usage
+from orchestrator.models.base import Capabilities, Completion, Message, Usage, choice
 from orchestrator.models.spec import ModelSpec
 
 log = structlog.get_logger(__name__)
@@ -178,7 +178,7 @@ class LlamaCppModel:
         default_size = 0.27 if spec.model_id == GEMMA_3_270M else None
         self._capabilities = Capabilities(
             structured_output="grammar", logprobs=self.prompt_format == "plain", embeddings=True,
-            local=spec.is_local, context_size=self.n_ctx,
+            scoring=True, local=spec.is_local, context_size=self.n_ctx,
             parameters_b=options.get("parameters_b", default_size),
         )
 
@@ -229,11 +229,7 @@ class LlamaCppModel:
         " bug"])``. Options usually start with the space the text would have. Longer options
         have more tokens to pay for; phrase options of similar length, or compare with
         :meth:`score` yourself."""
-        scores = await self.score(prompt, options)
-        peak = max(scores)
-        weights = [math.exp(s - peak) for s in scores]
-        best = max(range(len(options)), key=scores.__getitem__)
-        return options[best], weights[best] / sum(weights)
+        return choice(options, await self.score(prompt, options))
 
     async def score(self, prompt: str, options: Sequence[str]) -> list[float]:
         """The total log-likelihood of each option as the continuation of ``prompt``."""

@@ -4,6 +4,10 @@
 function decide each reply. Both record every call (messages and schema) so
 tests can assert what was sent, and both embed text deterministically by
 hashing words, so embedding-based specialists run without a real model.
+Given scores (``ScriptedModel(scores=[[-0.1, -2.3]])``, or a ``scorer``
+function for ``FunctionModel``) they are scoring models too
+(``Capabilities.scoring``): ``score``/``choose`` answer from the script and
+every call is recorded in ``score_calls``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +32,16 @@ from orchestrator.models.base import (
     Completion,
     Message,
     Usage,
+    choice,
     estimate_tokens,
     messages_tokens,
 )
 
 Reply = str | dict[str, Any] | list[Any] | BaseModel | Completion | BaseException
 ReplyFunction = Callable[["ModelCall"], Reply | Awaitable[Reply]]
+ScoreReply = Sequence[float] | Mapping[str, float] | BaseException
+"""Log-likelihoods aligned with the options, or by option (a missing option scores -inf)."""
+ScoreFunction = Callable[["ScoreCall"], ScoreReply | Awaitable[ScoreReply]]
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -56,6 +64,14 @@ class ModelCall:
         return next((m.content for m in reversed(self.messages) if m.role == "user"), "")
 
 
+@dataclass(frozen=True, slots=True)
+class ScoreCall:
+    """One recorded ``score`` (or ``choose``) call."""
+
+    prompt: str
+    options: tuple[str, ...]
+
+
 def hash_embedding(text: str, dims: int = 256) -> list[float]:
     """A deterministic bag-of-words embedding: similar wording, similar vectors."""
     vec = [0.0] * dims
@@ -74,6 +90,7 @@ class _Recorder:
     delay: float = 0.0
     calls: list[ModelCall] = field(default_factory=list)
     embed_calls: list[tuple[str, ...]] = field(default_factory=list)
+    score_calls: list[ScoreCall] = field(default_factory=list)
 
     def _completion(self, reply: Reply, call: ModelCall, started: float) -> Completion:
         if isinstance(reply, BaseException):
@@ -123,24 +140,50 @@ class _Recorder:
             raise ModelError(self.ref, "this model does not embed")
         return [hash_embedding(t) for t in texts]
 
+    async def score(self, prompt: str, options: Sequence[str]) -> list[float]:
+        call = ScoreCall(prompt, tuple(options))
+        self.score_calls.append(call)
+        if not self.capabilities.scoring:
+            raise ModelError(self.ref, "this model does not score")
+        if not options:
+            raise ModelError(self.ref, "choose/score needs at least one option")
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        reply = await self._score_reply(call)
+        if isinstance(reply, BaseException):
+            raise reply
+        if isinstance(reply, Mapping):
+            return [float(reply.get(option, -math.inf)) for option in options]
+        if len(reply) != len(options):
+            raise ModelError(self.ref, f"{len(reply)} scripted scores for {len(options)} options")
+        return [float(s) for s in reply]
+
+    async def choose(self, prompt: str, options: Sequence[str]) -> tuple[str, float]:
+        return choice(options, await self.score(prompt, options))
+
+    async def _score_reply(self, call: ScoreCall) -> ScoreReply:
+        raise NotImplementedError
+
     async def aclose(self) -> None:
         return None
 
 
-def _capabilities(local: bool, capabilities: Capabilities | None) -> Capabilities:
+def _capabilities(local: bool, capabilities: Capabilities | None, scoring: bool) -> Capabilities:
     if capabilities is not None:
         return capabilities
-    return Capabilities(structured_output="json_schema", embeddings=True, local=local, context_size=8192)
+    return Capabilities(structured_output="json_schema", embeddings=True, scoring=scoring, local=local,
+                        context_size=8192)
 
 
 class ScriptedModel(_Recorder):
     """Answers from a queue of replies, in order.
 
     A reply is text, a JSON-able value (sent as JSON text), a pydantic model, a
-    ready :class:`Completion`, or an exception to raise. A call with no reply
-    left raises :class:`ModelError`; since the router turns that into a failed
-    attempt, ``assert_complete()`` checks both that every reply was used and
-    that no call went unanswered.
+    ready :class:`Completion`, or an exception to raise. ``scores`` queue the
+    answers of ``score``/``choose`` calls the same way (and make the model a
+    scoring one). A call with no reply left raises :class:`ModelError`; since
+    the router turns that into a failed attempt, ``assert_complete()`` checks
+    both that every reply was used and that no call went unanswered.
     """
 
     def __init__(
@@ -151,24 +194,32 @@ class ScriptedModel(_Recorder):
         local: bool = True,
         delay: float = 0.0,
         capabilities: Capabilities | None = None,
+        scores: Iterable[ScoreReply] | None = None,
     ):
-        super().__init__(ref=ref, capabilities=_capabilities(local, capabilities), delay=delay)
+        caps = _capabilities(local, capabilities, scoring=scores is not None)
+        super().__init__(ref=ref, capabilities=caps, delay=delay)
         self._replies: deque[Reply] = deque(replies)
+        self._scores: deque[ScoreReply] = deque(scores or ())
         self.unanswered = 0
-        """Calls that found no reply left."""
+        """Calls (completions and scorings) that found no reply left."""
 
     def add(self, *replies: Reply) -> None:
         self._replies.extend(replies)
+
+    def add_scores(self, *scores: ScoreReply) -> None:
+        self._scores.extend(scores)
 
     @property
     def remaining(self) -> int:
         return len(self._replies)
 
     def assert_complete(self) -> None:
-        """Fail if replies are left over, or if a call found none left."""
+        """Fail if replies or scores are left over, or if a call found none left."""
         problems = []
         if self._replies:
             problems.append(f"{len(self._replies)} scripted replies were not used")
+        if self._scores:
+            problems.append(f"{len(self._scores)} scripted scores were not used")
         if self.unanswered:
             problems.append(f"{self.unanswered} calls found no scripted reply left")
         if problems:
@@ -180,11 +231,19 @@ class ScriptedModel(_Recorder):
             raise ModelError(self.ref, f"no scripted reply left for call {len(self.calls)}")
         return self._replies.popleft()
 
+    async def _score_reply(self, call: ScoreCall) -> ScoreReply:
+        if not self._scores:
+            self.unanswered += 1
+            raise ModelError(self.ref, f"no scripted scores left for score call {len(self.score_calls)}")
+        return self._scores.popleft()
+
 
 class FunctionModel(_Recorder):
     """A function decides each reply: ``FunctionModel(lambda call: {"label": "billing"})``.
 
-    The function receives the :class:`ModelCall` and may be sync or async.
+    The function receives the :class:`ModelCall` and may be sync or async; so
+    may ``scorer``, which receives a :class:`ScoreCall` and makes the model a
+    scoring one.
     """
 
     def __init__(
@@ -195,13 +254,23 @@ class FunctionModel(_Recorder):
         local: bool = True,
         delay: float = 0.0,
         capabilities: Capabilities | None = None,
+        scorer: ScoreFunction | None = None,
     ):
-        super().__init__(ref=ref, capabilities=_capabilities(local, capabilities), delay=delay)
+        caps = _capabilities(local, capabilities, scoring=scorer is not None)
+        super().__init__(ref=ref, capabilities=caps, delay=delay)
         self._function = function
+        self._scorer = scorer
 
     async def _reply(self, call: ModelCall) -> Reply:
         reply = self._function(call)
         return await reply if inspect.isawaitable(reply) else reply
 
+    async def _score_reply(self, call: ScoreCall) -> ScoreReply:
+        if self._scorer is None:
+            raise ModelError(self.ref, "no scorer given to this FunctionModel")
+        reply = self._scorer(call)
+        return await reply if inspect.isawaitable(reply) else reply
 
-__all__ = ["FunctionModel", "ModelCall", "Reply", "ReplyFunction", "ScriptedModel", "hash_embedding"]
+
+__all__ = ["FunctionModel", "ModelCall", "Reply", "ReplyFunction", "ScoreCall", "ScoreFunction", "ScoreReply",
+           "ScriptedModel", "hash_embedding"]

@@ -77,23 +77,14 @@ async def test_confidence_from_token_logprobs_can_fall_below_threshold() -> None
 
 
 async def test_choose_gives_a_softmax_over_label_log_likelihoods() -> None:
-    class Scorer(ScriptedModel):
-        def __init__(self) -> None:
-            super().__init__()
-            self.options_seen: list[str] = []
-
-        async def choose(self, prompt: str, options: list[str]) -> list[float]:
-            self.options_seen = options
-            return [-1.0, -3.0, -3.0]  # log-likelihoods
-
-    model = Scorer()
+    model = ScriptedModel(scores=[[-1.0, -3.0, -3.0]])  # log-likelihoods
     verdict = await classifier().attempt(request(), model)
     assert isinstance(verdict.output, ClassifierOutput)
     assert verdict.output.label == "billing"
     expected = math.exp(-1) / (math.exp(-1) + 2 * math.exp(-3))
     assert verdict.confidence == pytest.approx(expected)
     assert verdict.output.scores is not None and set(verdict.output.scores) == set(LABELS)
-    assert [o.strip() for o in model.options_seen] == LABELS
+    assert [o.strip() for o in model.score_calls[0].options] == LABELS
     assert model.calls == []  # no generation needed
 
 

@@ -11,7 +11,7 @@ from orchestrator.agents import Extractor
 from orchestrator.agents.extractor import ExtractorInput, ExtractorOutput, field_specs
 from orchestrator.errors import InputError
 from orchestrator.models.base import Capabilities
-from orchestrator.models.scripted import ScriptedModel
+from orchestrator.models.scripted import FunctionModel, ScoreCall, ScriptedModel
 from orchestrator.specialist import SpecialistConfig
 
 RECEIPT = """ACME TRADING
@@ -135,16 +135,17 @@ async def test_grounded_rejects_an_invented_value() -> None:
     assert "100.00" in model.calls[1].last_user
 
 
-class Scorer(ScriptedModel):
+class Scorer(FunctionModel):
     """Scores options by log-likelihood, slightly preferring the last one; records each question."""
 
     def __init__(self) -> None:
-        super().__init__(capabilities=SMALL)
+        super().__init__(lambda call: "", capabilities=SMALL.model_copy(update={"scoring": True}),
+                         scorer=self._score)
         self.questions: list[str] = []
 
-    async def choose(self, prompt: str, options: list[str]) -> dict[str, float]:
-        self.questions.append(prompt.rsplit("Question: ", 1)[-1])
-        return {o: (-1.0 if i == len(options) - 1 else -1.2) for i, o in enumerate(options)}
+    def _score(self, call: ScoreCall) -> dict[str, float]:
+        self.questions.append(call.prompt.rsplit("Question: ", 1)[-1])
+        return {o: (-1.0 if i == len(call.options) - 1 else -1.2) for i, o in enumerate(call.options)}
 
 
 async def test_grounded_choice_by_log_likelihood_combines_with_the_ranking() -> None:

@@ -9,9 +9,10 @@ import pytest
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from orchestrator.engine.executor import Executor, ExecutorSettings, RunSpec
-from orchestrator.engine.router import ModelPool, Router
+from orchestrator.engine.router import Router
 from orchestrator.events import Collector
 from orchestrator.models import ScriptedModel
+from orchestrator.models.pool import ModelPool
 from orchestrator.plan import Plan
 from orchestrator.types import Sensitivity
 from tests.engine.agents import make_registry

@@ -1,69 +1,20 @@
-"""Cascades, repair, escalation, sensitivity, budgets and cost, on scripted models."""
+"""Cascades, repair, escalation, sensitivity, budgets and cost, on scripted models.
+
+What the guard refuses to send (confidential data, PII) is in ``test_guard.py``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from pydantic import BaseModel
 
-from orchestrator.engine.app import Orchestrator
-from orchestrator.engine.router import GuardedModel, ModelPool, RunGuard
+from orchestrator.engine.guard import RunGuard
 from orchestrator.errors import BudgetExceeded
-from orchestrator.models import Completion, ModelSpec, ScriptedModel, Usage
-from orchestrator.models.base import Model
+from orchestrator.models import ScriptedModel
 from orchestrator.plan import Plan
-from orchestrator.settings import Budget, Settings
-from orchestrator.specialist import SpecialistConfig, Tool
+from orchestrator.settings import Budget
+from orchestrator.specialist import Tool
 from orchestrator.types import Sensitivity
-from tests.engine.agents import Echo, make_registry
-
-PRICED = {
-    "small": ModelSpec(ref="scripted:small", local=True),
-    "big": ModelSpec(ref="scripted:big", local=False, price_input=1.0, price_output=2.0),
-    "planner": ModelSpec(ref="scripted:planner", local=False, price_input=10.0, price_output=30.0),
-}
-
-
-def answer(text: str, confidence: float = 1.0, input_tokens: int = 1000, output_tokens: int = 500) -> Completion:
-    return Completion(text=f'{{"text": "{text}", "confidence": {confidence}}}',
-                      usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens))
-
-
-def orchestrator(clients: dict[str, Model], *, cascade: list[str], threshold: float = 0.5,
-                 budget: Budget | None = None, planner: str | None = "planner", replan: bool = False) -> Orchestrator:
-    settings = Settings(models=PRICED, planner={"model": planner, "replan": replan},
-                        budget=budget or Budget(), default_sensitivity="internal")
-    registry, _ = make_registry(Echo(SpecialistConfig(cascade=cascade, threshold=threshold)))
-    registry.add(StrictParse())
-    return Orchestrator(settings, registry=registry, models=clients)
-
-
-class ParseIn(BaseModel):
-    text: str
-
-
-class ParseOut(BaseModel):
-    fields: dict[str, str]
-
-
-class StrictParse(Tool[ParseIn, ParseOut]):
-    """A tool whose error quotes its input, as many real parsers' errors do."""
-
-    name = "strict_parse"
-    description = "Parses 'key: value' lines."
-    Input = ParseIn
-    Output = ParseOut
-
-    def run(self, request: ParseIn) -> ParseOut:
-        raise ValueError(f"no 'key: value' line in {request.text[:20]!r}")
-
-
-def tokens(input_tokens: int, output_tokens: int, text: str = "nope") -> Completion:
-    return Completion(text=text, usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens))
-
-
-ONE_STEP = Plan.parse({"goal": "echo", "steps": [{"id": "say", "agent": "echo", "inputs": {"text": "$input.text"}}]})
+from tests.engine.priced import ONE_STEP, answer, orchestrator, tokens
 
 
 async def test_invalid_answer_is_repaired_without_escalation() -> None:
@@ -210,109 +161,13 @@ async def test_cost_budget_in_dollars() -> None:
     assert len(big.calls) == 1
 
 
-def _plan_reply(**_: Any) -> dict[str, Any]:
-    return {"goal": "summarise", "steps": [{"id": "say", "agent": "echo", "inputs": {"text": "$input.record"}}],
-            "output": {"summary": "$steps.say.text"}}
+def test_names_that_moved_out_of_the_router_still_import_with_a_warning() -> None:
+    import orchestrator.engine.router as router
+    from orchestrator.engine.guard import Ledger
 
-
-SECRET = "Patient Jane Roe, born 1961-04-02, diagnosis: stage II melanoma, policy 99-1234-7777"
-SECRET_FRAGMENTS = ("Jane Roe", "melanoma", "99-1234-7777", "1961-04-02")
-
-
-def assert_nothing_confidential(requests: list[str]) -> None:
-    for prompt in requests:
-        assert SECRET not in prompt
-        for fragment in SECRET_FRAGMENTS:
-            assert fragment not in prompt
-
-
-async def test_no_confidential_text_reaches_any_non_local_model() -> None:
-    """Every request to a non-local model (the planner's too) is recorded and searched."""
-    secret = SECRET
-    planner = ScriptedModel([_plan_reply()])
-    small = ScriptedModel([answer("unsure summary", 0.1)])
-    big = ScriptedModel([answer("remote summary")])
-    orch = orchestrator({"small": small, "big": big, "planner": planner}, cascade=["small", "big"])
-    result = await orch.run("Summarise the patient record", {"record": secret, "note": "public note"},
-                            sensitivity={"record": "confidential", "note": "public"})
-    remote_requests = [call.prompt for model in (planner, big) for call in model.calls]
-    assert planner.calls, "the planner was asked"
-    assert big.calls == []
-    assert_nothing_confidential(remote_requests)
-    assert "confidential" in planner.calls[0].prompt and str(len(secret)) in planner.calls[0].prompt
-    assert "public note" in planner.calls[0].prompt  # public inputs are previewed
-    assert result.step("say").status == "failed"  # the only local answer was below threshold
-
-
-async def test_no_confidential_text_reaches_the_cloud_with_replan_and_escalation() -> None:
-    """A confidential step fails with an error quoting its input, a public step escalates to the
-    cloud, and the planner is asked to replan: no non-local request carries confidential text."""
-    first = {"goal": "g", "steps": [
-        {"id": "parse", "agent": "strict_parse", "inputs": {"text": "$input.record"}},
-        {"id": "greet", "agent": "echo", "inputs": {"text": "$input.note"}}],
-        "output": {"greeting": "$steps.greet.text"}}
-    second = {"goal": "g", "steps": [{"id": "again", "agent": "echo", "inputs": {"text": "$input.note"}}],
-              "output": {"greeting": "$steps.again.text"}}
-    planner = ScriptedModel([first, second])
-    small = ScriptedModel([answer("unsure greeting", 0.1), answer("local greeting")])
-    big = ScriptedModel([answer("remote greeting")])
-    orch = orchestrator({"small": small, "big": big, "planner": planner}, cascade=["small", "big"], replan=True)
-    result = await orch.run("Parse the record and greet", {"record": SECRET, "note": "public note"},
-                            sensitivity={"record": "confidential", "note": "public"})
-    assert result.replanned and result.ok, result.error
-    assert result.step("greet").model == "scripted:big"  # the public step really went to the cloud
-    assert [c.last_user for c in big.calls] == ["public note"]
-    assert "Patient Jane Roe" in (result.step("parse").error or "")  # the error does quote the record...
-    replan_request = planner.calls[1].prompt
-    assert "steps failed" in replan_request and '"step": "parse"' in replan_request
-    assert "details withheld" in replan_request  # ...but the planner only hears that it failed
-    assert_nothing_confidential([call.prompt for model in (planner, big) for call in model.calls])
-
-
-async def test_guard_blocks_confidential_values_leaking_through_a_prompt() -> None:
-    """Even a specialist that copies confidential text into a non-confidential step is stopped."""
-    big = ScriptedModel([answer("x")])
-    orch = orchestrator({"big": big}, cascade=["big"])
-    plan = Plan.parse({"goal": "leak", "steps": [
-        {"id": "say", "agent": "echo", "inputs": {"text": "$input.note", "extra": "prefix"}}]})
-    secret = "account 4421-9983-1120 belongs to R. Castillo"
-    # "note" is public, but its content contains a confidential input's value verbatim.
-    result = await orch.run(plan, {"note": f"see {secret}", "record": secret},
-                            sensitivity={"note": "public", "record": "confidential"})
-    assert big.calls == []
-    assert "confidential" in (result.step("say").error or "")
-
-
-async def test_pii_is_redacted_before_a_non_local_model() -> None:
-    big = ScriptedModel([answer("done")])
-    settings = Settings(models=PRICED, redact_for_remote=True, default_sensitivity="internal")
-    registry, _ = make_registry(Echo(SpecialistConfig(cascade=["big"])))
-    orch = Orchestrator(settings, registry=registry, models={"big": big})
-    result = await orch.run(ONE_STEP, {"text": "Mail jane.doe@example.com or call +44 20 7946 0321 about card "
-                                               "4111 1111 1111 1111"})
-    assert result.ok
-    sent = big.calls[0].prompt
-    assert "jane.doe@example.com" not in sent and "4111 1111 1111 1111" not in sent
-    assert "[EMAIL_1]" in sent and "[CARD_1]" in sent
-
-
-async def test_local_models_see_the_original_text_when_redaction_is_on() -> None:
-    small = ScriptedModel([answer("done")])
-    settings = Settings(models=PRICED, redact_for_remote=True)
-    registry, _ = make_registry(Echo(SpecialistConfig(cascade=["small"])))
-    orch = Orchestrator(settings, registry=registry, models={"small": small})
-    await orch.run(ONE_STEP, {"text": "Mail jane.doe@example.com"})
-    assert "jane.doe@example.com" in small.calls[0].prompt
-
-
-async def test_pii_is_redacted_before_a_non_local_model_embeds() -> None:
-    from orchestrator.tools.pii import redact
-
-    big, small = ScriptedModel(ref="scripted:big", local=False), ScriptedModel(ref="scripted:small")
-    pool = ModelPool(PRICED, {"big": big, "small": small})
-    guard = RunGuard(redact=lambda text: redact(text).text)
-    text = "Mail jane.doe@example.com about card 4111 1111 1111 1111"
-    for name in ("big", "small"):
-        await GuardedModel(name, pool, guard, sensitivity=Sensitivity.PUBLIC).embed([text])
-    assert big.embed_calls == [("Mail [EMAIL_1] about card [CARD_1]",)]
-    assert small.embed_calls == [(text,)]  # local models see the original
+    with pytest.warns(DeprecationWarning, match=r"moved to orchestrator\.engine\.guard\.Ledger"):
+        assert router.Ledger is Ledger
+    with pytest.warns(DeprecationWarning, match=r"orchestrator\.settings\.Budget"):
+        assert router.Budget is Budget
+    with pytest.raises(AttributeError):
+        router.Nothing  # noqa: B018

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from orchestrator.engine.executor import Executor, RunSpec
-from orchestrator.engine.router import ModelPool, Router
+from orchestrator.engine.router import Router
 from orchestrator.errors import ModelRequestBlocked
 from orchestrator.events import Collector
 from orchestrator.models import ModelSpec, ScriptedModel, guard
+from orchestrator.models.pool import ModelPool
 from orchestrator.plan import Plan
 from tests.engine.agents import make_registry
 

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
 from orchestrator.errors import ModelError
-from orchestrator.models import Capabilities, Completion, FunctionModel, ModelCall, ScriptedModel, system, user
+from orchestrator.models import (
+    Capabilities,
+    Completion,
+    FunctionModel,
+    ModelCall,
+    ScoreCall,
+    ScoringModel,
+    ScriptedModel,
+    scoring_model,
+    system,
+    user,
+)
 from orchestrator.models.scripted import hash_embedding
 
 SCHEMA = {"type": "object", "properties": {"label": {"type": "string"}}}
@@ -131,3 +143,66 @@ async def test_embeddings_are_deterministic_and_recorded() -> None:
     text_only = ScriptedModel(capabilities=Capabilities(embeddings=False))
     with pytest.raises(ModelError, match="does not embed"):
         await text_only.embed(["x"])
+
+
+# -- scoring (Capabilities.scoring, the ScoringModel protocol) ----------------------------------------
+
+
+async def test_scripted_scores_answer_score_and_choose_in_order() -> None:
+    model = ScriptedModel(scores=[[-0.2, -1.5], {" b": -0.1, " a": -4.0}])
+    assert model.capabilities.scoring and isinstance(model, ScoringModel)
+    assert scoring_model(model) is model
+    assert await model.score("Pick:", [" a", " b"]) == [-0.2, -1.5]
+    chosen, probability = await model.choose("Pick:", [" a", " b"])
+    assert chosen == " b" and probability == pytest.approx(1 / (1 + math.exp(-3.9)))
+    assert model.score_calls == [ScoreCall("Pick:", (" a", " b"))] * 2
+    assert model.calls == []
+    model.assert_complete()
+
+
+async def test_running_out_of_scores_or_misaligned_scores_is_an_error() -> None:
+    model = ScriptedModel(scores=[[-1.0]])
+    with pytest.raises(ModelError, match="1 scripted scores for 2 options"):
+        await model.score("p", [" a", " b"])
+    with pytest.raises(ModelError, match="no scripted scores left"):
+        await model.score("p", [" a"])
+    with pytest.raises(AssertionError, match="1 calls found no scripted reply left"):
+        model.assert_complete()
+    leftover = ScriptedModel(scores=[[-1.0]])
+    leftover.add_scores(ModelError("scripted:model", "scoring failed"))
+    with pytest.raises(AssertionError, match="2 scripted scores were not used"):
+        leftover.assert_complete()
+    await leftover.score("p", [" a"])
+    with pytest.raises(ModelError, match="scoring failed"):
+        await leftover.score("p", [" a"])
+
+
+async def test_function_model_scorer_decides_scores_sync_or_async() -> None:
+    async def by_length(call: ScoreCall) -> list[float]:
+        await asyncio.sleep(0)
+        return [-float(len(o)) for o in call.options]
+
+    sync = FunctionModel(lambda call: "", scorer=lambda call: {call.options[-1]: 0.0})
+    assert await sync.score("p", [" a", " b"]) == [-math.inf, 0.0]
+    model = FunctionModel(lambda call: "", scorer=by_length)
+    expected = math.exp(-3) / (math.exp(-3) + math.exp(-4))
+    assert await model.choose("p", [" yes", " no"]) == (" no", pytest.approx(expected))
+    assert model.score_calls == [ScoreCall("p", (" yes", " no"))]
+
+
+async def test_models_without_scores_do_not_score() -> None:
+    plain = ScriptedModel()
+    assert not plain.capabilities.scoring and scoring_model(plain) is None
+    with pytest.raises(ModelError, match="does not score"):
+        await plain.score("p", [" a"])
+    with pytest.raises(ModelError, match="at least one option"):
+        await ScriptedModel(scores=[[-1.0]]).score("p", [])
+
+
+def test_a_model_that_declares_scoring_must_implement_it() -> None:
+    class Pretender:
+        ref = "pretend:model"
+        capabilities = Capabilities(scoring=True)
+
+    with pytest.raises(ModelError, match=r"declares capabilities\.scoring"):
+        scoring_model(Pretender())  # type: ignore[arg-type]
