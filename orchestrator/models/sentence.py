@@ -55,7 +55,7 @@ def _load(model_id: str, device: str, offline: bool) -> _Loaded:
     """Load (once per process) the encoder; blocking, run it in a thread."""
     if offline:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    with needs_extra("embeddings", needed_for="the st: embedding models"):
+    with needs_extra("embeddings", needed_for="the st: embedding model"):
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
