@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.install.venvs import OPTIONAL, ROOT
+from tests.install.venvs import INSTALL_TIMEOUT, OPTIONAL, ROOT
 
 pytestmark = pytest.mark.install
 
@@ -100,6 +100,7 @@ def test_entry_points_name_modules_inside_the_package() -> None:
     assert targets and all(target.startswith("orchestrator.") for target in targets)
 
 
+@pytest.mark.timeout(INSTALL_TIMEOUT)  # builds the wheel when it runs first
 def test_the_wheel_installs_only_the_orchestrator_package(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
