@@ -1,9 +1,10 @@
 """``pip install slm-orchestrator`` without extras (an Ollama- or OpenAI-only user): it all works.
 
-No numpy, sentence-transformers, scikit-learn, torch or llama.cpp in the venv; the CLI lists
-agents and workflows, shows the Ollama profile and runs a workflow (models scripted through
-``python:`` references in configuration, shaped like the Ollama profile), and a step that
-needs the ``embeddings`` extra fails saying so.
+No numpy, sentence-transformers, scikit-learn, torch or llama.cpp in the venv, and none is
+imported by any module; the CLI lists agents and workflows, shows the Ollama profile and runs
+ticket_triage on the Ollama profile twice: with its models scripted through ``python:``
+references, and through the real Ollama and OpenAI clients against a scripted server on
+127.0.0.1. A step, a model or a head that needs the ``embeddings`` extra fails saying so.
 """
 
 from __future__ import annotations
