@@ -18,7 +18,7 @@ def test_a_missing_module_raises_missing_dependency_on_first_use() -> None:
     with pytest.raises(MissingDependency) as caught:
         _ = stand_in.zeros
     error = caught.value
-    assert isinstance(error, UserError)
+    assert isinstance(error, UserError) and isinstance(error, ImportError) and error.name == "no_such_package_here"
     assert (error.package, error.extra, error.needed_for) == ("no_such_package_here", "embeddings", "the widget")
     assert error.install == "pip install 'slm-orchestrator[embeddings]'"
     assert str(error) == ("the widget needs no_such_package_here, which is not installed; install it with: "
