@@ -15,14 +15,18 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
+from orchestrator._optional import lazy_module
 from orchestrator.models.base import Model, scoring_model
 
-Vector = npt.NDArray[np.float64]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Vector = npt.NDArray[np.float64]
+else:
+    np = lazy_module("numpy", extra="embeddings", needed_for="choosing sentences (extractive summaries)")
 
 # -- normalisation and occurrence -------------------------------------------
 

@@ -13,18 +13,24 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import numpy.typing as npt
 import structlog
 
+from orchestrator._optional import lazy_module
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.models.base import Model
 
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Array = npt.NDArray[np.float64]
+else:
+    np = lazy_module("numpy", extra="embeddings", needed_for="a trained classifier head")
+
 log = structlog.get_logger(__name__)
 
-Array = npt.NDArray[np.float64]
 EmbedFn = Callable[[Sequence[str]], Awaitable[list[list[float]]] | list[list[float]]]
 Backend = Literal["auto", "sklearn", "numpy"]
 

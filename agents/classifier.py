@@ -22,18 +22,23 @@ import json
 import math
 import re
 from collections import OrderedDict
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import numpy as np
 import structlog
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from orchestrator._optional import lazy_module
 from orchestrator.agents._grounding import choose, is_heading, softmax, split_sentences, word_count
 from orchestrator.agents._head import EmbeddingHead
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.models.base import Capabilities, Completion, Message, Model, system, user
 from orchestrator.models.json_answer import json_answer
 from orchestrator.specialist import Specialist, Verdict
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy", extra="embeddings", needed_for="the classifier's embedding mode")
 
 log = structlog.get_logger(__name__)
 

@@ -8,7 +8,8 @@
     │   ├── UnknownNameError          an agent, tool, workflow or model that is not registered
     │   ├── InputError                a run's inputs are missing or malformed
     │   ├── IdempotencyConflict       an idempotency key reused for different work
-    │   └── PluginError               a specialist, tool or workflow defined or registered wrongly (TypeError)
+    │   ├── PluginError               a specialist, tool or workflow defined or registered wrongly (TypeError)
+    │   └── MissingDependency         an optional package is not installed: which, the extra (ImportError)
     └── RuntimeFailure                something went wrong while running; may be retried or recorded
         ├── PlanError                 a plan is invalid (says which step and what to change)
         │   └── UnresolvedReference   a reference names a value the run does not have (KeyError)
@@ -94,6 +95,20 @@ class IdempotencyConflict(UserError):
                          "target or inputs; use a new key for new work")
         self.key = key
         self.job_id = job_id
+
+
+class MissingDependency(UserError, ImportError):
+    """An optional package is not installed: names it (also as ``name``, like ImportError), what
+    needs it and the extra that brings it."""
+
+    def __init__(self, package: str, *, extra: str, needed_for: str) -> None:
+        self.install = f"pip install 'slm-orchestrator[{extra}]'"
+        """The command that installs it."""
+        super().__init__(f"{needed_for} needs {package}, which is not installed; install it with: {self.install}",
+                         name=package)
+        self.package = package
+        self.extra = extra
+        self.needed_for = needed_for
 
 
 # -- runtime failures -------------------------------------------------------
@@ -217,6 +232,7 @@ __all__ = [
     "IdempotencyConflict",
     "InputError",
     "JobError",
+    "MissingDependency",
     "ModelError",
     "ModelRequestBlocked",
     "ModelTimeout",

