@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class NoopRunner:
-    """A :class:`~orchestrator.worker.JobRunner` that does nothing: the queue is all that's measured."""
+    """A :class:`~orchestrator.queue.JobRunner` that does nothing: the queue is all that's measured."""
 
     async def run(self, target: str, inputs: Mapping[str, Any], *, run_id: str,
                   sensitivity: Any = None, events: Any = None) -> Any:

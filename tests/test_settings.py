@@ -437,7 +437,6 @@ def test_registering_the_command_imports_nothing_heavy() -> None:
 
 
 def test_retention_and_redis_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchestrator.queue import QueueSettings
     from orchestrator.store import RedisOptions
 
     defaults = Settings.load()
@@ -451,7 +450,7 @@ def test_retention_and_redis_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings.load(queue={"dead_letters_maxlen": 50})
     assert settings.queue.checkpoint_ttl == 3600
     assert RedisOptions.of(settings) == RedisOptions(connect_timeout=0.5, socket_timeout=30, max_connections=64)
-    assert QueueSettings.of(settings.queue).dead_letters_maxlen == 50
+    assert settings.queue.dead_letters_maxlen == 50  # the queue takes this section as it is
     for key, value, reason in (("queue", {"checkpoint_ttl": 0}, "greater than or equal to 1"),
                                ("redis", {"connect_timeout": 0}, "greater than 0"),
                                ("redis", {"conect_timeout": 1}, "did you mean 'connect_timeout'")):

@@ -15,8 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from orchestrator.keys import KeySpace
-from orchestrator.queue import JobQueue, QueueSettings
-from orchestrator.worker import Worker
+from orchestrator.queue import JobQueue, QueueSettings, Worker
 from tests.queue.app import StepRunner
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The worker: takes jobs from the queue and runs them, up to N at a time.
+"""The worker: takes jobs from the Redis queue and runs them, up to N at a time.
 
 ::
 
@@ -8,7 +8,7 @@
 Per job: start an attempt (counted in the record), run it with ``run_id = job id``, record the
 outcome, save the run record and acknowledge the stream entry in one step. Every job of one
 stream read is started with one round trip, and jobs that end in the same event-loop turn are
-finished with one (see :mod:`orchestrator.queue`). While a job runs, a maintenance
+finished with one (see :mod:`orchestrator.queue.leases`). While a job runs, a maintenance
 loop touches its entry (so nobody reclaims it), watches its cancel flag, and takes over
 entries that a dead worker left idle beyond the visibility timeout; a reclaimed job runs
 again under the same run id, so the checkpointer resumes it and completed steps are not
@@ -32,35 +32,20 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 import structlog
 
 from orchestrator.errors import PlanError, StoreError, UserError
 from orchestrator.events import EventSink
-from orchestrator.queue import Delivery, Job, JobQueue, JobStatus
-from orchestrator.types import Event, RunResult, Sensitivity
+from orchestrator.queue.client import JobQueue
+from orchestrator.queue.jobs import Delivery, Job, JobRunner, JobStatus
+from orchestrator.types import Event, RunResult
 
 log = structlog.get_logger(__name__)
 
 _NOT_RETRYABLE = (UserError, PlanError)
-
-
-@runtime_checkable
-class JobRunner(Protocol):
-    """Runs one job. :class:`~orchestrator.engine.app.Orchestrator` satisfies it."""
-
-    async def run(
-        self,
-        target: str,
-        inputs: Mapping[str, Any],
-        *,
-        run_id: str,
-        sensitivity: Mapping[str, Sensitivity] | None = None,
-        events: EventSink | None = None,
-    ) -> RunResult: ...
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""The queue's server-side transitions: Lua scripts that submit a job, and start and finish
-any number of jobs, in one round trip.
+"""The queue's Lua scripts: server-side transitions that submit, start and finish any number
+of jobs in one round trip.
 
 For each job, a script reads its record, decides, rewrites the record and acknowledges
 (XACK+XDEL) the delivery, dead-letters and announces it on ``jobs_done`` atomically, so a job
