@@ -18,6 +18,7 @@
     │   ├── BudgetExceeded            a run's token or money budget is spent (keeps partial results)
     │   ├── StoreError                the run store / queue backend is unreachable or failed
     │   └── JobError                  a queued job failed, was cancelled or is unknown
+    │       └── LeaseLost             an attempt's write refused: another attempt owns the job now
     └── Signal                        control flow, not failures
         └── ValidationRetry           a specialist asks for one more attempt with feedback
 """
@@ -181,6 +182,16 @@ class JobError(RuntimeFailure):
         self.reason = message
 
 
+class LeaseLost(JobError):
+    """A write of a job's attempt was refused (never applied): the attempt no longer owns the job
+    (another worker took it over, or it ended). Carries the job and the stale attempt's number."""
+
+    def __init__(self, job_id: str, attempt: int, what: str):
+        super().__init__(job_id, f"attempt {attempt} no longer owns the job; its {what} was not applied")
+        self.attempt = attempt
+        self.what = what
+
+
 # -- control-flow signals ---------------------------------------------------
 
 
@@ -202,6 +213,7 @@ __all__ = [
     "IdempotencyConflict",
     "InputError",
     "JobError",
+    "LeaseLost",
     "ModelError",
     "ModelRequestBlocked",
     "ModelTimeout",

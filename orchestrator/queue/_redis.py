@@ -126,9 +126,16 @@ class RedisQueueBase:
                 replies += await run(items[start:start + BATCH])
             if not relayout:
                 return replies
-            redo = [n for n, reply in enumerate(replies) if text(reply[0]) == "relayout"]
-            for n in redo:
-                await _legacy.rewrite(self, items[n].job_id)
+            redo = []
+            for n, reply in enumerate(replies):
+                if text(reply[0]) != "relayout":
+                    continue
+                poison = await _legacy.rewrite(self, items[n].job_id)
+                if poison is None:
+                    redo.append(n)
+                else:
+                    replies[n] = [b"poison", poison.encode()]
+                    await self._dead_letter_alone(items[n], poison)
             if redo:
                 for n, reply in zip(redo, await run([items[n] for n in redo]), strict=True):
                     replies[n] = reply
@@ -136,6 +143,17 @@ class RedisQueueBase:
             if text(reply[0]) == "relayout":
                 raise StoreError(f"job {item.job_id}: the record does not have the layout of a Job")
         return replies
+
+    async def _dead_letter_alone(self, item: Item, reason: str) -> None:
+        """A poison record: acknowledge its entry (item args: job id, message id, ...), add it to
+        the dead-letter stream with ``reason`` and announce it; the record is left as it is."""
+        log.error("job.poisoned", job_id=item.job_id, reason=reason)
+        async with self.client.pipeline(transaction=True) as pipe:
+            self._ack(pipe, Delivery(text(item.args[1]), item.job_id))
+            pipe.xadd(self.keys.jobs_dead, {"job": item.job_id, "error": reason, "attempts": "0"},
+                      maxlen=self.settings.dead_letters_maxlen)
+            pipe.publish(self.keys.jobs_done, item.job_id)
+            await pipe.execute()
 
     async def _update(
         self,
@@ -160,7 +178,7 @@ class RedisQueueBase:
                         raw = await pipe.get(key)
                         if raw is None:
                             raise unknown(job_id)
-                        current = Job.model_validate_json(raw)
+                        current = Job.model_validate_json(raw)  # ValidationError: poison (see _legacy)
                         updated = change(current)
                         if updated is None or (updated == current and not rewrite):
                             await pipe.unwatch()  # type: ignore[no-untyped-call]

@@ -41,7 +41,7 @@ from orchestrator.errors import IdempotencyConflict, JobError
 from orchestrator.keys import KeySpace
 from orchestrator.queue._redis import BATCH, PAGE, Item
 from orchestrator.queue.backend import JobHandle
-from orchestrator.queue.jobs import Job, JobStatus, new_job, run_outcome, unknown
+from orchestrator.queue.jobs import Job, JobStatus, new_job, parse_record, run_outcome, unknown
 from orchestrator.queue.leases import WorkerLeases
 from orchestrator.redis.batching import Coalescer
 from orchestrator.redis.connection import connect, connect_settings, redis_errors, text
@@ -142,7 +142,7 @@ class JobQueue(WorkerLeases):
             raw = await self.client.get(self.keys.job(job_id))
         if raw is None:
             raise unknown(job_id)
-        return Job.model_validate_json(raw)
+        return parse_record(job_id, raw)
 
     async def result(
         self,
@@ -183,7 +183,7 @@ class JobQueue(WorkerLeases):
                 for job_id, raw in zip(page, raws, strict=True):
                     if raw is None:
                         raise unknown(job_id)
-                    job = Job.model_validate_json(raw)
+                    job = parse_record(job_id, raw)
                     if job.finished:
                         found[job_id] = job
                         pending.discard(job_id)
@@ -233,11 +233,13 @@ class JobQueue(WorkerLeases):
                 if not ids:
                     break
                 raws = await self.client.mget([self.keys.job(text(i)) for i in ids])
-            for raw in raws:
-                if raw is not None:
-                    job = Job.model_validate_json(raw)
-                    if status is None or job.status == status:
-                        found.append(job)
+            for job_id, raw in zip(ids, raws, strict=True):
+                try:
+                    job = None if raw is None else parse_record(text(job_id), raw)
+                except JobError:  # corrupt: the worker that meets it dead-letters it
+                    continue
+                if job is not None and (status is None or job.status == status):
+                    found.append(job)
             start += page
         return found[:limit]
 
@@ -300,7 +302,7 @@ class JobQueue(WorkerLeases):
         raw_job, raw_run = await self._reads(job_id)
         if raw_job is None:
             raise unknown(job_id)
-        job = Job.model_validate_json(raw_job)
+        job = parse_record(job_id, raw_job)
         if job.status not in ("completed", "failed"):
             return job, None
         if job.run_id != job_id:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from orchestrator.errors import JobError
 from orchestrator.events import EventSink
@@ -83,6 +83,14 @@ def run_outcome(job: Job, run: RunResult | None, *, waited: bool, timeout: float
     return run
 
 
+def parse_record(job_id: str, raw: bytes | str) -> Job:
+    """A stored job record; :class:`JobError` if it is corrupt (not a :class:`Job`)."""
+    try:
+        return Job.model_validate_json(raw)
+    except ValidationError as exc:
+        raise JobError(job_id, f"corrupt job record: {exc.errors()[0]['msg']}") from None
+
+
 def unknown(job_id: str) -> JobError:
     """The error for an id that names no job."""
     return JobError(job_id, "unknown job (never submitted, or its record expired)")
@@ -111,4 +119,4 @@ class JobRunner(Protocol):
     ) -> RunResult: ...
 
 
-__all__ = ["TERMINAL", "Delivery", "Job", "JobRunner", "JobStatus", "new_job", "run_outcome", "unknown"]
+__all__ = ["TERMINAL", "Delivery", "Job", "JobRunner", "JobStatus", "new_job", "parse_record", "run_outcome", "unknown"]

@@ -21,7 +21,9 @@ import redis.asyncio as aioredis
 import structlog
 from redis.asyncio.client import Pipeline
 
+from orchestrator.errors import JobError, LeaseLost
 from orchestrator.keys import KeySpace
+from orchestrator.queue import scripts
 from orchestrator.queue._redis import BATCH, Item, RedisQueueBase, as_json, deliveries
 from orchestrator.queue.jobs import Delivery, Job, JobStatus, unknown
 from orchestrator.redis.batching import Coalescer
@@ -40,6 +42,7 @@ class WorkerLeases(RedisQueueBase):
                  store: Store | None = None, owns_client: bool = False) -> None:
         super().__init__(client, keys, settings, store=store, owns_client=owns_client)
         self._finishes: Coalescer[Item, builtins.list[Any]] = Coalescer(self._finish_many, max_batch=BATCH)
+        self._touch = client.register_script(scripts.TOUCH)
 
     async def aclose(self) -> None:
         await self._finishes.aclose()
@@ -67,24 +70,29 @@ class WorkerLeases(RedisQueueBase):
             log.warning("jobs.reclaimed", worker=consumer, jobs=[d.job_id for d in taken])
         return taken
 
-    async def worker_touch(self, consumer: str, message_ids: builtins.list[str]) -> None:
-        """Reset the idle time of ``consumer``'s in-flight deliveries, so nobody reclaims them.
+    async def worker_touch(self, consumer: str, message_ids: builtins.list[str]) -> set[str]:
+        """Renew ``consumer``'s leases: reset the idle time of its in-flight deliveries, so nobody
+        reclaims them. Returns the message ids it no longer holds (its leases are lost).
 
-        Only entries still pending for ``consumer`` are touched: one that another worker
-        took over (after this one stalled) stays with that worker.
+        Only entries still pending for ``consumer`` are touched, checked in the same script: one
+        that another worker took over (after this one stalled) stays with that worker.
         """
         if not message_ids:
-            return
+            return set()
         with redis_errors(self.client):
-            pending: Any = await self.client.xpending_range(
-                self.keys.jobs_stream, self.keys.jobs_group, "-", "+",
-                count=max(100, 4 * len(message_ids)), consumername=consumer,
-            )
-            owned: builtins.list[Any] = sorted({text(p["message_id"]) for p in pending} & set(message_ids))
-            if owned:
-                await self.client.xclaim(
-                    self.keys.jobs_stream, self.keys.jobs_group, consumer, 0, owned, justid=True
-                )
+            lost: Any = await self._touch([self.keys.jobs_stream], [self.keys.jobs_group, consumer, *message_ids])
+        return {text(message_id) for message_id in lost}
+
+    async def worker_hand_back(self, consumer: str, message_ids: Sequence[str]) -> None:
+        """Give deliveries up at once (a START that failed, a shutdown): they stay pending, idle as
+        if their lease had expired, so the next reclaim (by any worker) takes them immediately."""
+        if not message_ids:
+            return
+        idle = int(self.settings.visibility_timeout * 1000) + 1
+        with redis_errors(self.client):
+            await self.client.xclaim(self.keys.jobs_stream, self.keys.jobs_group, consumer, 0,
+                                     builtins.list(message_ids), idle=idle, justid=True)
+        log.info("jobs.handed_back", worker=consumer, entries=len(message_ids))
 
     async def worker_cancel_requested(self, job_ids: builtins.list[str]) -> set[str]:
         """Which of ``job_ids`` have a cancellation request."""
@@ -119,6 +127,8 @@ class WorkerLeases(RedisQueueBase):
         if outcome == "stale":
             log.info("job.stale_entry", job_id=job_id, message_id=delivery.message_id)
             return None
+        if outcome == "poison":
+            return None
         job = Job.model_validate_json(reply[1])
         if outcome == "running":
             log.info("job.started", job_id=job_id, attempt=job.attempts, worker=worker)
@@ -143,7 +153,9 @@ class WorkerLeases(RedisQueueBase):
         ``run`` (the attempt's run record) is saved too: in the same script when the store is
         a :class:`RedisStore` on this Redis, else with ``store.save_run`` first. With
         ``dead_letter``, the job is marked dead-lettered and added to the dead-letter stream.
-        Nothing is recorded if the attempt no longer owns the job (another worker took it over).
+        Fenced: if the attempt no longer owns the job (another worker took it over), nothing is
+        written, the stream entry is left to the attempt holding it, and :class:`LeaseLost` is
+        raised. Sending it again (after a blip) is safe: an outcome is recorded once.
         Attempts that finish in the same event-loop turn are recorded with one script call.
         """
         store = self._run_store
@@ -154,8 +166,16 @@ class WorkerLeases(RedisQueueBase):
             job.id, delivery.message_id, job.attempts, status, json.dumps(error), error or "",
             run.model_dump_json() if run is not None and store is not None else "", "1" if dead_letter else ""])
         reply = await self._finishes(item)
-        if text(reply[0]) == "missing":
+        outcome = text(reply[0])
+        if outcome == "missing":
             raise unknown(job.id)
+        if outcome == "poison":
+            raise JobError(job.id, text(reply[1]))
+        if outcome == "superseded":
+            current = Job.model_validate_json(reply[1])
+            log.warning("job.finish_refused", job_id=job.id, attempt=job.attempts, status=status,
+                        owner_attempt=current.attempts, owner_status=current.status)
+            raise LeaseLost(job.id, job.attempts, "outcome")
         updated = Job.model_validate_json(reply[1])
         log.info("job.finished", job_id=job.id, status=updated.status, attempt=job.attempts)
         return updated
@@ -169,10 +189,12 @@ class WorkerLeases(RedisQueueBase):
         return await self._batch(self._finish, [self.keys.jobs_stream, self.keys.jobs_dead], shared, items)
 
     async def worker_retry(self, job: Job, delivery: Delivery, error: str) -> Job:
-        """Queue the job again after a retryable failure (new stream entry, same run id)."""
+        """Queue the job again after a retryable failure (new stream entry, same run id).
+
+        Fenced: raises :class:`LeaseLost` (and leaves the stream alone) if the attempt no longer owns the job."""
 
         def requeue(current: Job) -> Job | None:
-            if current.finished or current.attempts != job.attempts:
+            if not _owned_by(current, job):
                 return None
             return current.model_copy(update={"status": "queued", "error": error})
 
@@ -181,22 +203,27 @@ class WorkerLeases(RedisQueueBase):
             pipe.xadd(self.keys.jobs_stream, {"job": job.id})
 
         updated, changed = await self._update(job.id, requeue, after)
-        assert updated is not None
         if not changed:
-            await self._ack_only(delivery)
+            log.warning("job.retry_refused", job_id=job.id, attempt=job.attempts)
+            raise LeaseLost(job.id, job.attempts, "retry")
+        assert updated is not None
         log.warning("job.retry", job_id=job.id, attempt=job.attempts, error=error)
         return updated
 
-    async def worker_release(self, job: Job, reason: str) -> None:
-        """Hand an interrupted job back: status queued, its delivery left pending for reclaim."""
+    async def worker_release(self, job: Job, reason: str, delivery: Delivery | None = None) -> None:
+        """Hand an interrupted job back: status queued, its delivery (if given) handed back for an
+        immediate reclaim, else left pending until its lease expires. Nothing if the attempt no
+        longer owns the job."""
 
         def release(current: Job) -> Job | None:
-            if current.finished or current.attempts != job.attempts:
+            if not _owned_by(current, job):
                 return None
             return current.model_copy(update={"status": "queued", "error": reason})
 
-        await self._update(job.id, release)
-        log.warning("job.released", job_id=job.id, reason=reason)
+        _updated, changed = await self._update(job.id, release)
+        if changed and delivery is not None and job.worker is not None:
+            await self.worker_hand_back(job.worker, [delivery.message_id])
+        log.warning("job.released" if changed else "job.release_refused", job_id=job.id, reason=reason)
 
     async def worker_heartbeat(self, name: str, info: Mapping[str, Any]) -> None:
         """Publish a worker's status (expires unless refreshed)."""
@@ -210,12 +237,9 @@ class WorkerLeases(RedisQueueBase):
             await self.client.delete(self.keys.worker(name))
 
 
-    async def _ack_only(self, delivery: Delivery) -> None:
-        with redis_errors(self.client):
-            async with self.client.pipeline(transaction=True) as pipe:
-                self._ack(pipe, delivery)
-                await pipe.execute()
-
+def _owned_by(current: Job, attempt: Job) -> bool:
+    """Does ``attempt`` (the record its START returned) still own the job ``current`` describes?"""
+    return current.status == "running" and current.attempts == attempt.attempts
 
 
 __all__ = ["WorkerLeases"]
