@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from orchestrator.keys import KeySpace
 from orchestrator.queue import JobQueue, Worker
 from orchestrator.settings import Settings
+from tests.queue.conftest import running
 from tests.queue.engine_app import STEPS, CountingOrchestrator, calls_key, done_key
 from tests.queue.proxy import Proxy
 
@@ -34,14 +35,10 @@ def _settings(url: str, keyspace: KeySpace) -> Settings:
 @asynccontextmanager
 async def _worker(url: str, keyspace: KeySpace, name: str) -> AsyncIterator[Worker]:
     engine = CountingOrchestrator(_settings(url, keyspace))
-    worker = Worker(engine, engine.queue, name=name)
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
     try:
-        yield worker
+        async with running(Worker(engine, engine.queue, name=name), within=30) as worker:
+            yield worker
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
         await engine.aclose()
 
 

@@ -22,6 +22,7 @@ from orchestrator.queue import Delivery, JobQueue, QueueSettings, Worker
 from orchestrator.redis.connection import RedisOptions, connect
 from orchestrator.types import RunResult, Sensitivity
 from tests.queue.app import StepRunner
+from tests.queue.conftest import running
 from tests.queue.proxy import Proxy
 from tests.reliability.test_redis_restart import RedisServer
 
@@ -36,10 +37,6 @@ async def slow_queue(redis_client: aioredis.Redis, keyspace: KeySpace) -> AsyncI
     queue = JobQueue(redis_client, keyspace, SLOW_LEASES)
     yield queue
     await queue.aclose()
-
-
-async def _run_worker(worker: Worker, stop: asyncio.Event) -> asyncio.Task[None]:
-    return asyncio.create_task(worker.run(stop))
 
 
 async def test_handed_back_entries_are_reclaimed_at_once(slow_queue: JobQueue) -> None:
@@ -57,13 +54,8 @@ async def test_a_backlog_of_reclaimable_jobs_drains_at_full_speed(
     ids = [await slow_queue.submit("steps") for _ in range(40)]
     deliveries = await slow_queue.worker_read("gone", 40, 100)
     await slow_queue.worker_hand_back("gone", [d.message_id for d in deliveries])
-    stop = asyncio.Event()
-    task = await _run_worker(Worker(runner, slow_queue, concurrency=2, name="drainer"), stop)
-    try:
+    async with running(Worker(runner, slow_queue, concurrency=2, name="drainer")):
         jobs = await slow_queue.wait(ids, timeout=BOUND)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
     assert {(j.status, j.attempts, j.worker) for j in jobs} == {("completed", 1, "drainer")}
 
 
@@ -89,13 +81,8 @@ async def test_a_corrupt_record_is_dead_lettered_alone(
     assert poison not in [j.id for j in await slow_queue.list()]
     # the others run normally, once each, from the same worker's hand-back
     await slow_queue.worker_hand_back("a", [d.message_id for d in deliveries if d.job_id != poison])
-    stop = asyncio.Event()
-    task = await _run_worker(Worker(runner, slow_queue, name="b"), stop)
-    try:
+    async with running(Worker(runner, slow_queue, name="b")):
         jobs = await slow_queue.wait([i for i in ids if i != poison], timeout=BOUND)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
     assert {(j.status, j.attempts) for j in jobs} == {("completed", 2)}  # started by a, then by b
     assert [d["job"] for d in await slow_queue.dead_letters()] == [poison]
 
@@ -128,34 +115,35 @@ async def test_jobs_whose_start_failed_at_maxmemory_are_not_parked(tmp_path: Pat
     client = connect(server.url)
     queue = _ReadsWhenAllowed(client, keyspace, SLOW_LEASES)
     queue.allowed = asyncio.Event()
-    stop = asyncio.Event()
-    task: asyncio.Task[None] | None = None
     try:
         ids = [await queue.submit("steps") for _ in range(20)]
-        task = await _run_worker(Worker(_NoOp(), queue, concurrency=4, name="w"), stop)
-        await asyncio.sleep(0.2)  # started: its first heartbeat needed memory
-        await client.config_set("maxmemory-policy", "noeviction")
-        await client.config_set("maxmemory", "1")  # every write that needs memory fails now
-        queue.allowed.set()
-        pending: Any = {}
-        for _ in range(200):  # bounded: until the worker has read (and failed to start) some jobs
-            pending = await client.xpending(keyspace.jobs_stream, keyspace.jobs_group)
-            if pending["pending"]:
-                break
-            await asyncio.sleep(0.05)
-        assert pending["pending"], "the worker never read a job"
-        await asyncio.sleep(1.0)  # a few failed STARTs
-        assert {j.status for j in await queue.list(limit=50)} == {"queued"}
-        await client.config_set("maxmemory", "0")
-        jobs = await queue.wait(ids, timeout=BOUND)
+        async with running(Worker(_NoOp(), queue, concurrency=4, name="w")):
+            await _start_fails_then_memory_returns(client, queue, keyspace)
+            jobs = await queue.wait(ids, timeout=BOUND)
         assert {(j.status, j.attempts) for j in jobs} == {("completed", 1)}
     finally:
-        stop.set()
-        if task is not None:
-            await asyncio.wait_for(task, 15)
         await queue.aclose()
         await client.aclose()
         await server.stop()
+
+
+async def _start_fails_then_memory_returns(client: aioredis.Redis, queue: _ReadsWhenAllowed,
+                                           keyspace: KeySpace) -> None:
+    """Put Redis at maxmemory, let the worker read (its STARTs fail), then give memory back."""
+    await asyncio.sleep(0.2)  # started: its first heartbeat needed memory
+    await client.config_set("maxmemory-policy", "noeviction")
+    await client.config_set("maxmemory", "1")  # every write that needs memory fails now
+    queue.allowed.set()
+    pending: Any = {}
+    for _ in range(200):  # bounded: until the worker has read (and failed to start) some jobs
+        pending = await client.xpending(keyspace.jobs_stream, keyspace.jobs_group)
+        if pending["pending"]:
+            break
+        await asyncio.sleep(0.05)
+    assert pending["pending"], "the worker never read a job"
+    await asyncio.sleep(1.0)  # a few failed STARTs
+    assert {j.status for j in await queue.list(limit=50)} == {"queued"}
+    await client.config_set("maxmemory", "0")
 
 
 class _BlipAtTheEnd(StepRunner):
@@ -189,20 +177,17 @@ async def test_a_finish_lost_to_a_redis_blip_is_retried(
     client = connect(proxy.url, RedisOptions(connect_timeout=0.5, socket_timeout=2.0))
     queue = JobQueue(client, keyspace, SLOW_LEASES)
     runner = _BlipAtTheEnd(redis_client, keyspace, proxy, blip=3.0)  # its step counters go direct
-    stop = asyncio.Event()
-    task = await _run_worker(Worker(runner, queue, name="blipped"), stop)
+    observer = JobQueue(redis_client, keyspace, SLOW_LEASES)
     try:
-        observer = JobQueue(redis_client, keyspace, SLOW_LEASES)
-        job_id = await observer.submit("steps", {"steps": 2})
-        [job] = await observer.wait([job_id], timeout=BOUND)
+        async with running(Worker(runner, queue, name="blipped"), within=20):
+            job_id = await observer.submit("steps", {"steps": 2})
+            [job] = await observer.wait([job_id], timeout=BOUND)
         assert (job.status, job.attempts) == ("completed", 1)
         assert [await runner.calls(job_id, s) for s in ("s0", "s1")] == [1, 1]
         assert await runner.finished(job_id) == 1
         assert await redis_client.xlen(keyspace.jobs_stream) == 0
-        await observer.aclose()
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
+        await observer.aclose()
         if runner.restored is not None:
             await runner.restored
         await queue.aclose()
