@@ -35,7 +35,8 @@ OWNS = """
 local function owns(job_key, token)
   local raw = redis.call('GET', job_key)
   if not raw then return false end
-  local status, attempts = string.match(raw, ',"status":"(%a+)","attempts":(%d+),"error":.-,"worker":.-,'
+  -- the greedy head makes the last ',"status":' the one matched: the record's own, not one in its inputs
+  local status, attempts = string.match(raw, '^.*,"status":"(%a+)","attempts":(%d+),"error":.-,"worker":.-,'
     .. '"started_at":[^,]-,"finished_at":[^,]-,"dead_lettered":%a+}$')
   return status == 'running' and attempts == token
 end

@@ -124,3 +124,20 @@ async def test_writes_outside_an_attempt_are_not_fenced(queue: JobQueue) -> None
     """``Orchestrator.run`` called directly (no queue) writes as before."""
     await queue.store.save_run(RunResult(run_id="direct", status="completed"))
     assert (await queue.store.get_run("direct")) is not None
+
+
+async def test_the_fence_reads_the_records_own_state_not_its_inputs(queue: JobQueue, keyspace: KeySpace) -> None:
+    tricky = {"a": 1, "status": "running", "attempts": 2, "error": None, "worker": None, "started_at": None,
+              "finished_at": None, "dead_lettered": False}
+    job_id = await queue.submit("steps", tricky)
+    [delivery] = await queue.worker_read("a", 1, 100)
+    job = await queue.worker_start(delivery, "a")
+    assert job is not None and job.attempts == 1 and job.inputs == tricky
+    server = describe(queue.client)
+    forged = fencing.Fence(job_id, keyspace.job(job_id), 2, server)
+    with pytest.raises(LeaseLost):
+        await fencing.run_fenced(forged, queue.store.save_run(RunResult(run_id=job_id, status="completed")))
+    assert await queue.store.get_run(job_id) is None
+    owner = fencing.Fence(job_id, keyspace.job(job_id), 1, server)
+    await fencing.run_fenced(owner, queue.store.save_run(RunResult(run_id=job_id, status="completed")))
+    assert await queue.store.get_run(job_id) is not None
