@@ -1,4 +1,4 @@
-"""The queue's client: submit jobs, follow them, cancel them (:class:`JobQueue`, :class:`JobHandle`).
+"""The queue's client: submit jobs, follow them, cancel them (:class:`JobQueue`, the Redis job backend).
 
 Key layout (names from :class:`~orchestrator.keys.KeySpace`)::
 
