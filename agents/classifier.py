@@ -32,6 +32,7 @@ from orchestrator.agents._grounding import choose, is_heading, softmax, split_se
 from orchestrator.agents._head import EmbeddingHead
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.models.base import Capabilities, Completion, Message, Model, system, user
+from orchestrator.models.json_answer import json_answer
 from orchestrator.specialist import Specialist, Verdict
 
 log = structlog.get_logger(__name__)
@@ -216,7 +217,7 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
         data = completion.parsed
         if data is None:
             try:
-                data = json.loads(completion.text.strip().strip("`").removeprefix("json").strip())
+                data = json_answer(completion.text)
             except ValueError:
                 data = None
         raw_label = data.get("label") if isinstance(data, dict) else None

@@ -30,7 +30,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from orchestrator.agents._candidates import Kind, find_candidates, infer_kind, valid_for_kind
 from orchestrator.agents._grounding import choose, normalise, occurs_in, parse_amount, softmax
 from orchestrator.errors import InputError
-from orchestrator.models.base import Capabilities, Completion, Message, Model, assistant, system, user
+from orchestrator.models.base import Capabilities, Completion, Message, Model, system, user
+from orchestrator.models.json_answer import json_answer
 from orchestrator.specialist import Specialist, Verdict
 
 log = structlog.get_logger(__name__)
@@ -235,7 +236,7 @@ class Extractor(Specialist[ExtractorInput, ExtractorOutput]):
     async def attempt(
         self, request: ExtractorInput, model: Model, *, instruction: str = "", previous: Verdict | None = None
     ) -> Verdict:
-        specs = field_specs(request)
+        specs = field_specs(request)  # once per attempt: every pass below reads these
         grounded = self.grounded_on(model)
         log.debug(
             "extractor.attempt",
@@ -244,9 +245,11 @@ class Extractor(Specialist[ExtractorInput, ExtractorOutput]):
             grounded=grounded,
             repair=previous is not None,
         )
-        if not grounded:
-            return await super().attempt(request, model, instruction=instruction, previous=previous)
-        return await self._grounded(request, specs, model, instruction, previous)
+        if grounded:
+            return await self._grounded(request, specs, model, instruction, previous)
+        schema = data_schema(specs)
+        messages = self._messages(request, specs, instruction, schema, None)
+        return self._check(request, specs, await self.ask(model, messages, schema, previous))
 
     # -- generative ----------------------------------------------------------------------
 
@@ -258,11 +261,13 @@ class Extractor(Specialist[ExtractorInput, ExtractorOutput]):
         return data_schema(field_specs(request))
 
     def check(self, request: ExtractorInput, completion: Completion) -> Verdict:
-        specs = field_specs(request)
+        return self._check(request, field_specs(request), completion)
+
+    def _check(self, request: ExtractorInput, specs: list[FieldSpec], completion: Completion) -> Verdict:
         data = completion.parsed
         if data is None:
             try:
-                data = json.loads(_json_text(completion.text))
+                data = json_answer(completion.text)
             except ValueError:
                 return Verdict(None, 0.0, ["the answer is not valid JSON"], completion.text)
         if not isinstance(data, dict):
@@ -382,10 +387,8 @@ class Extractor(Specialist[ExtractorInput, ExtractorOutput]):
         values_only = {name: [v for v, _ in cands] for name, cands in candidates.items()}
         schema = data_schema(specs, values_only)
         messages = self._messages(request, specs, instruction, schema, values_only)
-        if previous is not None:
-            messages = [*messages, assistant(previous.raw), user(self.repair_message(previous))]
-        completion = await model.complete(messages, schema=schema, logprobs=model.capabilities.logprobs)
-        verdict = self.check(request, completion)
+        completion = await self.ask(model, messages, schema, previous)
+        verdict = self._check(request, specs, completion)
         if verdict.valid:
             assert verdict.output is not None
             data: dict[str, Any] = verdict.output.model_dump()["data"]
@@ -437,12 +440,6 @@ def _same(value: Any, candidate: str) -> bool:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return parse_amount(candidate) == float(value)
     return normalise(str(value)) == normalise(candidate)
-
-
-def _json_text(text: str) -> str:
-    """The JSON part of an answer: code fences and text around the outermost object removed."""
-    start, end = text.find("{"), text.rfind("}")
-    return text[start : end + 1] if 0 <= start < end else text.strip()
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The orchestrator's exceptions: one root, split three ways.
+"""The orchestrator's exceptions: one root, split two ways.
 
 ::
 
@@ -7,22 +7,26 @@
     │   ├── ConfigError               invalid configuration (file, key, reason)
     │   ├── UnknownNameError          an agent, tool, workflow or model that is not registered
     │   ├── InputError                a run's inputs are missing or malformed
-    │   └── IdempotencyConflict       an idempotency key reused for different work
-    ├── RuntimeFailure                something went wrong while running; may be retried or recorded
-    │   ├── PlanError                 a plan is invalid (says which step and what to change)
-    │   ├── ModelError                a model call failed (which model, why, retryable or not)
-    │   │   ├── ModelTimeout
-    │   │   └── ModelRequestBlocked   a real model call in a test that did not opt in
-    │   ├── PrivacyViolation          confidential data would reach a non-local model
-    │   ├── StepFailed                a step failed for good (which step, the reason)
-    │   ├── BudgetExceeded            a run's token or money budget is spent (keeps partial results)
-    │   ├── StoreError                the run store / queue backend is unreachable or failed
-    │   └── JobError                  a queued job failed, was cancelled or is unknown
-    │       └── LeaseLost             an attempt's write refused: another attempt owns the job now
-    └── Signal                        control flow, not failures
-        └── ValidationRetry           a specialist asks for one more attempt with feedback
-"""
+    │   ├── IdempotencyConflict       an idempotency key reused for different work
+    │   └── PluginError               a specialist, tool or workflow defined or registered wrongly (TypeError)
+    └── RuntimeFailure                something went wrong while running; may be retried or recorded
+        ├── PlanError                 a plan is invalid (says which step and what to change)
+        │   └── UnresolvedReference   a reference names a value the run does not have (KeyError)
+        ├── ModelError                a model call failed (which model, why, retryable or not)
+        │   ├── ModelTimeout
+        │   └── ModelRequestBlocked   a real model call in a test that did not opt in
+        ├── PrivacyViolation          confidential data would reach a non-local model
+        ├── StepFailed                a step failed for good (which step, the reason)
+        ├── BudgetExceeded            a run's token or money budget is spent (keeps partial results)
+        ├── StoreError                the run store / queue backend is unreachable or failed
+        └── JobError                  a queued job failed, was cancelled or is unknown
+            └── LeaseLost             an attempt's write refused: another attempt owns the job now
 
+Control flow is not an exception here: a specialist that wants another attempt returns a
+:class:`~orchestrator.specialist.Verdict` with ``problems``, and the router repairs or escalates.
+Classes marked with a builtin also subclass it, so ``except KeyError`` / ``except TypeError``
+written against the builtin these calls raised before keeps working.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -73,6 +77,16 @@ class InputError(UserError):
     """A run's inputs are missing, unreadable or of the wrong shape."""
 
 
+class PluginError(UserError, TypeError):
+    """A specialist, tool or workflow is defined or registered wrongly: ``plugin`` names it (an agent
+    or workflow name, an entry point, or the object's repr), ``reason`` says what to change."""
+
+    def __init__(self, plugin: str, reason: str) -> None:
+        super().__init__(f"{plugin}: {reason}")
+        self.plugin = plugin
+        self.reason = reason
+
+
 class IdempotencyConflict(UserError):
     """An idempotency key was reused for different work (HTTP says 409 Conflict)."""
 
@@ -96,6 +110,22 @@ class PlanError(RuntimeFailure):
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__("invalid plan: " + "; ".join(self.problems))
+
+
+class UnresolvedReference(PlanError, KeyError):
+    """A reference (``$input.x``, ``$steps.y.field``, ``$item``) names a value the run does not have.
+
+    ``reference`` is the reference as written; the message (``args[0]``) says which part is missing.
+    """
+
+    def __init__(self, reference: str, reason: str) -> None:
+        RuntimeFailure.__init__(self, reason)
+        self.problems = [reason]
+        self.reference = reference
+        self.reason = reason
+
+    def __str__(self) -> str:  # the message, not KeyError's repr of it
+        return self.reason
 
 
 class ModelError(RuntimeFailure):
@@ -192,21 +222,6 @@ class LeaseLost(JobError):
         self.what = what
 
 
-# -- control-flow signals ---------------------------------------------------
-
-
-class Signal(OrchestratorError):
-    """Control flow, not a failure."""
-
-
-class ValidationRetry(Signal):
-    """A specialist's answer failed validation; ``feedback`` goes back to the model."""
-
-    def __init__(self, feedback: str):
-        super().__init__(feedback)
-        self.feedback = feedback
-
-
 __all__ = [
     "BudgetExceeded",
     "ConfigError",
@@ -219,12 +234,12 @@ __all__ = [
     "ModelTimeout",
     "OrchestratorError",
     "PlanError",
+    "PluginError",
     "PrivacyViolation",
     "RuntimeFailure",
-    "Signal",
     "StepFailed",
     "StoreError",
     "UnknownNameError",
+    "UnresolvedReference",
     "UserError",
-    "ValidationRetry",
 ]

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from orchestrator.errors import PlanError
+from orchestrator.errors import PlanError, UnresolvedReference
 
 MAX_STEPS = 50
 MAX_DEPTH = 256
@@ -75,37 +75,45 @@ def references(value: Any) -> Iterator[Reference]:
             yield ref
 
 
-def _walk(value: Any, path: tuple[str, ...], origin: str) -> Any:
+def _walk(value: Any, path: tuple[str, ...], origin: str, reference: str) -> Any:
+    """``value`` at ``path``; ``origin`` is the part of ``reference`` walked so far (for messages)."""
     for position, part in enumerate(path):
         if isinstance(value, BaseModel):
             value = value.model_dump()
         if part == EACH:
             if not isinstance(value, list):
-                raise KeyError(f"{origin} is a {type(value).__name__}, not a list, so '*' has no items to take")
-            return [_walk(v, path[position + 1:], f"{origin}.{EACH}") for v in value]
+                raise UnresolvedReference(
+                    reference, f"{origin} is a {type(value).__name__}, not a list, so '*' has no items to take")
+            return [_walk(v, path[position + 1:], f"{origin}.{EACH}", reference) for v in value]
         if isinstance(value, Mapping) and part in value:
             value = value[part]
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
-            raise KeyError(f"{origin} has no field {part!r}")
+            raise UnresolvedReference(reference, f"{origin} has no field {part!r}")
+        origin = f"{origin}.{part}"
     return value
 
 
 def resolve(value: Any, inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, item: Any = NO_ITEM) -> Any:
-    """Replace every reference in ``value`` by what it points to (``item`` is what ``$item`` means)."""
+    """Replace every reference in ``value`` by what it points to (``item`` is what ``$item`` means).
+
+    A reference to something the run does not have raises :class:`UnresolvedReference` (a
+    :class:`PlanError` and a ``KeyError``) naming the reference and the part that is missing.
+    """
     if isinstance(value, str):
         ref = Reference.parse(value)
         if ref is None:
             return value
         if ref.source == "item":
             if item is NO_ITEM:
-                raise KeyError("'$item' is only available in a step with for_each")
-            return _walk(item, ref.path, "$item")
+                raise UnresolvedReference(value, "'$item' is only available in a step with for_each")
+            return _walk(item, ref.path, "$item", value)
         source = inputs if ref.source == "input" else outputs
         if ref.name not in source:
-            raise KeyError(f"{ref.source} {ref.name!r} is not available")
-        return _walk(source[ref.name], ref.path, f"${ref.source}.{ref.name}")
+            what = "run input" if ref.source == "input" else "output of step"
+            raise UnresolvedReference(value, f"{value!r} reads the {what} {ref.name!r}, which is not available")
+        return _walk(source[ref.name], ref.path, f"${ref.source}.{ref.name}", value)
     if isinstance(value, Mapping):
         return {k: resolve(v, inputs, outputs, item=item) for k, v in value.items()}
     if isinstance(value, list):

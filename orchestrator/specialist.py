@@ -16,16 +16,16 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PydanticUserError, ValidationError
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, PluginError
 from orchestrator.models.base import Capabilities, Completion, Message, Model, assistant, user
+from orchestrator.models.json_answer import json_answer
 
 InT = TypeVar("InT", bound=BaseModel)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -68,12 +68,17 @@ class Agent(ABC, Generic[InT, OutT]):
 
     @classmethod
     def info(cls) -> AgentInfo:
+        """What the planner and the interfaces show of this agent; an agent class that lacks a
+        name, a description or pydantic ``Input``/``Output`` models is a :class:`PluginError`."""
+        for attribute in ("name", "description"):
+            if not isinstance(getattr(cls, attribute, None), str):
+                raise PluginError(cls.__qualname__, f"set `{attribute}` to a string on the class")
         return AgentInfo(
             name=cls.name,
             kind="specialist" if issubclass(cls, Specialist) else "tool",
             description=cls.description,
-            input_schema=json_schema(cls.Input),
-            output_schema=json_schema(cls.Output),
+            input_schema=_schema_of(cls, "Input"),
+            output_schema=_schema_of(cls, "Output"),
         )
 
 
@@ -89,7 +94,8 @@ class AgentInfo(BaseModel):
 
 class Specialist(Agent[InT, OutT]):
     """An agent that answers with a model. Subclasses set ``Input``/``Output`` and either
-    implement :meth:`prompt` (and optionally :meth:`check`) or override :meth:`attempt`."""
+    implement :meth:`prompt` (and optionally :meth:`check`) or override :meth:`attempt`
+    (which can call :meth:`ask` for the model call, repairs included)."""
 
     Options: ClassVar[type[BaseModel] | None] = None
 
@@ -128,11 +134,16 @@ class Specialist(Agent[InT, OutT]):
         """One answer from ``model``. With ``previous``, a repair: the model sees its last
         answer and what was wrong with it."""
         messages = self.prompt(request, instruction, model.capabilities)
+        completion = await self.ask(model, messages, self.output_schema(request), previous)
+        return self.check(request, completion)
+
+    async def ask(self, model: Model, messages: list[Message], schema: dict[str, Any] | None,
+                  previous: Verdict | None = None) -> Completion:
+        """``messages`` to ``model``, answering in ``schema``; with ``previous``, a repair: the model
+        also sees its last answer and what was wrong with it."""
         if previous is not None:
             messages = [*messages, assistant(previous.raw), user(self.repair_message(previous))]
-        completion = await model.complete(messages, schema=self.output_schema(request),
-                                          logprobs=model.capabilities.logprobs)
-        return self.check(request, completion)
+        return await model.complete(messages, schema=schema, logprobs=model.capabilities.logprobs)
 
     # -- hooks ------------------------------------------------------------
 
@@ -157,7 +168,7 @@ class Specialist(Agent[InT, OutT]):
         data = completion.parsed
         if data is None:
             try:
-                data = json.loads(_strip_fences(completion.text))
+                data = json_answer(completion.text)
             except ValueError:
                 return Verdict(None, 0.0, ["the answer is not valid JSON"], completion.text)
         try:
@@ -174,12 +185,17 @@ def json_schema(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
 
 
-def _strip_fences(text: str) -> str:
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0]
-    return text.strip()
+def _schema_of(agent: type[Agent[Any, Any]], role: str) -> dict[str, Any]:
+    """The JSON schema of ``agent``'s ``Input`` or ``Output`` model; a :class:`PluginError` naming
+    the agent when it is not a pydantic model or cannot be shown as a JSON schema."""
+    model = getattr(agent, role, None)
+    where = f"agent {agent.name!r} ({agent.__qualname__})"
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise PluginError(where, f"set `{role}` to a pydantic model class, got {model!r}")
+    try:
+        return json_schema(model)
+    except PydanticUserError as exc:
+        raise PluginError(where, f"{role} model {model.__name__} has no JSON schema: {exc.message}") from exc
 
 
 class Tool(Agent[InT, OutT]):

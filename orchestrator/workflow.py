@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, PluginError
 from orchestrator.plan import EACH, Plan, Step
 from orchestrator.types import Sensitivity
 
@@ -97,6 +97,15 @@ class Workflow:
     _steps: list[Step] = field(default_factory=list, repr=False)
     _output: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        for name, spec in self.inputs.items():
+            try:
+                isinstance(None, spec.type)
+            except TypeError:  # list[str], typing.Any, 5: bind could not check a value against it
+                raise PluginError(f"workflow {self.name!r}", f"input {name!r} has type {spec.type!r}, which values "
+                                  "cannot be checked against; use a class such as str, int, float, bool, list "
+                                  "or dict") from None
+
     @property
     def input(self) -> _Inputs:
         return _Inputs(self)
@@ -140,7 +149,7 @@ class Workflow:
             if name in values:
                 bound[name] = _coerce(self.name, name, spec, values[name])
             elif spec.required:
-                what = spec.description or spec.type.__name__
+                what = spec.description or _type_name(spec.type)
                 raise InputError(f"workflow {self.name!r} needs input {name!r} ({what}); "
                                  f"pass it with --input {name}=VALUE or --input {name}=@FILE")
             else:
@@ -150,7 +159,7 @@ class Workflow:
 
 def _coerce(workflow: str, name: str, spec: Input, value: Any) -> Any:
     if isinstance(value, bool) and spec.type is not bool:
-        raise InputError(f"workflow {workflow!r}: input {name!r} must be {spec.type.__name__}, got a boolean")
+        raise InputError(f"workflow {workflow!r}: input {name!r} must be {_type_name(spec.type)}, got a boolean")
     if isinstance(value, spec.type):
         if spec.type is str and spec.required and not str(value).strip():
             raise InputError(f"workflow {workflow!r}: input {name!r} is empty")
@@ -160,8 +169,13 @@ def _coerce(workflow: str, name: str, spec: Input, value: Any) -> Any:
             return spec.type(value)
     except (TypeError, ValueError, OverflowError):
         pass
-    raise InputError(f"workflow {workflow!r}: input {name!r} must be {spec.type.__name__}, "
+    raise InputError(f"workflow {workflow!r}: input {name!r} must be {_type_name(spec.type)}, "
                      f"got {type(value).__name__}")
+
+
+def _type_name(kind: Any) -> str:
+    """``str`` for a class, ``int | None`` for a union (which has no ``__name__``)."""
+    return str(getattr(kind, "__name__", kind))
 
 
 __all__ = ["EACH", "Input", "Ref", "Workflow"]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -436,23 +437,72 @@ def test_registering_the_command_imports_nothing_heavy() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def _client_options(client: Any) -> tuple[float, float, int]:
+    """The connect timeout, reply timeout and pool size a Redis client was made with (no connection)."""
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    return kwargs["socket_connect_timeout"], kwargs["socket_timeout"], pool.max_connections
+
+
 def test_retention_and_redis_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchestrator.store import RedisOptions
+    from orchestrator.redis.connection import connect, connect_settings
 
     defaults = Settings.load()
     week = 7 * 24 * 3600
     assert (defaults.queue.checkpoint_ttl, defaults.queue.result_ttl, defaults.queue.dead_letters_maxlen) == (
         week, week, 10_000)
-    assert RedisOptions.of(defaults) == RedisOptions()  # the settings' defaults are the factory's
+    assert _client_options(connect("redis://127.0.0.1:6379/0")) == (2.0, 10.0, 64)  # the settings' defaults
+    assert _client_options(connect_settings(Settings.load(redis_url="redis://127.0.0.1:6379/0"))) == (2.0, 10.0, 64)
     monkeypatch.setenv("ORCHESTRATOR_QUEUE__CHECKPOINT_TTL", "3600")
     monkeypatch.setenv("ORCHESTRATOR_REDIS__CONNECT_TIMEOUT", "0.5")
     monkeypatch.setenv("ORCHESTRATOR_REDIS__SOCKET_TIMEOUT", "30")
-    settings = Settings.load(queue={"dead_letters_maxlen": 50})
+    settings = Settings.load(queue={"dead_letters_maxlen": 50}, redis_url="redis://127.0.0.1:6379/0")
     assert settings.queue.checkpoint_ttl == 3600
-    assert RedisOptions.of(settings) == RedisOptions(connect_timeout=0.5, socket_timeout=30, max_connections=64)
+    assert _client_options(connect_settings(settings)) == (0.5, 30, 64)  # the [redis] section, as it is
     assert settings.queue.dead_letters_maxlen == 50  # the queue takes this section as it is
     for key, value, reason in (("queue", {"checkpoint_ttl": 0}, "greater than or equal to 1"),
                                ("redis", {"connect_timeout": 0}, "greater than 0"),
                                ("redis", {"conect_timeout": 1}, "did you mean 'connect_timeout'")):
         with pytest.raises(ConfigError, match=reason):
             Settings.load(**{key: value})
+
+
+def test_a_dotenv_file_sets_what_the_environment_may_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for var in ("REDIS_URL", "ORCHESTRATOR_BUDGET__MAX_COST_USD", "ORCHESTRATOR_ENV_FILE", "ORCHESTRATOR_LOG__LEVEL"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / ".env").write_text("# a comment\nORCHESTRATOR_BUDGET__MAX_COST_USD=0.25\n"
+                                   "REDIS_URL=redis://127.0.0.1:6379/3\nORCHESTRATOR_LOG__LEVEL=info\n")
+    settings = Settings.load()
+    assert (settings.budget.max_cost_usd, settings.redis_url, settings.log.level) == (0.25, "redis://127.0.0.1:6379/3",
+                                                                                       "info")
+    assert ".env" in settings.sources
+    assert settings.origin("budget.max_cost_usd") == ".env"
+    monkeypatch.setenv("ORCHESTRATOR_LOG__LEVEL", "error")  # the environment wins over the file
+    assert Settings.load().log.level == "error"
+    assert Settings.load(log={"level": "debug"}).log.level == "debug"  # and arguments over both
+
+
+def test_a_bad_dotenv_file_is_named_in_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ORCHESTRATOR_ENV_FILE", raising=False)
+    (tmp_path / ".env").write_text("ORCHESTRATOR_BUDGET__MAX_COST_USD=-1\n")
+    with pytest.raises(ConfigError, match=r"^\.env: budget\.max_cost_usd: .*greater than or equal to 0"):
+        Settings.load()
+    monkeypatch.setenv("ORCHESTRATOR_ENV_FILE", str(tmp_path / "missing.env"))
+    with pytest.raises(ConfigError, match=r"missing\.env.*file not found"):
+        Settings.load()
+    (tmp_path / "other.env").write_text("ORCHESTRATOR_BUDGET__MAX_COST_USD=0.5\n")
+    monkeypatch.setenv("ORCHESTRATOR_ENV_FILE", str(tmp_path / "other.env"))
+    assert Settings.load().budget.max_cost_usd == 0.5  # the named file replaces ./.env
+
+
+def test_odd_files_are_config_errors_not_tracebacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("tool = 5\n")
+    assert Settings.load().sources[0] == "profile 'embedded'"  # a pyproject without our table is not ours
+    with pytest.raises(ConfigError, match=r"pyproject\.toml: no \[tool\.orchestrator\] table"):
+        Settings.load(tmp_path / "pyproject.toml")
+    (tmp_path / "latin1.toml").write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.toml: not UTF-8 text"):
+        Settings.load(tmp_path / "latin1.toml")

@@ -12,16 +12,36 @@ The engine never imports ``agents/`` or ``tools/`` directly; it asks here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from orchestrator.errors import ConfigError, UnknownNameError
+from orchestrator.errors import ConfigError, PluginError, UnknownNameError
 from orchestrator.specialist import Agent, AgentInfo, Specialist, SpecialistConfig, Tool
 from orchestrator.workflow import Workflow
 
 SPECIALISTS_GROUP = "orchestrator.specialists"
 TOOLS_GROUP = "orchestrator.tools"
 WORKFLOWS_GROUP = "orchestrator.workflows"
+
+
+def _load(ep: EntryPoint) -> Any:
+    """What entry point ``ep`` names; a plugin that cannot be imported is a :class:`PluginError`."""
+    try:
+        return ep.load()
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(_label(ep), f"cannot be loaded: {type(exc).__name__}: {exc}") from exc
+
+
+def _agent_class(ep: EntryPoint, base: type[Any]) -> Any:
+    """The agent class entry point ``ep`` names, checked to be a ``base`` subclass (Specialist, Tool)."""
+    loaded = _load(ep)
+    if not (isinstance(loaded, type) and issubclass(loaded, base)):
+        raise PluginError(_label(ep), f"must name a {base.__name__} subclass, got {loaded!r}")
+    return loaded
+
+
+def _label(ep: EntryPoint) -> str:
+    return f"entry point {ep.name!r} = {ep.value!r} in group {ep.group!r}"
 
 
 class Registry:
@@ -44,7 +64,7 @@ class Registry:
         registry = cls()
         try:
             for ep in entry_points(group=SPECIALISTS_GROUP):
-                specialist_cls = ep.load()
+                specialist_cls = _agent_class(ep, Specialist)
                 registry.add(specialist_cls(configs.pop(ep.name, None)))
             if configs:
                 unknown = sorted(configs)
@@ -54,15 +74,19 @@ class Registry:
         except ConfigError as exc:
             raise exc.located(origin(exc.key) if origin and exc.key else None) from None
         for ep in entry_points(group=TOOLS_GROUP):
-            registry.add(ep.load()())
+            registry.add(_agent_class(ep, Tool)())
         for ep in entry_points(group=WORKFLOWS_GROUP):
-            registry.add_workflow(ep.load())
+            workflow = _load(ep)
+            if not isinstance(workflow, Workflow):
+                raise PluginError(_label(ep), f"must name a Workflow instance, got {workflow!r}")
+            registry.add_workflow(workflow)
         return registry
 
     # -- registration -----------------------------------------------------
 
     def add(self, agent: Agent[Any, Any]) -> None:
-        """Register a specialist or tool instance (replacing one of the same name)."""
+        """Register a specialist or tool instance (replacing one of the same name); anything else
+        is a :class:`PluginError` (a ``TypeError`` too)."""
         if isinstance(agent, Specialist):
             self._tools.pop(agent.name, None)
             self._specialists[agent.name] = agent
@@ -70,9 +94,13 @@ class Registry:
             self._specialists.pop(agent.name, None)
             self._tools[agent.name] = agent
         else:
-            raise TypeError(f"{agent!r} is neither a Specialist nor a Tool")
+            hint = f"; register an instance: add({agent.__name__}())" if isinstance(agent, type) else ""
+            raise PluginError(repr(agent), f"not a Specialist or Tool instance{hint}")
 
     def add_workflow(self, workflow: Workflow) -> None:
+        """Register a workflow (replacing one of the same name)."""
+        if not isinstance(workflow, Workflow):
+            raise PluginError(repr(workflow), "not a Workflow")
         self._workflows[workflow.name] = workflow
 
     # -- look-up ------------------------------------------------------------

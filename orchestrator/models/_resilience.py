@@ -32,6 +32,7 @@ import structlog
 
 from orchestrator.errors import ModelError, ModelTimeout
 from orchestrator.models import guard
+from orchestrator.models.json_answer import json_answer
 from orchestrator.models.spec import ModelSpec
 
 T = TypeVar("T")
@@ -137,13 +138,10 @@ class CallPolicy:
 
 
 def parse_json(text: str) -> Any:
-    """The JSON value in ``text`` (code fences allowed), or None when it does not parse."""
-    body = text.strip()
-    if body.startswith("```"):
-        body = body.split("\n", 1)[1] if "\n" in body else ""
-        body = body.rsplit("```", 1)[0]
+    """The JSON value in ``text`` (:func:`~orchestrator.models.json_answer.json_answer`), or None
+    when it has none."""
     try:
-        return json.loads(body)
+        return json_answer(text)
     except ValueError:
         return None
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
@@ -24,30 +23,13 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator.errors import ConfigError, StoreError
+from orchestrator.settings.sections import RedisSettings
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
 
 
-@dataclass(frozen=True, slots=True)
-class RedisOptions:
-    """How to connect: timeouts in seconds. Blocking reads stay well below ``socket_timeout``."""
-
-    connect_timeout: float = 2.0
-    """Opening a connection, handshake included (HELLO/AUTH/SELECT/CLIENT SETINFO)."""
-    socket_timeout: float = 10.0
-    """Any one reply on an open connection."""
-    max_connections: int = 64
-
-    @classmethod
-    def of(cls, settings: Settings) -> RedisOptions:
-        """The options of a deployment (its ``[redis]`` section)."""
-        section = settings.redis
-        return cls(connect_timeout=section.connect_timeout, socket_timeout=section.socket_timeout,
-                   max_connections=section.max_connections)
-
-
-def connect(url: str, options: RedisOptions | None = None) -> aioredis.Redis:
+def connect(url: str, options: RedisSettings | None = None) -> aioredis.Redis:
     """A client for ``url`` that fails fast when the server is down or mute.
 
     A command whose connection breaks (a pooled connection left stale by a server restart
@@ -56,7 +38,7 @@ def connect(url: str, options: RedisOptions | None = None) -> aioredis.Redis:
     most ``max_connections``; callers beyond that wait for a free connection (up to
     ``socket_timeout``) instead of failing.
     """
-    opts = options or RedisOptions()
+    opts = options or RedisSettings()
 
     async def handshake(connection: Any) -> None:
         """redis-py's own handshake, bounded by the connect timeout (it would wait for the socket timeout)."""
@@ -87,7 +69,7 @@ def connect_settings(settings: Settings, purpose: str = "this") -> aioredis.Redi
     if not settings.redis_url:
         raise ConfigError(f"{purpose} needs Redis; set REDIS_URL (e.g. redis://127.0.0.1:6379/0)",
                           key="redis_url")
-    return connect(settings.redis_url, RedisOptions.of(settings))
+    return connect(settings.redis_url, settings.redis)
 
 
 def describe(client: aioredis.Redis) -> str:
@@ -114,4 +96,4 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-__all__ = ["RedisOptions", "connect", "connect_settings", "describe", "redis_errors", "text"]
+__all__ = ["connect", "connect_settings", "describe", "redis_errors", "text"]

@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 from orchestrator.keys import KeySpace
-from orchestrator.redis.connection import RedisOptions, connect
+from orchestrator.redis.connection import connect
+from orchestrator.settings.sections import RedisSettings
 from orchestrator.store.base import ChatMessage, Role, Store
 from orchestrator.store.memory import MemoryStore
 from orchestrator.store.redis import RedisStore
@@ -20,7 +21,7 @@ def create_store(
     events_maxlen: int = 10_000,
     events_ttl: int | None = 7 * 24 * 3600,
     run_ttl: int | None = 7 * 24 * 3600,
-    options: RedisOptions | None = None,
+    options: RedisSettings | None = None,
 ) -> Store:
     """A :class:`RedisStore` (owning its client) for ``redis_url``, else a :class:`MemoryStore`.
 
@@ -39,4 +40,4 @@ def create_store(
     )
 
 
-__all__ = ["ChatMessage", "MemoryStore", "RedisOptions", "RedisStore", "Role", "Store", "create_store"]
+__all__ = ["ChatMessage", "MemoryStore", "RedisStore", "Role", "Store", "create_store"]

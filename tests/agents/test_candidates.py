@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
-from orchestrator.agents._candidates import UNLIKELY, find_candidates, infer_kind, valid_for_kind
+from orchestrator.agents._candidates import KINDS, UNLIKELY, Kind, KindSpec, find_candidates, infer_kind, valid_for_kind
 
 
 def values(text: str, kind: str, hint: str = "") -> list[str]:
@@ -125,3 +127,25 @@ def test_unlikely_candidates_are_never_offered_and_limit_holds() -> None:
 )
 def test_valid_for_kind(value: str | None, kind: str, ok: bool) -> None:
     assert valid_for_kind(value, kind) is ok  # type: ignore[arg-type]
+
+
+def test_every_kind_has_one_finder_and_check_in_the_table() -> None:
+    assert set(KINDS) == set(get_args(Kind))
+    assert all(isinstance(spec, KindSpec) for spec in KINDS.values())
+    # a kind the table does not know reads as plain text: whole lines, checked for being non-blank
+    text = "Quarterly review\nNext steps below"
+    assert values(text, "colour") == values(text, "text") == ["Quarterly review", "Next steps below"]
+    assert valid_for_kind("blue", "colour") is True  # type: ignore[arg-type]
+    assert valid_for_kind("  ", "colour") is False  # type: ignore[arg-type]
+
+
+def test_a_kind_added_to_the_table_is_found_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.agents._candidates import Candidate, kinds
+
+    def hashtags(text: str, hint: str) -> list[Candidate]:
+        return [Candidate(word, text.index(word), 1.0) for word in text.split() if word.startswith("#")]
+
+    spec = KindSpec(hashtags, lambda value: str(value).startswith("#"))
+    monkeypatch.setitem(kinds.KINDS, "text", spec)  # type: ignore[index]
+    assert values("see #launch and #beta", "text") == ["#launch", "#beta"]
+    assert valid_for_kind("#beta", "text") and not valid_for_kind("beta", "text")

@@ -246,3 +246,18 @@ async def test_head_fits_from_jsonl_and_bad_files_say_what_is_wrong(tmp_path: Pa
         await EmbeddingHead.fit_from_file(jsonl, model, text_column="body")
     with pytest.raises(InputError, match="cannot read the examples"):
         await EmbeddingHead.fit_from_file(tmp_path / "missing.csv", model)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ['```json {"label": "shipping"}```', 'Label: {"label": "shipping"} (hope that helps)', '`{"label": "shipping"}`'],
+)
+async def test_fenced_and_wrapped_answers_are_read_by_the_shared_json_parser(answer: str) -> None:
+    verdict = await classifier().attempt(request(), ScriptedModel([answer]))
+    assert verdict.valid, verdict.problems
+    assert verdict.output is not None and verdict.output.label == "shipping"  # type: ignore[attr-defined]
+
+
+async def test_an_answer_with_no_json_asks_for_a_label_object() -> None:
+    verdict = await classifier().attempt(request(), ScriptedModel(["shipping, I think"]))
+    assert verdict.problems == ['the answer must be JSON like {"label": "<one of the labels>"}']

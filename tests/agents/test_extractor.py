@@ -225,3 +225,35 @@ async def test_worked_examples_appear_in_a_generative_prompt() -> None:
     await extractor(grounded=False).attempt(request(examples=[example]), model)
     assert "Example document:\nSHOP X" in model.calls[0].prompt
     assert '"total": 3.5' in model.calls[0].prompt
+
+
+async def test_generative_answer_in_fences_or_prose_is_read_by_the_shared_json_parser() -> None:
+    data = '{"company": "ACME TRADING", "date": "14/03/2018", "total": "7.42", "email": null}'
+    for text in (f"```json\n{data}\n```", f"Here are the fields: {data} Let me know!"):
+        verdict = await extractor(grounded=False).attempt(request(), ScriptedModel([text]))
+        assert verdict.valid, verdict.problems
+        assert verdict.output is not None and verdict.output.data["total"] == 7.42  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("grounded", [False, True])
+async def test_field_specs_are_computed_once_per_attempt(grounded: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.agents import extractor as module
+
+    calls: list[ExtractorInput] = []
+
+    def counted(request: ExtractorInput) -> list[module.FieldSpec]:
+        calls.append(request)
+        return field_specs(request)
+
+    monkeypatch.setattr(module, "field_specs", counted)
+    model = ScriptedModel([{"company": "Nobody", "date": None, "total": None, "email": None},
+                           {"company": None, "date": "14/03/2018", "total": "7.42", "email": None}],
+                          capabilities=SMALL if grounded else Capabilities())
+    spec = extractor(grounded=grounded)
+    first = await spec.attempt(request(), model)
+    second = await spec.attempt(request(), model, previous=first)
+    assert not first.valid and second.valid, second.problems
+    assert len(calls) == 2  # one per attempt, the repair included
+    by_choice = await spec.attempt(request(), Scorer()) if grounded else None
+    assert by_choice is None or by_choice.valid
+    assert len(calls) == (3 if grounded else 2)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.errors import InputError, PlanError
+from orchestrator.errors import InputError, PlanError, PluginError, UnresolvedReference
 from orchestrator.plan import EACH, MAX_STEPS, Plan, Reference, resolve
 from orchestrator.workflow import Input, Workflow
 
@@ -202,3 +202,44 @@ def test_workflow_input_errors() -> None:
         wf.bind({"doc": "  "})
     with pytest.raises(InputError, match="declares no input"):
         _ = wf.input.nothing
+
+
+@pytest.mark.parametrize(
+    ("reference", "inputs", "outputs", "message"),
+    [
+        ("$input.doc", {}, {}, "'$input.doc' reads the run input 'doc', which is not available"),
+        ("$steps.x.label", {}, {}, "'$steps.x.label' reads the output of step 'x', which is not available"),
+        ("$steps.x.missing", {}, {"x": {}}, "$steps.x has no field 'missing'"),
+        ("$steps.x.0.*", {}, {"x": [{"a": 1}]}, "$steps.x.0 is a dict, not a list, so '*' has no items to take"),
+        ("$steps.x.*.a.b", {}, {"x": [{"a": {"b": 1}}, {"a": {}}]}, "$steps.x.*.a has no field 'b'"),
+        ("$item.text", {}, {}, "'$item' is only available in a step with for_each"),
+    ],
+)
+def test_an_unresolved_reference_is_an_error_of_our_tree_that_names_it(
+    reference: str, inputs: dict[str, Any], outputs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UnresolvedReference) as caught:
+        resolve({"deep": ["plain", reference]}, inputs, outputs)
+    error = caught.value
+    assert error.reference == reference
+    assert str(error) == error.args[0] == error.reason == message  # the message, not KeyError's quoted repr
+    assert isinstance(error, PlanError) and error.problems == [message]
+    assert isinstance(error, KeyError)  # what resolve raised before: `except KeyError` still catches it
+
+
+@pytest.mark.parametrize("kind", [list[str], Any, 5])
+def test_a_workflow_input_whose_type_values_cannot_be_checked_against_is_a_plugin_error(kind: Any) -> None:
+    expected = r"workflow 'demo': input 'tags' has type .*use a class such as str"
+    with pytest.raises(PluginError, match=expected) as caught:
+        Workflow("demo", inputs={"doc": Input(str), "tags": Input(kind)})
+    assert isinstance(caught.value, TypeError)  # what bind() raised for it before, on the first run
+    assert caught.value.plugin == "workflow 'demo'"
+
+
+def test_a_union_input_type_is_named_in_input_errors() -> None:
+    wf = Workflow("demo", inputs={"n": Input(int | None, "a count")})
+    assert wf.bind({"n": 3}) == {"n": 3} and wf.bind({"n": None}) == {"n": None}
+    with pytest.raises(InputError, match=r"input 'n' must be int \| None, got str"):
+        wf.bind({"n": "many"})
+    with pytest.raises(InputError, match=r"input 'n' must be int \| None, got a boolean"):
+        wf.bind({"n": True})

@@ -19,7 +19,8 @@ from orchestrator.errors import JobError
 from orchestrator.events import EventSink
 from orchestrator.keys import KeySpace
 from orchestrator.queue import Delivery, JobQueue, QueueSettings, Worker
-from orchestrator.redis.connection import RedisOptions, connect
+from orchestrator.redis.connection import connect
+from orchestrator.settings import RedisSettings
 from orchestrator.types import RunResult, Sensitivity
 from tests.queue.app import StepRunner
 from tests.queue.conftest import running
@@ -174,7 +175,7 @@ async def test_a_finish_lost_to_a_redis_blip_is_retried(
 ) -> None:
     """Issue 13, bug 5: a blip at a job's end lost its FINISH; the job was reclaimed and rerun."""
     proxy = await Proxy(int(redis_url.rsplit(":", 1)[1].split("/")[0])).start()
-    client = connect(proxy.url, RedisOptions(connect_timeout=0.5, socket_timeout=2.0))
+    client = connect(proxy.url, RedisSettings(connect_timeout=0.5, socket_timeout=2.0))
     queue = JobQueue(client, keyspace, SLOW_LEASES)
     runner = _BlipAtTheEnd(redis_client, keyspace, proxy, blip=3.0)  # its step counters go direct
     observer = JobQueue(redis_client, keyspace, SLOW_LEASES)

@@ -9,11 +9,28 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 #: Modules that add sub-commands, in help order.
 COMMAND_MODULES = ("run", "jobs", "chat", "serve", "models", "head", "config")
+
+
+#: Exit status of a command whose reader went away (``| head``): 128 + SIGPIPE, as shells report it.
+BROKEN_PIPE = 141
+_VERBOSE_HELP = "more logging (-vv for debug)"
+
+
+def version() -> str:
+    """The installed distribution's version (``0+unknown`` when run from an uninstalled tree)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("slm-orchestrator")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="orchestrator",
         description="A large model plans; small local models do the work.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}",
+                        help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -31,10 +50,32 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    for command in _commands(parser):  # `orchestrator run -v ...` as well as `orchestrator -v run ...`
+        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=_VERBOSE_HELP)
     return parser
 
 
+def _commands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every sub-command parser below ``parser``, nested ones (``jobs status``) included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):  # aliases share one parser
+                yield command
+                yield from _commands(command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader closed the pipe (``orchestrator agents --json | head``): stop quietly, and
+        # point stdout at /dev/null so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -62,4 +103,4 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return (UserError, PlanError)
 
 
-__all__ = ["build_parser", "main"]
+__all__ = ["BROKEN_PIPE", "build_parser", "main", "version"]

@@ -24,9 +24,9 @@ def register(subparsers: Any) -> None:
     fit.add_argument("examples", help="the labelled examples: .csv with a header row, or .jsonl")
     fit.add_argument("--model", required=True, help="the embedding model (a configured name or a ref)")
     fit.add_argument("--out", required=True, metavar="PATH", help="where to save the head (JSON)")
-    fit.add_argument("--text-column", default="text")
+    fit.add_argument("--text-column", default="text", help="the column (CSV) or key (JSONL) with the text")
     fit.add_argument("--label-column", help="default: the first of label, category, intent")
-    fit.add_argument("--json", action="store_true")
+    fit.add_argument("--json", action="store_true", help="machine-readable output")
     add_config_options(fit)
     fit.set_defaults(func=_fit)
 

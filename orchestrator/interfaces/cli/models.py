@@ -13,13 +13,14 @@ def register(subparsers: Any) -> None:
     models = subparsers.add_parser("models", help="list the configured models or check they answer")
     sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     listing = sub.add_parser("list", help="the configured models: ref, local or not, price, cascade use")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
     add_config_options(listing)
     listing.set_defaults(func=_list)
     check = sub.add_parser("check", help="send each model a tiny request: capabilities, latency, failures")
     check.add_argument("names", nargs="*", help="only these model names (default: those a cascade or the planner uses)")
-    check.add_argument("--timeout", type=float, default=60.0)
-    check.add_argument("--json", action="store_true")
+    check.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                       help="per model, loading included (default 60)")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
     add_config_options(check)
     check.set_defaults(func=_check)
 

@@ -31,12 +31,12 @@ def register(subparsers: Any) -> None:
     run.set_defaults(func=_run)
 
     workflows = subparsers.add_parser("workflows", help="list the registered workflows")
-    workflows.add_argument("--json", action="store_true")
+    workflows.add_argument("--json", action="store_true", help="machine-readable output")
     add_config_options(workflows)
     workflows.set_defaults(func=_workflows)
 
     agents = subparsers.add_parser("agents", help="list the registered specialists and tools")
-    agents.add_argument("--json", action="store_true")
+    agents.add_argument("--json", action="store_true", help="machine-readable output")
     add_config_options(agents)
     agents.set_defaults(func=_agents)
 

@@ -1,0 +1,139 @@
+"""The sections of a deployment's configuration: planner, budget, executor, queue, Redis, HTTP, logging.
+
+Each section is a small pydantic model that rejects unknown keys; :class:`~orchestrator.settings.Settings`
+holds one of each.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
+
+_DAY = 86_400
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def split_list(value: Any) -> Any:
+    """Lists from the environment: JSON (``["a", "b"]``) or comma-separated (``a,b``)."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        return json.loads(value)
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlannerSettings(_Section):
+    """The large model that turns a free-form task into a plan."""
+
+    model: str | None = None
+    """A name in ``models`` or a raw reference (``openai:gpt-4o-mini``); None: no planner (workflows only)."""
+    max_repairs: int = Field(default=2, ge=0)
+    """How often an invalid plan is sent back to the model with its problems."""
+    replan: bool = True
+    """Ask for a new plan once after a step fails for good."""
+    max_steps: int = Field(default=20, ge=1)
+    """The largest plan accepted."""
+
+
+class Budget(_Section):
+    """Default limits of one run; ``None`` means unlimited."""
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_cost_usd: float | None = Field(default=None, ge=0)
+
+
+class ExecutorSettings(_Section):
+    """How plans run."""
+
+    step_timeout: float = Field(default=120.0, gt=0)
+    """Seconds a step may take before it fails."""
+    max_parallel_steps: int = Field(default=16, ge=1)
+    """Steps of one run in flight at once."""
+    max_items: int = Field(default=1000, ge=1)
+    """Items one for_each step may fan out over; a longer list fails the step (each item is a
+    checkpointed task)."""
+    durability: Literal["sync", "async", "exit"] = "sync"
+    """When LangGraph persists step results: before the next step (sync), in the background, or at exit."""
+
+
+class QueueSettings(_Section):
+    """The Redis job queue and its workers."""
+
+    visibility_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a job may stay unacknowledged before another worker reclaims it."""
+    max_attempts: int = Field(default=3, ge=1)
+    """Attempts before a job goes to the dead-letter stream."""
+    worker_concurrency: int = Field(default=4, ge=1)
+    """Jobs one worker process runs at once."""
+    result_ttl: int = Field(default=7 * _DAY, ge=1)
+    """Seconds run records and job results are kept."""
+    events_maxlen: int = Field(default=10_000, ge=1)
+    """Events kept per run stream (approximate trimming)."""
+    events_ttl: int = Field(default=7 * _DAY, ge=1)
+    """Seconds a run's event stream is kept after its last event."""
+    checkpoint_ttl: int = Field(default=7 * _DAY, ge=1)
+    """Seconds a run's LangGraph checkpoints are kept after its last step (resuming needs them)."""
+    dead_letters_maxlen: int = Field(default=10_000, ge=1)
+    """Entries kept in the dead-letter stream (the oldest are dropped)."""
+    shutdown_grace: float = Field(default=10.0, ge=0)
+    """On SIGTERM, seconds in-flight jobs may finish before they are handed back."""
+    poll_interval: float = Field(default=0.5, gt=0)
+    """Seconds between a worker's checks for cancel flags (and the longest a stream read blocks)."""
+
+
+class RedisSettings(_Section):
+    """How every client talks to Redis (store, checkpointer, queue, workers, CLI, HTTP)."""
+
+    connect_timeout: float = Field(default=2.0, gt=0)
+    """Seconds to open a connection, handshake included; an unreachable or mute server fails then."""
+    socket_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for any one reply on an open connection."""
+    max_connections: int = Field(default=64, ge=1)
+    """Connections per client pool; callers beyond that wait for a free one."""
+
+
+class HttpSettings(_Section):
+    """The HTTP server."""
+
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    """Bearer keys accepted by the API; empty: no authentication (bind to localhost only)."""
+    max_body_bytes: int = Field(default=1_000_000, ge=1)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    _split_keys = field_validator("api_keys", mode="before")(split_list)
+
+
+class LogSettings(_Section):
+    """Structured logging."""
+
+    level: str = "warning"
+    """debug, info, warning, error or critical."""
+    format: Literal["auto", "json", "console"] = "auto"
+    """auto: pretty in a terminal, JSON otherwise."""
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return value.lower()
+
+
+__all__ = [
+    "Budget",
+    "ExecutorSettings",
+    "HttpSettings",
+    "LogSettings",
+    "PlannerSettings",
+    "QueueSettings",
+    "RedisSettings",
+    "split_list",
+]
