@@ -12,8 +12,19 @@ arq's checks its result keys in pipelined batches every 10 ms. arq lives in its 
 (see ``bench/_arq_env.py``).
 
     python -m bench.queue [--jobs 2000] [--concurrency 16] [--redis redis://127.0.0.1:6379/0]
+    python -m bench.queue --only recovery [--before <git rev>]
 
-Prints a table and writes ``bench/results/queue.json``. Run it as a module: a file named
+Recovery (issue 13): seconds to drain 500 jobs parked by a failed START. A ``redis-server`` of
+the benchmark's own (a free port on 127.0.0.1, so the shared Redis is never put at maxmemory)
+holds 500 queued no-op jobs; one worker process (``--concurrency 4``, default visibility
+timeout of 30 s) is stopped (SIGSTOP) while they are queued and Redis is set to
+``maxmemory 1`` (noeviction), then continued: its reads work, its STARTs fail. After
+``--parked`` seconds memory is restored; the clock runs from then until every job is
+completed (or ``--cap`` seconds). With ``--before <rev>``, the worker of that revision (its
+tree exported with ``git archive``) runs the same scenario first, side by side.
+
+Prints a table and writes ``bench/results/queue.json`` (``queue_recovery.json`` with
+``--only recovery``). Run it as a module: a file named
 ``queue.py`` run as a script would shadow the standard library's ``queue``.
 """
 
@@ -23,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class NoopRunner:
-    """A :class:`~orchestrator.worker.JobRunner` that does nothing: the queue is all that's measured."""
+    """A :class:`~orchestrator.queue.JobRunner` that does nothing: the queue is all that's measured."""
 
     async def run(self, target: str, inputs: Mapping[str, Any], *, run_id: str,
                   sensitivity: Any = None, events: Any = None) -> Any:
@@ -147,6 +159,111 @@ def _arq(url: str, workers: int, jobs: int, max_jobs: int, poll_delay: float) ->
             proc.wait(30)
 
 
+# -- recovery -----------------------------------------------------------------
+
+
+_RECOVERY_PREFIX = "bench-recovery"
+
+
+def _recovery(tree: Path, jobs: int, parked: float, cap: float) -> dict[str, float]:
+    """Drain ``jobs`` parked by failed STARTs with the worker of ``tree``; see the module docstring."""
+    import shutil
+    import socket
+    import tempfile
+
+    if shutil.which("redis-server") is None:
+        raise SystemExit("the recovery benchmark needs redis-server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    with tempfile.TemporaryDirectory() as data:
+        server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", data,
+                                   "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{port}/0"
+        env = {**os.environ, "REDIS_URL": url, "ORCHESTRATOR_KEY_PREFIX": _RECOVERY_PREFIX, "PYTHONPATH": str(tree)}
+        time.sleep(0.5)  # listening before the worker's first call
+        worker = subprocess.Popen([sys.executable, "-m", "orchestrator", "worker", "--app",
+                                   "bench.queue:make_noop_runner", "--concurrency", "4", "--name", "recovering",
+                                   "--log-level", "error"], cwd=tree, env=env, stderr=subprocess.DEVNULL)
+        try:
+            return asyncio.run(_recovery_measure(worker, url, jobs, parked, cap))
+        finally:
+            worker.send_signal(signal.SIGCONT)
+            worker.terminate()
+            worker.wait(60)
+            server.terminate()
+            server.wait(30)
+
+
+async def _recovery_measure(worker: subprocess.Popen[bytes], url: str, jobs: int, parked: float,
+                            cap: float) -> dict[str, float]:
+    from orchestrator.keys import KeySpace
+    from orchestrator.queue import JobQueue, QueueSettings
+
+    keys = KeySpace(_RECOVERY_PREFIX)
+    queue = JobQueue.from_url(url, keys, QueueSettings(result_ttl=600, events_ttl=600))
+    try:
+        for _ in range(600):  # bounded: the worker is up once its heartbeat is there
+            if await queue.client.exists(keys.worker("recovering")):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise SystemExit("the recovery worker did not start")
+        worker.send_signal(signal.SIGSTOP)
+        ids = [await queue.submit("noop") for _ in range(jobs)]
+        await queue.client.config_set("maxmemory-policy", "noeviction")
+        await queue.client.config_set("maxmemory", "1")
+        worker.send_signal(signal.SIGCONT)
+        await asyncio.sleep(parked)
+        pending: Any = await queue.client.xpending(keys.jobs_stream, keys.jobs_group)
+        await queue.client.config_set("maxmemory", "0")
+        restored = time.perf_counter()
+        drained = await _drained(queue, ids, cap)
+        seconds = time.perf_counter() - restored
+        return {"jobs": jobs, "parked_pending": int(pending["pending"]), "completed": drained,
+                "seconds": seconds if drained == jobs else float("nan"), "cap_seconds": cap,
+                "projected_seconds": seconds * jobs / max(drained, 1)}
+    finally:
+        await queue.aclose()
+
+
+async def _drained(queue: Any, ids: list[str], cap: float) -> int:
+    """How many of ``ids`` completed within ``cap`` seconds (all of them, as soon as they have)."""
+    from orchestrator.errors import JobError
+
+    try:
+        await queue.wait(ids, timeout=cap)
+        return len(ids)
+    except JobError:
+        return sum(job.status == "completed" for job in await queue.list(limit=len(ids)))
+
+
+def _exported(rev: str, into: Path) -> Path:
+    """The tree of git revision ``rev``, exported into ``into`` (no worktree, no checkout)."""
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def _recovery_rows(before: str | None, jobs: int, parked: float, cap: float) -> tuple[list[Any], dict[str, Any]]:
+    import tempfile
+
+    from bench._common import Row
+
+    details: dict[str, Any] = {"parked_seconds": parked}
+    after = _recovery(ROOT, jobs, parked, cap)
+    details["after"] = after
+    row = Row(bench="queue", metric=f"recovery: s to drain {jobs} jobs parked by a failed START", ours=after["seconds"],
+              unit="s", target="< 60 (no waiting for leases)", ok=after["completed"] == jobs and after["seconds"] < 60)
+    if before is not None:
+        with tempfile.TemporaryDirectory() as tree:
+            old = _recovery(_exported(before, Path(tree)), jobs, parked, cap)
+        details["before"] = {"rev": before, **old}
+        row.baseline, row.baseline_name = old["projected_seconds"], f"{before[:7]}, projected"
+        row.extra = {"before_completed_within_cap": old["completed"], "cap_seconds": cap}
+    return [row], details
+
+
 # -- report -------------------------------------------------------------------
 
 
@@ -155,7 +272,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16, help="jobs per worker process, ours and tuned arq")
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--only", choices=("all", "throughput", "recovery"), default="all")
+    parser.add_argument("--before", help="git revision whose worker also runs the recovery scenario")
+    parser.add_argument("--parked", type=float, default=5.0, help="seconds Redis stays at maxmemory")
+    parser.add_argument("--cap", type=float, default=120.0, help="longest wait for the recovery drain, seconds")
     args = parser.parse_args(argv)
+    if args.only == "recovery":
+        from bench._common import quiet_logging, report
+
+        quiet_logging()
+        rows, details = _recovery_rows(args.before, 500, args.parked, args.cap)
+        report("queue_recovery", rows, details)
+        return
 
     from bench._arq_env import arq_version
     from bench._common import Row, quiet_logging, report
@@ -179,6 +307,9 @@ def main(argv: list[str] | None = None) -> None:
     scaling = (two["jobs"] / two["seconds"]) / (one["jobs"] / one["seconds"])
     rows.append(Row(bench="queue", metric="ours: 2 workers / 1 worker", ours=scaling, unit="x",
                     target="> 1 (grows with workers)", ok=scaling > 1))
+    if args.only == "all":
+        recovery, details["recovery"] = _recovery_rows(args.before, 500, args.parked, args.cap)
+        rows += recovery
     report("queue", rows, details)
 
 

@@ -30,6 +30,8 @@ MOVED = {
     "orchestrator.cli": "orchestrator.interfaces.cli",
     "orchestrator.http": "orchestrator.interfaces.http",
     "orchestrator.chat": "orchestrator.interfaces.chat",
+    "orchestrator.worker": "orchestrator.queue.worker",
+    "orchestrator._queue_scripts": "orchestrator.queue.scripts",
 }
 """Old module path -> where it lives now."""
 

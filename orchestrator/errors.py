@@ -21,6 +21,7 @@
         ├── BudgetExceeded            a run's token or money budget is spent (keeps partial results)
         ├── StoreError                the run store / queue backend is unreachable or failed
         └── JobError                  a queued job failed, was cancelled or is unknown
+            └── LeaseLost             an attempt's write refused: another attempt owns the job now
 
 Control flow is not an exception here: a specialist that wants another attempt returns a
 :class:`~orchestrator.specialist.Verdict` with ``problems``, and the router repairs or escalates.
@@ -226,12 +227,23 @@ class JobError(RuntimeFailure):
         self.reason = message
 
 
+class LeaseLost(JobError):
+    """A write of a job's attempt was refused (never applied): the attempt no longer owns the job
+    (another worker took it over, or it ended). Carries the job and the stale attempt's number."""
+
+    def __init__(self, job_id: str, attempt: int, what: str):
+        super().__init__(job_id, f"attempt {attempt} no longer owns the job; its {what} was not applied")
+        self.attempt = attempt
+        self.what = what
+
+
 __all__ = [
     "BudgetExceeded",
     "ConfigError",
     "IdempotencyConflict",
     "InputError",
     "JobError",
+    "LeaseLost",
     "MissingDependency",
     "ModelError",
     "ModelRequestBlocked",

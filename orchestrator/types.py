@@ -153,7 +153,10 @@ EventType = Literal[
     "step.skipped",
     "run.finished",
     "run.failed",
+    "run.lease_lost",
 ]
+"""``run.lease_lost``: a worker's attempt lost its job's lease and stopped; another attempt
+carries the run on (not terminal: followers keep following)."""
 
 
 class Event(BaseModel):

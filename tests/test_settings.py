@@ -445,7 +445,6 @@ def _client_options(client: Any) -> tuple[float, float, int]:
 
 
 def test_retention_and_redis_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchestrator.queue import QueueSettings
     from orchestrator.redis.connection import connect, connect_settings
 
     defaults = Settings.load()
@@ -460,7 +459,7 @@ def test_retention_and_redis_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings.load(queue={"dead_letters_maxlen": 50}, redis_url="redis://127.0.0.1:6379/0")
     assert settings.queue.checkpoint_ttl == 3600
     assert _client_options(connect_settings(settings)) == (0.5, 30, 64)  # the [redis] section, as it is
-    assert QueueSettings.of(settings.queue).dead_letters_maxlen == 50
+    assert settings.queue.dead_letters_maxlen == 50  # the queue takes this section as it is
     for key, value, reason in (("queue", {"checkpoint_ttl": 0}, "greater than or equal to 1"),
                                ("redis", {"connect_timeout": 0}, "greater than 0"),
                                ("redis", {"conect_timeout": 1}, "did you mean 'connect_timeout'")):

@@ -6,7 +6,7 @@
         result = await orch.run("ticket_triage", {"ticket": text})
         print(result.answer)
 
-        job = await orch.submit("ticket_triage", {"ticket": text})   # queued for workers (needs Redis)
+        job = await orch.submit("ticket_triage", {"ticket": text})   # for workers (in-process without Redis)
         result = await job.result(timeout=60)
 """
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
-    from orchestrator.queue import JobHandle, JobQueue
+    from orchestrator.queue import JobBackend, JobHandle, JobQueue
     from orchestrator.settings import Settings
     from orchestrator.store.base import Store
 
@@ -74,6 +74,7 @@ class Orchestrator:
         self._executor: Executor | None = None
         self._client: aioredis.Redis | None = None
         self._queue: JobQueue | None = None
+        self._jobs: JobBackend | None = None
         self._owned: list[Any] = []
 
     async def __aenter__(self) -> Orchestrator:
@@ -120,6 +121,9 @@ class Orchestrator:
 
     async def aclose(self) -> None:
         await self.pool.aclose()
+        if self._jobs is not None and self._jobs is not self._queue:
+            await self._jobs.aclose()
+        self._jobs = None
         if self._queue is not None:
             await self._queue.aclose()
             self._queue = None
@@ -176,13 +180,23 @@ class Orchestrator:
 
     @property
     def queue(self) -> JobQueue:
-        """The deployment's job queue (``redis_url``); ConfigError without Redis."""
+        """The deployment's Redis job queue (``redis_url``), e.g. for a worker; ConfigError without Redis."""
         if self._queue is None:
-            from orchestrator.queue import JobQueue, QueueSettings
+            from orchestrator.queue import JobQueue
 
             client = self._redis("submitting jobs")
-            self._queue = JobQueue(client, self.settings.keyspace, QueueSettings.of(self.settings.queue))
+            self._queue = JobQueue(client, self.settings.keyspace, self.settings.queue)
         return self._queue
+
+    @property
+    def jobs(self) -> JobBackend:
+        """Where :meth:`submit` sends jobs: the Redis queue, or without Redis this process
+        (:class:`~orchestrator.queue.MemoryJobs`, up to ``queue.worker_concurrency`` at once)."""
+        if self._jobs is None:
+            from orchestrator.queue import MemoryJobs
+
+            self._jobs = self.queue if self.settings.redis_url else MemoryJobs(self, settings=self.settings.queue)
+        return self._jobs
 
     async def submit(
         self,
@@ -194,12 +208,13 @@ class Orchestrator:
     ) -> JobHandle:
         """Queue a workflow or task for the workers; ``await handle.result()`` waits for its run.
 
-        What could never run (an unknown workflow, inputs it rejects, a task without a
-        planner) is refused here, as :meth:`run` would refuse it. The same
+        Without Redis the job runs in this process (see :attr:`jobs`). What could never run
+        (an unknown workflow, inputs it rejects, a task without a planner) is refused here, as
+        :meth:`run` would refuse it. The same
         ``idempotency_key`` returns the same job; reused with other inputs it raises
         :class:`~orchestrator.queue.IdempotencyConflict`.
         """
-        queue = self.queue
+        queue = self.jobs
         values = _checked(target, inputs)
         self._prepare(target, dict(values))
         self.check_task(target, sensitivity)
@@ -209,8 +224,8 @@ class Orchestrator:
         return queue.handle(job_id)
 
     def job(self, job_id: str) -> JobHandle:
-        """A handle on a job submitted earlier (here or by another process)."""
-        return self.queue.handle(job_id)
+        """A handle on a job submitted earlier (here, or on Redis by another process)."""
+        return self.jobs.handle(job_id)
 
     async def stream(self, target: str | Plan, inputs: Mapping[str, Any] | None = None,
                      **kwargs: Any) -> AsyncIterator[Event]:

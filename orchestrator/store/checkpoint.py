@@ -2,7 +2,9 @@
 
 :class:`RedisCheckpointer` works on Redis >= 6.2, Valkey and managed services. It uses one
 hash and one lexicographic sorted set per thread, written through pipelines; no RedisJSON,
-no RediSearch, no Lua. Key names come from :class:`~orchestrator.keys.KeySpace`.
+no RediSearch. Key names come from :class:`~orchestrator.keys.KeySpace`. Inside a queued
+job's attempt, writes are fenced (:mod:`orchestrator.redis.fencing`: one Lua script checks
+that the attempt still owns the job, then writes); a stale attempt's writes are refused.
 
 Key layout: two keys per thread (``{t}`` is the escaped thread id; as a Redis Cluster hash
 tag it keeps a thread in one slot)::
@@ -70,6 +72,7 @@ from redis.typing import EncodableT, FieldT
 
 from orchestrator.errors import ConfigError
 from orchestrator.keys import KeySpace, escape_part, unescape_part
+from orchestrator.redis import fencing
 from orchestrator.redis.connection import connect, redis_errors
 
 __all__ = ["RedisCheckpointer"]
@@ -366,7 +369,7 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
                 pipe.hset(data_key, mapping=fields)
                 pipe.zadd(index_key, {member: 0})
                 self._refresh_ttl(pipe, data_key, index_key)
-                await pipe.execute()
+                await fencing.execute(self.client, pipe, "checkpoint")
         return _config(thread_id, ns, checkpoint["id"])
 
     async def aput_writes(
@@ -401,7 +404,7 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
                     index[field] = 0
                 pipe.zadd(index_key, index)
                 self._refresh_ttl(pipe, data_key, index_key)
-                await pipe.execute()
+                await fencing.execute(self.client, pipe, "step writes")
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, write and channel value of ``thread_id``."""

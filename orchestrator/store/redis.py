@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 
 from orchestrator.keys import KeySpace
+from orchestrator.redis import fencing
 from orchestrator.redis.connection import redis_errors, text
 from orchestrator.store.base import ChatMessage
 from orchestrator.types import Event, RunResult
@@ -63,9 +64,10 @@ class RedisStore:
         return cls(client, keys, events_maxlen=q.events_maxlen, events_ttl=q.events_ttl, run_ttl=q.result_ttl)
 
     async def save_run(self, result: RunResult) -> None:
-        """SET the record (with its TTL)."""
-        with redis_errors(self.client):
-            await self.client.set(self.keys.run(result.run_id), result.model_dump_json(), ex=self.run_ttl)
+        """SET the record (with its TTL); fenced inside a job's attempt (:mod:`orchestrator.redis.fencing`)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.run(result.run_id), result.model_dump_json(), ex=self.run_ttl)
+            await fencing.execute(self.client, pipe, "run record")
 
     async def get_run(self, run_id: str) -> RunResult | None:
         """GET the record, or ``None``."""
@@ -74,14 +76,14 @@ class RedisStore:
         return None if raw is None else RunResult.model_validate_json(raw)
 
     async def emit(self, event: Event) -> None:
-        """XADD (approximately capped) and refresh the stream's TTL, in one round trip."""
+        """XADD (approximately capped) and refresh the stream's TTL, in one round trip; fenced
+        inside a job's attempt (:mod:`orchestrator.redis.fencing`)."""
         key = self.keys.run_events(event.run_id)
-        with redis_errors(self.client):
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.xadd(key, {"e": event.model_dump_json()}, maxlen=self.events_maxlen, approximate=True)
-                if self.events_ttl is not None:
-                    pipe.expire(key, self.events_ttl)
-                await pipe.execute()
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.xadd(key, {"e": event.model_dump_json()}, maxlen=self.events_maxlen, approximate=True)
+            if self.events_ttl is not None:
+                pipe.expire(key, self.events_ttl)
+            await fencing.execute(self.client, pipe, f"{event.type} event")
 
     async def read_events(
         self,

@@ -25,7 +25,7 @@ from orchestrator.types import Event, RunResult, Sensitivity, StepResult
 
 
 class StepRunner:
-    """A :class:`~orchestrator.worker.JobRunner` that runs ``inputs["steps"]`` sleeping steps."""
+    """A :class:`~orchestrator.queue.JobRunner` that runs ``inputs["steps"]`` sleeping steps."""
 
     def __init__(self, client: aioredis.Redis, keys: KeySpace, *, owns_client: bool = False) -> None:
         self.client = client

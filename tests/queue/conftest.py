@@ -15,8 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from orchestrator.keys import KeySpace
-from orchestrator.queue import JobQueue, QueueSettings
-from orchestrator.worker import Worker
+from orchestrator.queue import JobQueue, QueueSettings, Worker
 from tests.queue.app import StepRunner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +40,18 @@ def runner(redis_client: aioredis.Redis, keyspace: KeySpace) -> StepRunner:
 WorkerFactory = Callable[..., contextlib.AbstractAsyncContextManager[Worker]]
 
 
+@contextlib.asynccontextmanager
+async def running(worker: Worker, within: float = 15) -> AsyncIterator[Worker]:
+    """Run ``worker`` until the block ends, then stop it (it must stop within ``within`` s)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, within)
+
+
 @pytest.fixture
 def running_worker(queue: JobQueue, runner: StepRunner) -> WorkerFactory:
     """``async with running_worker(name=..., **kw) as worker:`` runs a worker until the block ends."""
@@ -48,13 +59,8 @@ def running_worker(queue: JobQueue, runner: StepRunner) -> WorkerFactory:
     @contextlib.asynccontextmanager
     async def start(**kwargs: Any) -> AsyncIterator[Worker]:
         worker = Worker(kwargs.pop("runner", runner), kwargs.pop("queue", queue), **kwargs)
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop))
-        try:
+        async with running(worker):
             yield worker
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 15)
 
     return start
 

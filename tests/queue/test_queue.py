@@ -172,7 +172,7 @@ async def test_a_resent_submit_or_start_counts_once(queue: JobQueue, redis_clien
                                                     keyspace: KeySpace, monkeypatch: pytest.MonkeyPatch) -> None:
     """A client resends a command whose connection broke after Redis ran it: same job id, same
     worker, same instant. The scripts see it is the same call and do it once."""
-    import orchestrator.queue as queue_module
+    import orchestrator.queue.client as queue_module
 
     same = uuid.UUID(int=7)
     monkeypatch.setattr(queue_module.uuid, "uuid4", lambda: same)

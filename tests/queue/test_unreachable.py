@@ -18,9 +18,8 @@ import pytest
 from orchestrator.engine.app import Orchestrator
 from orchestrator.errors import StoreError
 from orchestrator.keys import KeySpace
-from orchestrator.queue import JobQueue
+from orchestrator.queue import JobQueue, Worker
 from orchestrator.settings import Settings
-from orchestrator.worker import Worker
 from orchestrator.workflow import Workflow
 from tests.engine.agents import make_registry
 from tests.queue.app import StepRunner

@@ -11,9 +11,8 @@ import redis.asyncio as aioredis
 
 from orchestrator.errors import JobError
 from orchestrator.keys import KeySpace
-from orchestrator.queue import Delivery, JobQueue
+from orchestrator.queue import Delivery, JobQueue, JobRunner
 from orchestrator.types import RunResult
-from orchestrator.worker import JobRunner
 from tests.queue.app import StepRunner
 from tests.queue.conftest import WorkerFactory
 

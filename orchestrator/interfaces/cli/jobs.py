@@ -24,10 +24,9 @@ from orchestrator.interfaces.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from orchestrator.queue import Job, JobQueue
+    from orchestrator.queue import Job, JobQueue, JobRunner
     from orchestrator.settings import Settings
     from orchestrator.types import Event, RunResult
-    from orchestrator.worker import JobRunner
 
 JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled", "dead")
 
@@ -221,7 +220,7 @@ def _with_queue(args: argparse.Namespace, body: Callable[[JobQueue], Awaitable[i
 async def _worker(args: argparse.Namespace) -> int:
     import signal
 
-    from orchestrator.worker import Worker
+    from orchestrator.queue import Worker
 
     settings = load_settings(args)
     queue = _open_queue(settings, **({} if args.grace is None else {"shutdown_grace": args.grace}))

@@ -5,8 +5,8 @@
 
 from orchestrator.interfaces.http.app import create_app
 from orchestrator.interfaces.http.auth import ApiKeys
-from orchestrator.interfaces.http.backends import JobBackend, LocalJobs, QueueJobs, check_target, create_backend
+from orchestrator.interfaces.http.backends import JobBackend, LocalJobs, check_target, create_backend
 from orchestrator.interfaces.http.errors import ApiError
 
-__all__ = ["ApiError", "ApiKeys", "JobBackend", "LocalJobs", "QueueJobs", "check_target", "create_app",
+__all__ = ["ApiError", "ApiKeys", "JobBackend", "LocalJobs", "check_target", "create_app",
            "create_backend"]

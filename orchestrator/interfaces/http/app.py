@@ -19,7 +19,7 @@ import structlog
 from fastapi import FastAPI
 
 from orchestrator.interfaces.http.auth import ApiKeys
-from orchestrator.interfaces.http.backends import JobBackend, QueueJobs, create_backend
+from orchestrator.interfaces.http.backends import JobBackend, create_backend
 from orchestrator.interfaces.http.docs import docs_router
 from orchestrator.interfaces.http.errors import install_error_handlers
 from orchestrator.interfaces.http.limits import BodyLimit
@@ -85,12 +85,12 @@ def _start_workers(orchestrator: Orchestrator, backend: JobBackend, count: int,
                    stop: asyncio.Event) -> list[asyncio.Task[None]]:
     if count <= 0:
         return []
-    if not isinstance(backend, QueueJobs):
+    from orchestrator.queue import JobQueue, Worker
+
+    if not isinstance(backend, JobQueue):
         log.warning("http.workers_ignored", reason="no redis_url: jobs already run in-process", workers=count)
         return []
-    from orchestrator.worker import Worker
-
-    return [asyncio.create_task(Worker(orchestrator, backend.queue, name=None).run(stop), name=f"worker-{i}")
+    return [asyncio.create_task(Worker(orchestrator, backend, name=None).run(stop), name=f"worker-{i}")
             for i in range(count)]
 
 

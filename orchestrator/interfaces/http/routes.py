@@ -91,7 +91,7 @@ async def submit_job(body: JobRequest, request: Request) -> JSONResponse:
 async def get_job(job_id: str, request: Request) -> JobInfo:
     jobs = backend(request)
     job = await _job(jobs, job_id)
-    return JobInfo.of(job, await jobs.result(job_id) if job.finished else None)
+    return JobInfo.of(job, await jobs.run_record(job_id) if job.finished else None)
 
 
 @api.delete("/jobs/{job_id}", response_model=JobInfo, summary="Cancel a job")
@@ -99,7 +99,7 @@ async def cancel_job(job_id: str, request: Request) -> JobInfo:
     jobs = backend(request)
     await _job(jobs, job_id)
     job = await jobs.cancel(job_id)
-    return JobInfo.of(job, await jobs.result(job_id) if job.finished else None)
+    return JobInfo.of(job, await jobs.run_record(job_id) if job.finished else None)
 
 
 @streams.get("/jobs/{job_id}/events", response_class=StreamingResponse,

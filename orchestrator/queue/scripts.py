@@ -1,5 +1,5 @@
-"""The queue's server-side transitions: Lua scripts that submit a job, and start and finish
-any number of jobs, in one round trip.
+"""The queue's Lua scripts: server-side transitions that submit, start and finish any number
+of jobs in one round trip.
 
 For each job, a script reads its record, decides, rewrites the record and acknowledges
 (XACK+XDEL) the delivery, dead-letters and announces it on ``jobs_done`` atomically, so a job
@@ -136,7 +136,10 @@ local function finish(job_key, run_key, a)
   if not raw then ack() return {'missing'} end
   local head, status, attempts, err, worker, started = parse(raw)
   if not head then return {'relayout'} end
-  if TERMINAL[status] or attempts ~= ARGV[a + 3] then ack() return {'superseded', raw} end
+  -- fenced: another attempt holds this entry now (or it was handed back): never touch it
+  if attempts ~= ARGV[a + 3] or status == 'queued' then return {'superseded', raw} end
+  -- this attempt's FINISH already ran (a resend after a blip), or START ended the job: done
+  if TERMINAL[status] then ack() return {'finished', raw} end
   local dead = ARGV[a + 8] == '1'
   local record = build(head, ARGV[a + 4], attempts, ARGV[a + 5], worker, started, ARGV[2], dead and 'true' or 'false')
   redis.call('SET', job_key, record, 'EX', ARGV[3])
@@ -159,8 +162,26 @@ end
 announce(ARGV[4])
 return replies
 """
-"""Record attempts' outcomes, one reply per job: ``{'finished', record}``, ``{'superseded', record}``
-(another attempt owns the job, or it already ended: entry acknowledged), ``{'missing'}`` or
-``{'relayout'}``."""
+"""Record attempts' outcomes, one reply per job: ``{'finished', record}`` (also when this
+attempt's outcome was recorded already: a FINISH re-sent after a blip is applied once),
+``{'superseded', record}`` (another attempt owns the job: nothing written, its stream entry
+left to that attempt), ``{'missing'}`` or ``{'relayout'}``."""
 
-__all__ = ["FINISH", "START", "SUBMIT"]
+TOUCH = """
+-- KEYS: stream; ARGV: group, consumer, then message ids
+-- Renews the consumer's leases: resets the idle time of each entry still pending for it, in one
+-- step with the check (an entry another worker reclaimed in between is never taken back).
+local lost = {}
+for i = 3, #ARGV do
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if #pending == 1 then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
+end
+return lost
+"""
+"""Renew leases: the message ids of those no longer held by the consumer (lost)."""
+
+__all__ = ["FINISH", "START", "SUBMIT", "TOUCH"]

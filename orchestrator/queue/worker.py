@@ -1,4 +1,4 @@
-"""The worker: takes jobs from the queue and runs them, up to N at a time.
+"""The worker: takes jobs from the Redis queue and runs them, up to N at a time.
 
 ::
 
@@ -8,7 +8,7 @@
 Per job: start an attempt (counted in the record), run it with ``run_id = job id``, record the
 outcome, save the run record and acknowledge the stream entry in one step. Every job of one
 stream read is started with one round trip, and jobs that end in the same event-loop turn are
-finished with one (see :mod:`orchestrator.queue`). While a job runs, a maintenance
+finished with one (see :mod:`orchestrator.queue.leases`). While a job runs, a maintenance
 loop touches its entry (so nobody reclaims it), watches its cancel flag, and takes over
 entries that a dead worker left idle beyond the visibility timeout; a reclaimed job runs
 again under the same run id, so the checkpointer resumes it and completed steps are not
@@ -20,8 +20,17 @@ repeated. Outcomes:
   inputs, bad plan): failed at once, no retry;
 - any other exception: retried, and after ``max_attempts`` failed and dead-lettered;
 - cancel requested: the run is cancelled and the job recorded cancelled;
-- shutdown: in-flight jobs get ``shutdown_grace`` seconds, then are cancelled and left
-  pending for another worker.
+- shutdown: in-flight jobs get ``shutdown_grace`` seconds, then are cancelled and handed
+  back for another worker;
+- lease lost (another worker took the job over, or this one could not renew its lease for a
+  visibility timeout): the run is cancelled, nothing is recorded, and the worker says so
+  (``job.lease_lost`` in the log, a ``run.lease_lost`` event). Each attempt runs fenced
+  (:mod:`orchestrator.redis.fencing`): whatever a stale attempt still writes is refused.
+
+Recovery: entries whose START failed are handed back at once (not parked until their lease
+expires); a reclaim that fills every free slot is followed by another at once, so a backlog
+drains at full speed; a FINISH that fails on a Redis blip is sent again (it is idempotent)
+for up to ``2 * visibility_timeout`` (at least 30 s) before the job is left to be reclaimed.
 """
 
 from __future__ import annotations
@@ -32,35 +41,30 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 import structlog
 
-from orchestrator.errors import PlanError, StoreError, UserError
+from orchestrator.errors import LeaseLost, PlanError, StoreError, UserError
 from orchestrator.events import EventSink
-from orchestrator.queue import Delivery, Job, JobQueue, JobStatus
-from orchestrator.types import Event, RunResult, Sensitivity
+from orchestrator.queue.client import JobQueue
+from orchestrator.queue.jobs import Delivery, Job, JobRunner, JobStatus
+from orchestrator.redis import fencing
+from orchestrator.redis.connection import describe
+from orchestrator.types import Event, RunResult
 
 log = structlog.get_logger(__name__)
 
 _NOT_RETRYABLE = (UserError, PlanError)
+_START_BACKOFF = 0.5
+"""Seconds to wait after a failed START before taking the handed-back entries again."""
+_FINISH_RETRY_MIN = 30.0
+"""A FINISH is retried for at least this long (and ``2 * visibility_timeout``)."""
 
+_UNREPORTED_MAX = 1000
 
-@runtime_checkable
-class JobRunner(Protocol):
-    """Runs one job. :class:`~orchestrator.engine.app.Orchestrator` satisfies it."""
-
-    async def run(
-        self,
-        target: str,
-        inputs: Mapping[str, Any],
-        *,
-        run_id: str,
-        sensitivity: Mapping[str, Sensitivity] | None = None,
-        events: EventSink | None = None,
-    ) -> RunResult: ...
+_Stop = Literal["cancelled", "shutdown", "lease_lost"]
 
 
 @dataclass
@@ -68,7 +72,9 @@ class _InFlight:
     job: Job
     delivery: Delivery
     run: asyncio.Task[RunResult] | None = None
-    stop_reason: Literal["cancelled", "shutdown"] | None = None
+    stop_reason: _Stop | None = None
+    renewed: float = field(default_factory=time.monotonic)
+    """When the lease was last renewed (or taken), on the monotonic clock."""
 
 
 @dataclass
@@ -76,6 +82,7 @@ class _Stats:
     started_at: float = field(default_factory=time.time)
     processed: int = 0
     failed: int = 0
+    leases_lost: int = 0
 
 
 class Worker:
@@ -109,6 +116,10 @@ class Worker:
         """Jobs whose run has not returned yet: they hold the ``concurrency`` slots (recording an
         outcome does not, so the next jobs start while the last ones are being recorded)."""
         self._slot_freed = asyncio.Event()
+        self._hand_back: list[str] = []
+        """Entries whose START failed, to give up at once (see :meth:`JobQueue.worker_hand_back`)."""
+        self._unreported: list[Event] = []
+        """``run.lease_lost`` events not written yet (Redis was unreachable): sent when it is back."""
         self._stats = _Stats()
         self._log = log.bind(worker=self.name)
 
@@ -147,33 +158,53 @@ class Worker:
                         await self._slot_freed.wait()
                 continue
             try:
+                await self._give_back()
                 deliveries: list[Delivery] = []
                 if time.monotonic() >= next_reclaim:
                     deliveries = await self.queue.worker_reclaim(self.name, free)
-                    next_reclaim = time.monotonic() + reclaim_every
+                    # every free slot filled: a backlog (e.g. handed back), so take more at once
+                    next_reclaim = time.monotonic() + (0.0 if len(deliveries) >= free else reclaim_every)
                 if not deliveries:
                     deliveries = await self.queue.worker_read(self.name, free, block_ms)
             except StoreError as exc:
                 self._log.error("worker.redis_unavailable", error=str(exc))
                 await _sleep_unless(stop, 1.0)
                 continue
-            for flight in await self._start(deliveries):
-                self._in_flight[flight.job.id] = flight
-                self._running.add(flight.job.id)
-                task = asyncio.create_task(self._process(flight), name=f"job-{flight.job.id}")
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            flights = await self._start(deliveries)
+            if flights is None:
+                next_reclaim = 0.0  # the handed-back entries come back with the next reclaim
+                await _sleep_unless(stop, _START_BACKOFF)
+                continue
+            for flight in flights:
+                self._launch(flight)
 
-    async def _start(self, deliveries: list[Delivery]) -> list[_InFlight]:
-        """Begin the attempts of ``deliveries`` (one round trip); those that must not run are dropped."""
+    def _launch(self, flight: _InFlight) -> None:
+        self._in_flight[flight.job.id] = flight
+        self._running.add(flight.job.id)
+        task = asyncio.create_task(self._process(flight), name=f"job-{flight.job.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start(self, deliveries: list[Delivery]) -> list[_InFlight] | None:
+        """Begin the attempts of ``deliveries`` (one round trip); those that must not run are
+        dropped. ``None`` if START failed: the entries are handed back (at once if Redis lets us)."""
         if not deliveries:
             return []
         try:
             jobs = await self.queue.worker_start_many(deliveries, self.name)
-        except Exception as exc:  # e.g. Redis down: the entries stay pending and are reclaimed later
+        except Exception as exc:  # e.g. Redis at maxmemory, or down: give the entries up, not park them
             self._log.error("jobs.not_started", jobs=[d.job_id for d in deliveries], error=_describe(exc))
-            return []
+            self._hand_back += [d.message_id for d in deliveries]
+            with contextlib.suppress(StoreError):
+                await self._give_back()
+            return None
         return [_InFlight(job, d) for d, job in zip(deliveries, jobs, strict=True) if job is not None]
+
+    async def _give_back(self) -> None:
+        """Hand back the entries of failed STARTs (kept for the next try if Redis refuses)."""
+        if self._hand_back:
+            await self.queue.worker_hand_back(self.name, self._hand_back)
+            self._hand_back.clear()
 
     async def _drain(self) -> None:
         """Let in-flight jobs finish within the grace period, then hand the rest back."""
@@ -190,32 +221,64 @@ class Worker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _maintain(self, stop: asyncio.Event) -> None:
-        """Heartbeat in-flight deliveries, apply cancel requests, publish worker status."""
+        """Renew in-flight leases, apply cancel requests, publish worker status; stop the runs
+        whose lease is lost. Each round is bounded, so a mute Redis cannot stall the checks."""
         touch_every = max(0.05, self.settings.visibility_timeout / 3)
         next_touch = 0.0
         while True:
             try:
-                flights = list(self._in_flight.values())
-                for job_id in await self.queue.worker_cancel_requested([f.job.id for f in flights]):
-                    if job_id in self._in_flight:
-                        self._stop_run(self._in_flight[job_id], "cancelled")
-                if time.monotonic() >= next_touch:
-                    await self.queue.worker_touch(self.name, [f.delivery.message_id for f in flights])
-                    await self.queue.worker_heartbeat(self.name, self._status(stop))
-                    next_touch = time.monotonic() + touch_every
-            except StoreError as exc:
-                self._log.error("worker.redis_unavailable", error=str(exc))
+                async with asyncio.timeout(touch_every):
+                    if await self._maintain_once(stop, renew=time.monotonic() >= next_touch):
+                        next_touch = time.monotonic() + touch_every
+            except (StoreError, TimeoutError) as exc:
+                self._log.error("worker.redis_unavailable", error=str(exc) or "no answer within "
+                                f"{touch_every:g}s")
+            self._expire_leases()
             await asyncio.sleep(min(self.settings.poll_interval, touch_every))
+
+    async def _maintain_once(self, stop: asyncio.Event, *, renew: bool) -> bool:
+        """One round of :meth:`_maintain`; True if leases were renewed."""
+        while self._unreported:
+            await self.queue.store.emit(self._unreported[0])
+            self._unreported.pop(0)
+        flights = list(self._in_flight.values())
+        for job_id in await self.queue.worker_cancel_requested([f.job.id for f in flights]):
+            if job_id in self._in_flight:
+                self._stop_run(self._in_flight[job_id], "cancelled")
+        if not renew:
+            return False
+        asked = time.monotonic()
+        lost = await self.queue.worker_touch(self.name, [f.delivery.message_id for f in flights])
+        for flight in flights:
+            if flight.delivery.message_id in lost:
+                self._lose(flight, "another worker took the job over")
+            else:
+                flight.renewed = asked
+        await self.queue.worker_heartbeat(self.name, self._status(stop))
+        return True
+
+    def _expire_leases(self) -> None:
+        """A lease not renewed for a visibility timeout may be another worker's by now: stop its run."""
+        expired = time.monotonic() - self.settings.visibility_timeout
+        for flight in list(self._in_flight.values()):
+            if flight.renewed < expired:
+                self._lose(flight, f"could not renew the lease for {self.settings.visibility_timeout:g}s")
+
+    def _lose(self, flight: _InFlight, why: str) -> None:
+        if flight.run is not None and not flight.run.done() and flight.stop_reason is None:
+            self._log.error("job.lease_lost", job_id=flight.job.id, attempt=flight.job.attempts, reason=why)
+        self._stop_run(flight, "lease_lost")
 
     def _status(self, stop: asyncio.Event) -> dict[str, Any]:
         return {
             "name": self.name, "pid": os.getpid(), "host": socket.gethostname(),
             "state": "stopping" if stop.is_set() else "running", "concurrency": self.concurrency,
             "jobs": sorted(self._in_flight), "processed": self._stats.processed,
-            "failed": self._stats.failed, "started_at": self._stats.started_at, "ts": time.time(),
+            "failed": self._stats.failed, "leases_lost": self._stats.leases_lost,
+            "started_at": self._stats.started_at, "ts": time.time(),
         }
 
-    def _stop_run(self, flight: _InFlight, reason: Literal["cancelled", "shutdown"]) -> None:
+    def _stop_run(self, flight: _InFlight, reason: _Stop) -> None:
         if flight.run is not None and not flight.run.done() and flight.stop_reason is None:
             flight.stop_reason = reason
             flight.run.cancel()
@@ -229,6 +292,8 @@ class Worker:
             await self._attempt(flight)
         except asyncio.CancelledError:
             raise
+        except LeaseLost as exc:  # a write of this attempt (e.g. its FINISH) was refused
+            await self._lost(flight, exc.reason)
         except Exception as exc:  # Redis down while recording: the entry stays pending, reclaimed later
             self._log.error("job.unrecorded", job_id=flight.job.id, error=_describe(exc))
         finally:
@@ -241,9 +306,10 @@ class Worker:
 
     async def _attempt(self, flight: _InFlight) -> None:
         job = flight.job
-        flight.run = asyncio.create_task(self.runner.run(
+        fence = fencing.Fence(job.id, self.queue.keys.job(job.id), job.attempts, describe(self.queue.client))
+        flight.run = fencing.run_fenced(fence, self.runner.run(
             job.target, job.inputs, run_id=job.run_id, sensitivity=job.sensitivity, events=self._events,
-        ))
+        ), name=f"run-{job.id}")
         flight.run.add_done_callback(lambda _run: self._run_ended(job.id))
         result: RunResult | None = None
         error: Exception | None = None
@@ -253,12 +319,18 @@ class Worker:
             if flight.stop_reason is None:  # this task itself was cancelled: hand the job back
                 flight.run.cancel()
                 await asyncio.gather(flight.run, return_exceptions=True)
-                await self.queue.worker_release(job, "interrupted by worker shutdown")
+                await self.queue.worker_release(job, "interrupted by worker shutdown", flight.delivery)
                 raise
         except Exception as exc:
             error = exc
+        await self._outcome(flight, result, error)
+
+    async def _outcome(self, flight: _InFlight, result: RunResult | None, error: Exception | None) -> None:
+        """Record what became of an attempt whose run ended (returned, raised, or was stopped)."""
         if flight.stop_reason == "shutdown":
-            await self.queue.worker_release(job, "interrupted by worker shutdown")
+            await self.queue.worker_release(flight.job, "interrupted by worker shutdown", flight.delivery)
+        elif flight.stop_reason == "lease_lost" or isinstance(error, LeaseLost):
+            await self._lost(flight, error.reason if isinstance(error, LeaseLost) else "its lease was lost")
         elif result is not None and result.status != "cancelled":
             await self._record(flight, result)
         elif flight.stop_reason == "cancelled" or result is not None:
@@ -269,7 +341,7 @@ class Worker:
     async def _record(self, flight: _InFlight, result: RunResult) -> None:
         """A run that returned: its status decides the job's (no retry); its record is saved with it."""
         status: JobStatus = "completed" if result.status == "completed" else "failed"
-        await self.queue.worker_finish(flight.job, flight.delivery, status, result.error, run=result)
+        await self._finish(flight, status, result.error, run=result)
         self._stats.processed += 1
         if status != "completed":
             self._stats.failed += 1
@@ -288,12 +360,46 @@ class Worker:
     async def _end(self, flight: _InFlight, status: JobStatus, error: str, *, run: RunResult | None = None,
                    dead_letter: bool = False) -> None:
         """Record a run that ended without a usable result, and close its event stream."""
+        await self._finish(flight, status, error, run=run, dead_letter=dead_letter)
         self._stats.processed += 1
         self._stats.failed += 1
-        await self.queue.worker_finish(flight.job, flight.delivery, status, error, run=run, dead_letter=dead_letter)
         await self.queue.store.emit(
             Event(type="run.failed", run_id=flight.job.run_id, data={"status": status, "error": error})
         )
+
+    async def _finish(self, flight: _InFlight, status: JobStatus, error: str | None, *,
+                      run: RunResult | None = None, dead_letter: bool = False) -> None:
+        """FINISH, sent again through Redis blips (it is idempotent and fenced) for a bounded time;
+        :class:`LeaseLost` if another attempt owns the job."""
+        deadline = time.monotonic() + max(_FINISH_RETRY_MIN, 2 * self.settings.visibility_timeout)
+        delay = 0.1
+        while True:
+            try:
+                await self.queue.worker_finish(flight.job, flight.delivery, status, error, run=run,
+                                               dead_letter=dead_letter)
+                return
+            except StoreError as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                self._log.warning("job.finish_retry", job_id=flight.job.id, error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _lost(self, flight: _InFlight, why: str) -> None:
+        """The attempt lost its lease: nothing is recorded (the job is another attempt's); say so."""
+        job = flight.job
+        self._stats.leases_lost += 1
+        self._log.error("job.lease_lost", job_id=job.id, attempt=job.attempts, reason=why, recorded=False)
+        event = Event(type="run.lease_lost", run_id=job.run_id,
+                      data={"worker": self.name, "attempt": job.attempts, "reason": why})
+        try:
+            async with asyncio.timeout(self.settings.poll_interval * 4):
+                # still ours after all (e.g. Redis was only slow): hand it back for a resume now
+                await self.queue.worker_release(job, f"stopped: {why}", flight.delivery)
+        except (StoreError, TimeoutError) as exc:
+            self._log.warning("job.release_failed", job_id=job.id, error=str(exc) or "timed out")
+        if len(self._unreported) < _UNREPORTED_MAX:
+            self._unreported.append(event)  # the maintenance loop writes it (now, or once Redis is back)
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,220 @@
+"""The queue's Redis plumbing: one client, its keys and scripts, and the two ways a job record
+changes atomically (a batched Lua script, or a WATCH/MULTI transaction).
+
+:class:`RedisQueueBase` is what the client side (:mod:`orchestrator.queue.client`) and the
+worker side (:mod:`orchestrator.queue.leases`) of :class:`~orchestrator.queue.JobQueue` share.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
+from redis.exceptions import ResponseError, WatchError
+
+from orchestrator.errors import StoreError
+from orchestrator.keys import KeySpace
+from orchestrator.queue import _legacy, scripts
+from orchestrator.queue.jobs import Delivery, Job, unknown
+from orchestrator.redis.connection import describe, redis_errors, text
+from orchestrator.redis.signals import Signals
+from orchestrator.settings import QueueSettings
+from orchestrator.store import RedisStore, Store
+from orchestrator.types import Event
+
+log = structlog.get_logger(__name__)
+
+WATCH_RETRIES = 100
+PAGE = 500
+"""Job records read per MGET."""
+BATCH = 100
+"""Jobs started or finished per script call (a longer script would hold Redis up)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One job's part of a batched transition script: its keys and arguments."""
+
+    job_id: str
+    keys: builtins.list[str]
+    args: builtins.list[Any]
+
+
+class RedisQueueBase:
+    """A queue's client, keys, settings, run store, scripts and record updates.
+
+    ``store`` (default: a :class:`~orchestrator.store.RedisStore` on ``client``) holds the
+    run records and events of jobs. ``client`` is borrowed unless ``owns_client``.
+    """
+
+    name = "redis"
+    """The backend's name (``/healthz`` says it)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: KeySpace,
+        settings: QueueSettings | None = None,
+        *,
+        store: Store | None = None,
+        owns_client: bool = False,
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.settings = settings or QueueSettings()
+        s = self.settings
+        self.store: Store = store or RedisStore(
+            client, keys, events_maxlen=s.events_maxlen, events_ttl=s.events_ttl, run_ttl=s.result_ttl
+        )
+        self._owns_client = owns_client
+        self._group_ready = False
+        self._submit = client.register_script(scripts.SUBMIT)
+        self._start = client.register_script(scripts.START)
+        self._finish = client.register_script(scripts.FINISH)
+        self._signals = Signals(client, keys.jobs_done)
+        self._run_store = _same_redis(self.store, client)
+        """The store whose run records ``worker_finish`` writes in its own script (else ``save_run``)."""
+
+    async def aclose(self) -> None:
+        """Stop listening for finished jobs; close the client if this queue owns it."""
+        await self._signals.aclose()
+        if self._owns_client:
+            await self.client.aclose()
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        with redis_errors(self.client):
+            try:
+                await self.client.xgroup_create(
+                    self.keys.jobs_stream, self.keys.jobs_group, id="0", mkstream=True
+                )
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        self._group_ready = True
+
+    def _ack(self, pipe: Pipeline, delivery: Delivery) -> None:
+        pipe.xack(self.keys.jobs_stream, self.keys.jobs_group, delivery.message_id)
+        pipe.xdel(self.keys.jobs_stream, delivery.message_id)
+
+    async def _emit_end(self, job: Job, reason: str, *, status: str) -> None:
+        """Close the job's event stream, so followers of a run that never ran stop waiting."""
+        data = {"status": status, "error": reason}
+        await self.store.emit(Event(type="run.failed", run_id=job.run_id, data=data))
+
+    async def _batch(self, script: AsyncScript, keys: builtins.list[str], args: builtins.list[Any],
+                     items: Sequence[Item], *, relayout: bool = True) -> builtins.list[Any]:
+        """Run a batched script (the shared ``keys`` and ``args``, then each item's) on ``items``,
+        ``BATCH`` at a time: one reply per item. With ``relayout`` (START, FINISH), records in
+        an older layout are rewritten and their items run again (:mod:`orchestrator.queue._legacy`)."""
+
+        async def run(chosen: Sequence[Item]) -> builtins.list[Any]:
+            return builtins.list(await script([*keys, *(k for item in chosen for k in item.keys)],
+                                              [*args, *(a for item in chosen for a in item.args)]))
+
+        replies: builtins.list[Any] = []
+        with redis_errors(self.client):
+            for start in range(0, len(items), BATCH):
+                replies += await run(items[start:start + BATCH])
+            if not relayout:
+                return replies
+            redo = []
+            for n, reply in enumerate(replies):
+                if text(reply[0]) != "relayout":
+                    continue
+                poison = await _legacy.rewrite(self, items[n].job_id)
+                if poison is None:
+                    redo.append(n)
+                else:
+                    replies[n] = [b"poison", poison.encode()]
+                    await self._dead_letter_alone(items[n], poison)
+            if redo:
+                for n, reply in zip(redo, await run([items[n] for n in redo]), strict=True):
+                    replies[n] = reply
+        for item, reply in zip(items, replies, strict=True):
+            if text(reply[0]) == "relayout":
+                raise StoreError(f"job {item.job_id}: the record does not have the layout of a Job")
+        return replies
+
+    async def _dead_letter_alone(self, item: Item, reason: str) -> None:
+        """A poison record: acknowledge its entry (item args: job id, message id, ...), add it to
+        the dead-letter stream with ``reason`` and announce it; the record is left as it is."""
+        log.error("job.poisoned", job_id=item.job_id, reason=reason)
+        async with self.client.pipeline(transaction=True) as pipe:
+            self._ack(pipe, Delivery(text(item.args[1]), item.job_id))
+            pipe.xadd(self.keys.jobs_dead, {"job": item.job_id, "error": reason, "attempts": "0"},
+                      maxlen=self.settings.dead_letters_maxlen)
+            pipe.publish(self.keys.jobs_done, item.job_id)
+            await pipe.execute()
+
+    async def _update(
+        self,
+        job_id: str,
+        change: Callable[[Job], Job | None],
+        also: Callable[[Pipeline, Job], None] | None = None,
+        *,
+        rewrite: bool = False,
+    ) -> tuple[Job | None, bool]:
+        """Apply ``change`` to a job record atomically (WATCH/MULTI, retried on conflict).
+
+        ``change`` returns the new record, or ``None`` to leave it; ``also`` adds commands to
+        the same MULTI. With ``rewrite``, an unchanged record is written back too (in the
+        current field order). Returns ``(record, changed)``.
+        """
+        key = self.keys.job(job_id)
+        with redis_errors(self.client):
+            async with self.client.pipeline(transaction=True) as pipe:
+                for _ in range(WATCH_RETRIES):
+                    try:
+                        await pipe.watch(key)
+                        raw = await pipe.get(key)
+                        if raw is None:
+                            raise unknown(job_id)
+                        current = Job.model_validate_json(raw)  # ValidationError: poison (see _legacy)
+                        updated = change(current)
+                        if updated is None or (updated == current and not rewrite):
+                            await pipe.unwatch()  # type: ignore[no-untyped-call]
+                            return current, False
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        pipe.set(key, updated.model_dump_json(), ex=self.settings.result_ttl)
+                        if also is not None:
+                            also(pipe, updated)
+                        await pipe.execute()
+                        return updated, True
+                    except WatchError:
+                        continue
+        raise StoreError(f"job {job_id}: record kept changing; gave up after {WATCH_RETRIES} tries")
+
+
+def deliveries(entries: Any) -> builtins.list[Delivery]:
+    """The :class:`Delivery` of each stream entry (``[(id, {"job": id})]``) still holding a job."""
+    found = []
+    for message_id, fields in entries or []:
+        if not fields:  # deleted while pending
+            continue
+        job_id = fields.get(b"job", fields.get("job"))
+        if job_id is not None:
+            found.append(Delivery(text(message_id), text(job_id)))
+    return found
+
+
+def _same_redis(store: Store, client: aioredis.Redis) -> RedisStore | None:
+    """``store`` if it is a :class:`RedisStore` on the server ``client`` talks to."""
+    if isinstance(store, RedisStore) and describe(store.client) == describe(client):
+        return store
+    return None
+
+
+def as_json(value: Mapping[str, Any]) -> str:
+    return json.dumps(dict(value), default=str)
+
+
+__all__ = ["BATCH", "PAGE", "WATCH_RETRIES", "Item", "RedisQueueBase", "as_json", "deliveries"]
