@@ -78,6 +78,9 @@ class ProbeResult(BaseModel):
 
 
 _RESULTS: dict[str, ProbeResult] = {}
+"""Probe outcomes this process saw, by build fingerprint (decoded, or killed by a signal)."""
+_PROVEN: list[ProbeResult] = []
+"""The probe that proved a build for this process, once one has."""
 _LOCK = threading.Lock()
 
 
@@ -149,8 +152,11 @@ def ensure_runnable(ref: str, probe_model: Callable[[], str]) -> ProbeResult | N
     ``probe_model`` gives the GGUF file to probe with (called only when a probe runs). Returns
     the probe's result, or None when llama_cpp is not installed (the import then fails on its
     own). Raises :class:`ModelError` for ``ref`` when the child was killed by a signal, or did
-    not finish in time; a child that failed otherwise is logged and left to the real load,
-    which raises a Python exception where the child did."""
+    not finish in time; a child that failed otherwise (a Python exception: a missing file, a
+    bad model) is logged and left to the real load, which raises where the child did, and
+    the next load probes again."""
+    if _PROVEN:  # llama.cpp may be loaded in this process by now: what is on disk no longer matters
+        return _PROVEN[0]
     fingerprint = build_fingerprint()
     if fingerprint is None:
         return None
@@ -163,8 +169,10 @@ def ensure_runnable(ref: str, probe_model: Callable[[], str]) -> ProbeResult | N
                 _record(fingerprint, result)
             elif not result.signal and not result.timed_out:
                 log.warning("llamacpp.probe.inconclusive", detail=result.detail)
-        if not result.timed_out:
+        if result.ok or result.signal:  # an inconclusive child is tried again by the next load
             _RESULTS[fingerprint] = result
+        if result.ok:
+            _PROVEN[:] = [result]
     if result.signal:
         raise unusable_build(ref, result)
     if result.timed_out:
