@@ -150,11 +150,10 @@ def ensure_runnable(ref: str, probe_model: Callable[[], str]) -> ProbeResult | N
     """Prove, once per build and CPU, that llama.cpp runs here; call it before the first load.
 
     ``probe_model`` gives the GGUF file to probe with (called only when a probe runs). Returns
-    the probe's result, or None when llama_cpp is not installed (the import then fails on its
-    own). Raises :class:`ModelError` for ``ref`` when the child was killed by a signal, or did
-    not finish in time; a child that failed otherwise (a Python exception: a missing file, a
-    bad model) is logged and left to the real load, which raises where the child did, and
-    the next load probes again."""
+    the probe's result, or None when llama_cpp is not installed. Raises :class:`ModelError`
+    for ``ref`` when the child was killed by a signal, or did not finish in time; a child that
+    failed otherwise (a Python exception: a missing file, a bad model) is logged and left to
+    the real load, which raises where the child did, and the next load probes again."""
     if _PROVEN:  # llama.cpp may be loaded in this process by now: what is on disk no longer matters
         return _PROVEN[0]
     fingerprint = build_fingerprint()

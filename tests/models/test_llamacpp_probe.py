@@ -8,6 +8,7 @@ a fixed answer and counts its loads. The probe never imports llama_cpp in this p
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -100,6 +101,19 @@ async def test_models_check_reports_the_unusable_build_for_that_model(use_build:
 
     assert (check.name, check.ok) == ("gemma", False)
     assert check.reason is not None and "killed by SIGILL" in check.reason and "CMAKE_ARGS=" in check.reason
+
+
+@pytest.mark.allow_model_requests
+def test_the_models_check_command_reports_it_for_that_model(use_build: UseBuild, tmp_path: Path) -> None:
+    use_build("sigill")  # the command's process and its probe child both see the stand-in
+
+    proc = subprocess.run([sys.executable, "-m", "orchestrator", "models", "check", "gemma", "--json",
+                           "--profile", "embedded"], capture_output=True, text=True, cwd=ROOT, timeout=100)
+
+    assert proc.returncode == 1, proc.stderr
+    (check,) = json.loads(proc.stdout)
+    assert (check["name"], check["ref"], check["ok"]) == ("gemma", "llamacpp:gemma3-270m", False)
+    assert "killed by SIGILL" in check["reason"] and "--no-cache-dir" in check["reason"]
 
 
 def test_a_build_that_decodes_is_probed_once_per_build(
