@@ -25,7 +25,7 @@ fi
 rm -f "$STAMP"
 
 profile=$(wheel profile)
-echo "setup: llama-cpp-python $(python "$build_py" version) for the $profile profile: CMAKE_ARGS=$(python "$build_py" cmake-args "$profile")"
+echo "setup: llama-cpp-python $(python "$build_py" version), CPU profile $profile (built with CMAKE_ARGS=$(python "$build_py" cmake-args "$profile"))"
 build_pid=
 if ! wheel has "$profile"; then
   echo "setup: compiling llama-cpp-python (a few minutes) while the other packages install; log: .venv/llama-build.log"
