@@ -80,7 +80,7 @@ def installed_sha256() -> str | None:
 
 
 def cpu() -> str:
-    return hashlib.sha256(f"{BUILD.machine()} {' '.join(sorted(BUILD.cpu_flags()))}".encode()).hexdigest()
+    return str(BUILD.cpu_signature())
 
 
 def marker() -> dict[str, str]:

@@ -21,6 +21,7 @@ the flags from here before anything is installed::
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import shlex
 import sys
@@ -90,6 +91,11 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+def cpu_signature() -> str:
+    """A digest of this CPU's architecture and flags: what a build proven here was proven on."""
+    return hashlib.sha256(f"{machine()} {' '.join(sorted(cpu_flags()))}".encode()).hexdigest()
+
+
 def default_profile() -> Profile:
     """The profile to build on this machine: the first of its architecture whose needs the CPU
     meets (every need is assumed met when the CPU's flags cannot be read)."""
@@ -134,5 +140,5 @@ if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
 
 
-__all__ = ["BUILD_OPTIONS", "LLAMA_CPP_VERSION", "PROFILES", "Profile", "cpu_flags", "default_profile",
-           "machine", "rebuild_command"]
+__all__ = ["BUILD_OPTIONS", "LLAMA_CPP_VERSION", "PROFILES", "Profile", "cpu_flags", "cpu_signature",
+           "default_profile", "machine", "rebuild_command"]

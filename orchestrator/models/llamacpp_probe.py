@@ -40,7 +40,7 @@ import structlog
 from pydantic import BaseModel
 
 from orchestrator.errors import ModelError
-from orchestrator.models.llamacpp_build import LLAMA_CPP_VERSION, cpu_flags, machine, rebuild_command
+from orchestrator.models.llamacpp_build import LLAMA_CPP_VERSION, cpu_signature, rebuild_command
 
 log = structlog.get_logger(__name__)
 
@@ -100,7 +100,7 @@ def build_fingerprint() -> str | None:
     if package is None:
         return None
     files = sorted(p for p in package.rglob("*") if p.is_file() and _is_library(p.name))
-    digest = hashlib.sha256(f"{machine()} {' '.join(sorted(cpu_flags()))}".encode())
+    digest = hashlib.sha256(cpu_signature().encode())
     for path in files or [package / "__init__.py"]:
         stat = path.stat()
         digest.update(f"\n{path} {stat.st_size} {stat.st_mtime_ns}".encode())
