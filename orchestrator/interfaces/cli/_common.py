@@ -114,13 +114,15 @@ class Progress:
 
 def step_table(result: RunResult) -> str:
     """A per-step table: status, agent, model, local/cloud, attempts, latency, cost."""
-    header = f"{'step':<16} {'status':<10} {'agent':<12} {'model':<30} {'where':<6} {'tries':>5} " \
-             f"{'ms':>8} {'cost $':>10}"
+    step_width = max([16, *(len(s.step_id) for s in result.steps)])
+    agent_width = max([12, *(len(s.agent) for s in result.steps)])
+    header = f"{'step':<{step_width}} {'status':<10} {'agent':<{agent_width}} {'model':<30} {'where':<6} " \
+             f"{'tries':>5} {'ms':>8} {'cost $':>10}"
     rows = [header, "-" * len(header)]
     for s in result.steps:
         where = "" if s.model is None else ("local" if s.local else "cloud")
-        rows.append(f"{s.step_id:<16} {s.status:<10} {s.agent:<12} {(s.model or '-')[:30]:<30} {where:<6} "
-                    f"{len(s.attempts):>5} {s.latency_ms:>8.0f} {s.cost_usd:>10.6f}")
+        rows.append(f"{s.step_id:<{step_width}} {s.status:<10} {s.agent:<{agent_width}} {(s.model or '-')[:30]:<30} "
+                    f"{where:<6} {len(s.attempts):>5} {s.latency_ms:>8.0f} {s.cost_usd:>10.6f}")
     c = result.cost
     rows.append("")
     rows.append(f"cost ${c.cost_usd:.6f}; on {c.baseline_model or 'the planner model'} everywhere: "
