@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ class WorkerPool:
         self.concurrency = concurrency
         self.app = app
         self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self.log_paths: dict[str, Path] = {}
         self.starts = 0
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")},
@@ -43,13 +45,23 @@ class WorkerPool:
 
     async def start(self, name: str) -> None:
         self.starts += 1
-        log = (self.logs / f"{name}-{self.starts}.log").open("wb")
+        self.log_paths[name] = self.logs / f"{name}-{self.starts}.log"
+        log = self.log_paths[name].open("wb")
         with log:
             self.procs[name] = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "orchestrator", "worker", "--app", self.app, "--name", name,
                 "--concurrency", str(self.concurrency), "--grace", "2",
                 cwd=self.logs, env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT,
             )
+
+    async def started(self, name: str, within: float = 90) -> None:
+        """Wait until worker ``name`` has reached Redis (it logs ``worker.started`` after its first
+        heartbeat); a loaded machine can take many seconds to import and build the app."""
+        deadline = time.monotonic() + within
+        while "worker.started" not in self.log_paths[name].read_text(errors="replace"):
+            assert self.alive(name), f"worker {name} exited before it started:\n{self.output()}"
+            assert time.monotonic() < deadline, f"worker {name} not started within {within}s:\n{self.output()}"
+            await asyncio.sleep(0.1)
 
     async def kill(self, name: str) -> None:
         """SIGKILL one worker (no chance to clean up) and reap it."""

@@ -170,6 +170,8 @@ async def test_accepted_jobs_survive_a_killed_redis_and_everyone_reconnects(
     try:
         await pool.start("w0")
         await pool.start("w1")
+        await pool.started("w0")  # both on Redis before it dies: a worker that cannot reach Redis
+        await pool.started("w1")  # at its start exits at once (tested in test_unreachable), by design
         for i in range(BEFORE):
             await subs.submit(queue, f"before-{i}")
         assert len(subs.accepted) == BEFORE and not subs.refused
