@@ -171,6 +171,10 @@ class EmbeddingBatcher:
         while len(self._cache) > self.options.cache_size:
             self._cache.popitem(last=False)
 
+    def forget(self) -> None:
+        """Empty the cache (e.g. between benchmark rounds over the same texts)."""
+        self._cache.clear()
+
     async def aclose(self) -> None:
         """Stop a drain still running (its callers get CancelledError) and forget the cache."""
         if self._drain is not None and not self._drain.done():

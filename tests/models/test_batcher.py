@@ -11,6 +11,7 @@ import pytest
 from orchestrator.models.batcher import BatchOptions, EmbeddingBatcher
 from orchestrator.models.sentence import SentenceTransformerModel
 from orchestrator.models.spec import ModelSpec, create_model
+from tests.loop_lag import LoopLag
 
 
 def vector(text: str) -> list[float]:
@@ -83,6 +84,9 @@ async def test_the_cache_keeps_only_the_most_recent_texts() -> None:
     for text in ("a", "b", "c", "a"):
         await batcher.embed([text])
     assert [p[0] for p in encode.passes] == ["a", "b", "c", "a"]  # "a" had been pushed out
+    batcher.forget()
+    await batcher.embed(["a"])
+    assert len(encode.passes) == 5
 
 
 async def test_a_failed_pass_fails_its_callers_and_the_next_pass_runs() -> None:
@@ -144,3 +148,16 @@ async def test_real_batched_embeddings_equal_unbatched_ones() -> None:
         await batched.aclose()
     # one pass pads the texts to a common length: the same vectors up to float rounding
     assert np.allclose(np.asarray(one_by_one), np.asarray([rows[0] for rows in together]), atol=1e-5)
+
+
+async def test_encoding_runs_off_the_event_loop() -> None:
+    def slow(texts: list[str]) -> list[list[float]]:
+        time.sleep(1.5)  # a forward pass longer than the stall bound: on the loop it would fail the test
+        return [vector(t) for t in texts]
+
+    batcher = EmbeddingBatcher(slow, BatchOptions(max_batch=2, max_wait_ms=1))
+    async with LoopLag() as lag:
+        results = await asyncio.gather(*(batcher.embed([f"t{i}"]) for i in range(4)))
+    assert results == [[vector(f"t{i}")] for i in range(4)]
+    assert batcher.stats.passes == 2
+    assert lag.ticks > 0 and lag.worst < 1.0  # no single stall of a second while passes ran for 3 s
