@@ -73,7 +73,7 @@ from redis.typing import EncodableT, FieldT
 from orchestrator.errors import ConfigError
 from orchestrator.keys import KeySpace, escape_part, unescape_part
 from orchestrator.redis import fencing
-from orchestrator.redis.connection import connect, redis_errors
+from orchestrator.redis.connection import connect, connection_options, redis_errors
 
 __all__ = ["RedisCheckpointer"]
 
@@ -119,7 +119,7 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
         serde: SerializerProtocol | None = None,
     ) -> None:
         super().__init__(serde=serde)
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
+        if connection_options(client).get("decode_responses"):
             raise ConfigError(
                 "RedisCheckpointer needs a client with decode_responses=False",
                 key="decode_responses",
