@@ -7,8 +7,9 @@
     port = cluster.kill_master()               # SIGKILL one master; its replica takes over
     cluster.stop()                             # every process, also after a failed start
 
-Nodes listen on 127.0.0.1 only, keep nothing on disk between sessions (no RDB, no AOF), and
-time out a silent node after ``NODE_TIMEOUT_MS`` so that a failover takes a few seconds.
+Nodes listen on 127.0.0.1 only, keep nothing on disk between sessions (no RDB, no AOF; replicas
+sync diskless), and time out a silent node after ``NODE_TIMEOUT_MS`` so that a failover takes a
+few seconds; a replica may take over however long its link was down (validity factor 0).
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ class LocalCluster:
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
              "--cluster-config-file", f"nodes-{port}.conf", "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
              "--dir", str(self.directory), "--save", "", "--appendonly", "no", "--protected-mode", "yes",
+             "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
+             "--cluster-replica-validity-factor", "0",
              "--logfile", str(self.directory / f"redis-{port}.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -113,13 +116,18 @@ class LocalCluster:
         return sorted(found)
 
     def wait_healthy(self, timeout: float = _READY_TIMEOUT) -> None:
-        """Until every live node says ``cluster_state:ok`` and three masters serve the slots."""
+        """Until every live node says ``cluster_state:ok``, three masters serve the slots and every
+        live replica's link to its master is up (synchronised, so it can take over)."""
 
         def healthy() -> bool:
             live = [p for p in self.ports if self.processes[p].poll() is None]
             if not all("cluster_state:ok" in _cli(p, "CLUSTER", "INFO") for p in live):
                 return False
-            return len(self.masters()) == NODES // 2
+            masters = self.masters()
+            replicas = [p for p in live if p not in masters]
+            if not all("master_link_status:up" in _cli(p, "INFO", "replication") for p in replicas):
+                return False
+            return len(masters) == NODES // 2
 
         self._wait_for(healthy, "the cluster to be healthy", timeout)
 

@@ -7,6 +7,7 @@ worker side (:mod:`orchestrator.queue.leases`) of :class:`~orchestrator.queue.Jo
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -77,6 +78,8 @@ class RedisQueueBase:
         )
         self._owns_client = owns_client
         self._group_ready = False
+        self._group_lock = asyncio.Lock()
+        """One caller creates the groups (a cluster client's pools fail, not wait, when full)."""
         self._submit = client.register_script(scripts.SUBMIT)
         self._start = client.register_script(scripts.START)
         self._finish = client.register_script(scripts.FINISH)
@@ -93,16 +96,30 @@ class RedisQueueBase:
     async def _ensure_group(self) -> None:
         if self._group_ready:
             return
+        async with self._group_lock:
+            if not self._group_ready:
+                await self._create_groups()
+
+    async def _create_groups(self) -> None:
         with redis_errors(self.client):
             for shard in range(self.keys.shards):
                 try:
-                    await self.client.xgroup_create(
-                        self.keys.shard_stream(shard), self.keys.jobs_group, id="0", mkstream=True
-                    )
+                    await self._create_group(self.keys.shard_stream(shard))
                 except ResponseError as exc:
                     if "BUSYGROUP" not in str(exc):
                         raise
         self._group_ready = True
+
+    async def _create_group(self, stream: str) -> None:
+        if not is_cluster(self.client):
+            await self.client.xgroup_create(stream, self.keys.jobs_group, id="0", mkstream=True)
+            return
+        # sent to the stream's node by name: redis-py's cluster client sometimes finds no key
+        # in XGROUP CREATE on a fresh cluster ("No way to dispatch this command")
+        cluster: Any = self.client
+        await cluster.initialize()
+        await cluster.execute_command("XGROUP", "CREATE", stream, self.keys.jobs_group, "0", "MKSTREAM",
+                                      target_nodes=cluster.get_node_from_key(stream))
 
     def _ack(self, pipe: Pipeline, delivery: Delivery) -> None:
         stream = self.keys.shard_stream(delivery.shard)

@@ -77,12 +77,13 @@ def connect(url: str, options: RedisSettings | None = None) -> aioredis.Redis:
 
 
 def _connect_cluster(url: str, opts: RedisSettings) -> aioredis.Redis:
-    """A cluster client seeded by the node of ``url``: ``max_connections`` per node; MOVED/ASK
-    redirections, a failover's refused connections and slot-map refreshes are redis-py's."""
+    """A cluster client seeded by the node of ``url``; MOVED/ASK redirections, a failover's
+    refused connections and slot-map refreshes are redis-py's. ``max_connections`` is not
+    applied: a cluster node's pool raises when full instead of making callers wait, so the
+    pools keep redis-py's (unbounded) default."""
     plain = url.replace("+cluster://", "://", 1)
     cluster = RedisCluster.from_url(
         plain,
-        max_connections=opts.max_connections,
         socket_connect_timeout=opts.connect_timeout,
         socket_timeout=opts.socket_timeout,
     )

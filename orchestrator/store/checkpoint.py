@@ -17,6 +17,10 @@ tag it keeps a thread in one slot)::
         c:<ns>:<checkpoint id>
         w:<ns>:<checkpoint id>:<task id>:<idx>
 
+In the sharded layout (Redis Cluster, :mod:`orchestrator.keys`) a queued job's thread (its id
+names its queue shard) is ``<prefix>:checkpoint:{<prefix>:sN}:<t>:data|index`` instead, so its
+checkpoints share the slot of the job record that fences their writes.
+
 Every part of a field is percent-escaped (:func:`~orchestrator.keys.escape_part`), so no part
 contains ``:`` and ids or namespaces such as ``"child:1"`` stay unambiguous. A lexicographic
 range of the index selects one namespace's checkpoints (``[c:<ns>: .. (c:<ns>;``) or one
