@@ -20,7 +20,7 @@ from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError, WatchError
 
-from orchestrator.errors import StoreError
+from orchestrator.errors import ConfigError, StoreError
 from orchestrator.keys import KeySpace
 from orchestrator.queue import _legacy, scripts
 from orchestrator.queue.jobs import Delivery, Job, unknown
@@ -69,6 +69,10 @@ class RedisQueueBase:
         store: Store | None = None,
         owns_client: bool = False,
     ) -> None:
+        if is_cluster(client) and not keys.sharded:
+            raise ConfigError("the job queue on Redis Cluster needs the sharded key layout: "
+                              "KeySpace(prefix, cluster=True), or Settings.keyspace with a redis+cluster:// URL",
+                              key="redis_url")
         self.client = client
         self.keys = keys
         self.settings = settings or QueueSettings()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from orchestrator.errors import JobError, StoreError
+from orchestrator.errors import ConfigError, JobError, StoreError
 from orchestrator.keys import KeySpace
 from orchestrator.queue import JobQueue, Worker
 from orchestrator.redis.connection import connect
@@ -78,6 +78,15 @@ async def test_dead_letters_of_every_shard_are_listed_newest_first(sharded: JobQ
             with pytest.raises(JobError, match="boom"):
                 await sharded.result(job_id, wait=True, timeout=30)
     assert sorted(d["job"] for d in await sharded.dead_letters()) == sorted(ids)
+
+
+async def test_a_queue_on_a_cluster_refuses_the_plain_key_layout(
+    redis_client: aioredis.Redis, keyspace: KeySpace, redis_topology: str
+) -> None:
+    if redis_topology != "cluster":
+        pytest.skip("the plain layout is the single Redis's")
+    with pytest.raises(ConfigError, match="sharded key layout"):
+        JobQueue(redis_client, KeySpace(keyspace.prefix))
 
 
 # -- failover: a master killed under load ---------------------------------------------
