@@ -13,6 +13,13 @@ arq's checks its result keys in pipelined batches every 10 ms. arq lives in its 
 
     python -m bench.queue [--jobs 2000] [--concurrency 16] [--redis redis://127.0.0.1:6379/0]
     python -m bench.queue --only recovery [--before <git rev>]
+    python -m bench.queue --cluster [--jobs 2000] [--shards 6]
+
+Cluster mode (issue 13): ours on one Redis (one shard) beside ours on a local Redis Cluster of
+the benchmark's own (3 masters, 3 replicas on free loopback ports, ``tests/redis_cluster.py``;
+``--shards`` queue shards spread over its masters), with 1, 2 and 4 worker processes each; on a
+2-core machine all of it shares the same cores, so this shows the cost of the cluster's routing
+and sharded reads, not the throughput of three machines.
 
 Recovery (issue 13): seconds to drain 500 jobs parked by a failed START. A ``redis-server`` of
 the benchmark's own (a free port on 127.0.0.1, so the shared Redis is never put at maxmemory)
@@ -64,11 +71,12 @@ def make_noop_runner() -> NoopRunner:
 # -- ours ---------------------------------------------------------------------
 
 
-def _ours(url: str, workers: int, jobs: int, concurrency: int) -> dict[str, float]:
+def _ours(url: str, workers: int, jobs: int, concurrency: int, shards: int = 1) -> dict[str, float]:
     from orchestrator.keys import KeySpace
 
-    keys = KeySpace(f"bench-queue-{uuid.uuid4().hex[:8]}")
-    env = {**os.environ, "REDIS_URL": url, "ORCHESTRATOR_KEY_PREFIX": keys.prefix}
+    keys = KeySpace.for_url(f"bench-queue-{uuid.uuid4().hex[:8]}", url, shards)
+    env = {**os.environ, "REDIS_URL": url, "ORCHESTRATOR_KEY_PREFIX": keys.prefix,
+           "ORCHESTRATOR_QUEUE__SHARDS": str(shards)}
     names = [f"bench-{i}" for i in range(workers)]
     procs = [subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "worker", "--app", "bench.queue:make_noop_runner",
@@ -264,6 +272,33 @@ def _recovery_rows(before: str | None, jobs: int, parked: float, cap: float) -> 
     return [row], details
 
 
+# -- cluster ------------------------------------------------------------------
+
+
+def _cluster_rows(single_url: str, jobs: int, concurrency: int, shards: int) -> tuple[list[Any], dict[str, Any]]:
+    import tempfile
+
+    from bench._common import Row
+    from tests.redis_cluster import LocalCluster
+
+    rows: list[Row] = []
+    details: dict[str, Any] = {"jobs": jobs, "concurrency": concurrency, "shards": shards, "runs": {}}
+    with tempfile.TemporaryDirectory() as directory:
+        cluster = LocalCluster.start(Path(directory))
+        try:
+            for workers in (1, 2, 4):
+                single = _ours(single_url, workers, jobs, concurrency)
+                clustered = _ours(cluster.url, workers, jobs, concurrency, shards)
+                details["runs"][f"{workers}_workers"] = {"single": single, "cluster": clustered}
+                rate_single, rate_cluster = (r["jobs"] / r["seconds"] for r in (single, clustered))
+                rows.append(Row(bench="queue", metric=f"cluster: no-op jobs/s, {workers} worker(s)", ours=rate_cluster,
+                                unit="jobs/s", baseline=rate_single, baseline_name="one Redis",
+                                target="measured (one machine)", ok=True))
+        finally:
+            cluster.stop()
+    return rows, details
+
+
 # -- report -------------------------------------------------------------------
 
 
@@ -276,7 +311,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--before", help="git revision whose worker also runs the recovery scenario")
     parser.add_argument("--parked", type=float, default=5.0, help="seconds Redis stays at maxmemory")
     parser.add_argument("--cap", type=float, default=120.0, help="longest wait for the recovery drain, seconds")
+    parser.add_argument("--cluster", action="store_true", help="ours on one Redis beside ours on a local cluster")
+    parser.add_argument("--shards", type=int, default=6, help="queue shards on the cluster")
     args = parser.parse_args(argv)
+    if args.cluster:
+        from bench._common import quiet_logging, report
+
+        quiet_logging()
+        cluster_rows, cluster_details = _cluster_rows(args.redis, args.jobs, args.concurrency, args.shards)
+        report("queue_cluster", cluster_rows, cluster_details)
+        return
     if args.only == "recovery":
         from bench._common import quiet_logging, report
 

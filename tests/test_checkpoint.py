@@ -25,10 +25,21 @@ from orchestrator.keys import KeySpace
 from orchestrator.plan import Plan
 from orchestrator.settings import Settings
 from orchestrator.store.checkpoint import RedisCheckpointer
+from tests.conftest import parametrize_topology
 from tests.engine.agents import make_registry
 
 TRICKY_THREAD = "tenant:a:{thread}*?[x]%3A"
 """A thread id with ':', hash-tag braces, glob characters and an escape-like sequence."""
+
+
+_SINGLE_REDIS_ONLY = {"test_rejects_a_client_that_decodes_responses"}
+"""Tests that build a plain client from ``redis_url`` themselves."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test on one Redis and on the local Redis Cluster."""
+    if metafunc.function.__name__ not in _SINGLE_REDIS_ONLY:
+        parametrize_topology(metafunc)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ worker side (:mod:`orchestrator.queue.leases`) of :class:`~orchestrator.queue.Jo
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -19,11 +20,11 @@ from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError, WatchError
 
-from orchestrator.errors import StoreError
+from orchestrator.errors import ConfigError, StoreError
 from orchestrator.keys import KeySpace
 from orchestrator.queue import _legacy, scripts
 from orchestrator.queue.jobs import Delivery, Job, unknown
-from orchestrator.redis.connection import describe, redis_errors, text
+from orchestrator.redis.connection import describe, is_cluster, redis_errors, text
 from orchestrator.redis.signals import Signals
 from orchestrator.settings import QueueSettings
 from orchestrator.store import RedisStore, Store
@@ -45,6 +46,8 @@ class Item:
     job_id: str
     keys: builtins.list[str]
     args: builtins.list[Any]
+    shard: int = 0
+    """The queue shard of the job: a script call takes the items of one shard (one slot)."""
 
 
 class RedisQueueBase:
@@ -66,6 +69,10 @@ class RedisQueueBase:
         store: Store | None = None,
         owns_client: bool = False,
     ) -> None:
+        if is_cluster(client) and not keys.sharded:
+            raise ConfigError("the job queue on Redis Cluster needs the sharded key layout: "
+                              "KeySpace(prefix, cluster=True), or Settings.keyspace with a redis+cluster:// URL",
+                              key="redis_url")
         self.client = client
         self.keys = keys
         self.settings = settings or QueueSettings()
@@ -75,6 +82,8 @@ class RedisQueueBase:
         )
         self._owns_client = owns_client
         self._group_ready = False
+        self._group_lock = asyncio.Lock()
+        """One caller creates the groups (a cluster client's pools fail, not wait, when full)."""
         self._submit = client.register_script(scripts.SUBMIT)
         self._start = client.register_script(scripts.START)
         self._finish = client.register_script(scripts.FINISH)
@@ -91,39 +100,71 @@ class RedisQueueBase:
     async def _ensure_group(self) -> None:
         if self._group_ready:
             return
+        async with self._group_lock:
+            if not self._group_ready:
+                await self._create_groups()
+
+    async def _create_groups(self) -> None:
         with redis_errors(self.client):
-            try:
-                await self.client.xgroup_create(
-                    self.keys.jobs_stream, self.keys.jobs_group, id="0", mkstream=True
-                )
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+            for shard in range(self.keys.shards):
+                try:
+                    await self._create_group(self.keys.shard_stream(shard))
+                except ResponseError as exc:
+                    if "BUSYGROUP" not in str(exc):
+                        raise
         self._group_ready = True
 
+    async def _create_group(self, stream: str) -> None:
+        if not is_cluster(self.client):
+            await self.client.xgroup_create(stream, self.keys.jobs_group, id="0", mkstream=True)
+            return
+        # sent to the stream's node by name: redis-py's cluster client sometimes finds no key
+        # in XGROUP CREATE on a fresh cluster ("No way to dispatch this command")
+        cluster: Any = self.client
+        await cluster.initialize()
+        await cluster.execute_command("XGROUP", "CREATE", stream, self.keys.jobs_group, "0", "MKSTREAM",
+                                      target_nodes=cluster.get_node_from_key(stream))
+
     def _ack(self, pipe: Pipeline, delivery: Delivery) -> None:
-        pipe.xack(self.keys.jobs_stream, self.keys.jobs_group, delivery.message_id)
-        pipe.xdel(self.keys.jobs_stream, delivery.message_id)
+        stream = self.keys.shard_stream(delivery.shard)
+        pipe.xack(stream, self.keys.jobs_group, delivery.message_id)
+        pipe.xdel(stream, delivery.message_id)
+
+    def _item(self, job_id: str, keys: builtins.list[str], args: builtins.list[Any]) -> Item:
+        """A job's part of a batched script, on the job's shard."""
+        return Item(job_id, keys, args, self.keys.shard_of(job_id))
 
     async def _emit_end(self, job: Job, reason: str, *, status: str) -> None:
         """Close the job's event stream, so followers of a run that never ran stop waiting."""
         data = {"status": status, "error": reason}
         await self.store.emit(Event(type="run.failed", run_id=job.run_id, data=data))
 
-    async def _batch(self, script: AsyncScript, keys: builtins.list[str], args: builtins.list[Any],
-                     items: Sequence[Item], *, relayout: bool = True) -> builtins.list[Any]:
-        """Run a batched script (the shared ``keys`` and ``args``, then each item's) on ``items``,
-        ``BATCH`` at a time: one reply per item. With ``relayout`` (START, FINISH), records in
-        an older layout are rewritten and their items run again (:mod:`orchestrator.queue._legacy`)."""
+    async def _batch(self, script: AsyncScript, keys: Callable[[int], builtins.list[str]],
+                     args: builtins.list[Any], items: Sequence[Item], *, relayout: bool = True) -> builtins.list[Any]:
+        """Run a batched script (the shared ``keys(shard)`` and ``args``, then each item's) on
+        ``items``, one call per shard and ``BATCH`` items: one reply per item, in order. With
+        ``relayout`` (START, FINISH), records in an older layout are rewritten and their items
+        run again (:mod:`orchestrator.queue._legacy`)."""
 
-        async def run(chosen: Sequence[Item]) -> builtins.list[Any]:
-            return builtins.list(await script([*keys, *(k for item in chosen for k in item.keys)],
+        async def one_call(chosen: Sequence[Item]) -> builtins.list[Any]:
+            shared = keys(chosen[0].shard)
+            return builtins.list(await script([*shared, *(k for item in chosen for k in item.keys)],
                                               [*args, *(a for item in chosen for a in item.args)]))
 
-        replies: builtins.list[Any] = []
+        async def run(chosen: Sequence[Item]) -> builtins.list[Any]:
+            by_shard: dict[int, builtins.list[int]] = {}
+            for n, item in enumerate(chosen):
+                by_shard.setdefault(item.shard, []).append(n)
+            replies: builtins.list[Any] = [None] * len(chosen)
+            for positions in by_shard.values():
+                for start in range(0, len(positions), BATCH):
+                    part = positions[start:start + BATCH]
+                    for n, reply in zip(part, await one_call([chosen[n] for n in part]), strict=True):
+                        replies[n] = reply
+            return replies
+
         with redis_errors(self.client):
-            for start in range(0, len(items), BATCH):
-                replies += await run(items[start:start + BATCH])
+            replies = await run(items)
             if not relayout:
                 return replies
             redo = []
@@ -149,11 +190,22 @@ class RedisQueueBase:
         the dead-letter stream with ``reason`` and announce it; the record is left as it is."""
         log.error("job.poisoned", job_id=item.job_id, reason=reason)
         async with self.client.pipeline(transaction=True) as pipe:
-            self._ack(pipe, Delivery(text(item.args[1]), item.job_id))
-            pipe.xadd(self.keys.jobs_dead, {"job": item.job_id, "error": reason, "attempts": "0"},
+            self._ack(pipe, Delivery(text(item.args[1]), item.job_id, item.shard))
+            pipe.xadd(self.keys.shard_dead(item.shard), {"job": item.job_id, "error": reason, "attempts": "0"},
                       maxlen=self.settings.dead_letters_maxlen)
-            pipe.publish(self.keys.jobs_done, item.job_id)
+            announced = self._announce(pipe, item.job_id)
             await pipe.execute()
+        if not announced:
+            await self.client.publish(self.keys.jobs_done, item.job_id)
+
+    def _announce(self, pipe: Pipeline, job_id: str) -> bool:
+        """Announce ``job_id``'s final status on ``jobs_done`` in ``pipe``'s MULTI; False on a
+        cluster, whose transactions cannot hold PUBLISH (no slot): the caller publishes right
+        after (pub/sub is at most once anyway; waiters also poll)."""
+        if is_cluster(self.client):
+            return False
+        pipe.publish(self.keys.jobs_done, job_id)
+        return True
 
     async def _update(
         self,
@@ -194,15 +246,16 @@ class RedisQueueBase:
         raise StoreError(f"job {job_id}: record kept changing; gave up after {WATCH_RETRIES} tries")
 
 
-def deliveries(entries: Any) -> builtins.list[Delivery]:
-    """The :class:`Delivery` of each stream entry (``[(id, {"job": id})]``) still holding a job."""
+def deliveries(entries: Any, shard: int = 0) -> builtins.list[Delivery]:
+    """The :class:`Delivery` of each stream entry (``[(id, {"job": id})]``) of ``shard``'s stream
+    still holding a job."""
     found = []
     for message_id, fields in entries or []:
         if not fields:  # deleted while pending
             continue
         job_id = fields.get(b"job", fields.get("job"))
         if job_id is not None:
-            found.append(Delivery(text(message_id), text(job_id)))
+            found.append(Delivery(text(message_id), text(job_id), shard))
     return found
 
 

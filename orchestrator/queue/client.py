@@ -12,6 +12,14 @@ Key layout (names from :class:`~orchestrator.keys.KeySpace`)::
     <prefix>:jobs:done                pub/sub channel: ids of jobs that reached a final status
                                       (space-separated, one message per script call)
 
+In the sharded layout (``queue.shards`` > 1, or Redis Cluster) each shard ``N`` has its own
+``jobs:stream``, ``jobs:dead`` and ``jobs:index`` under the hash tag ``{<prefix>:sN}``, and a
+job id ends in ``.sN``: the job's record, cancel flag, run record, events and checkpoints share
+its shard's slot (:mod:`orchestrator.keys`). A job without an idempotency key goes to the next
+shard in turn; one with a key to the shard its key hashes to (where the key is stored). Every
+guarantee below holds *per shard*: a job's transitions are atomic within its shard; ``list``
+and ``dead_letters`` merge the shards (newest first, not one atomic view).
+
 A job's run id is its job id, so a rerun after a worker crash resumes the same run from its
 last checkpoint. Every change of a job record is atomic, and a transition that ends a delivery
 also acknowledges (XACK) and deletes (XDEL) its stream entry in the same step: a job record
@@ -44,7 +52,7 @@ from orchestrator.queue.backend import JobHandle
 from orchestrator.queue.jobs import Job, JobStatus, new_job, parse_record, run_outcome, unknown
 from orchestrator.queue.leases import WorkerLeases
 from orchestrator.redis.batching import Coalescer
-from orchestrator.redis.connection import connect, connect_settings, redis_errors, text
+from orchestrator.redis.connection import connect, connect_settings, mget, redis_errors, text
 from orchestrator.settings import QueueSettings
 from orchestrator.store import Store
 from orchestrator.types import Event, RunResult, Sensitivity
@@ -70,6 +78,7 @@ class JobQueue(WorkerLeases):
         super().__init__(client, keys, settings, store=store, owns_client=owns_client)
         self._submits: Coalescer[Item, Any] = Coalescer(self._submit_many, max_batch=BATCH)
         self._reads: Coalescer[str, tuple[Any, Any]] = Coalescer(self._read_many, max_batch=PAGE // 2)
+        self._next_shard = 0
 
     @classmethod
     def from_url(cls, url: str, keys: KeySpace, settings: QueueSettings | None = None) -> JobQueue:
@@ -117,13 +126,17 @@ class JobQueue(WorkerLeases):
         reused with a different target, inputs or sensitivity it raises :class:`IdempotencyConflict`.
         Jobs submitted in the same event-loop turn are queued with one script call.
         """
-        job_id = uuid.uuid4().hex
+        if idempotency_key is not None:
+            shard = self.keys.shard_for(idempotency_key)
+        else:
+            shard, self._next_shard = self._next_shard, (self._next_shard + 1) % self.keys.shards
+        job_id = self.keys.new_job_id(uuid.uuid4().hex, shard)
         job = new_job(job_id, target, inputs, sensitivity=sensitivity, idempotency_key=idempotency_key)
         fingerprint = job.fingerprint() if idempotency_key is not None else ""
         dedupe_key = self.keys.job_idempotency(idempotency_key) if idempotency_key is not None else ""
         dedupe_value = f"{job_id} {fingerprint}" if dedupe_key else ""
-        item = Item(job_id, [self.keys.job(job_id), dedupe_key or self.keys.job(job_id)],
-                     [job_id, job.model_dump_json(), repr(job.created_at), dedupe_value])
+        item = self._item(job_id, [self.keys.job(job_id), dedupe_key or self.keys.job(job_id)],
+                          [job_id, job.model_dump_json(), repr(job.created_at), dedupe_value])
         await self._ensure_group()
         reply = text(await self._submits(item))
         if reply == job_id:
@@ -179,7 +192,7 @@ class JobQueue(WorkerLeases):
             for start in range(0, len(ids), PAGE):
                 page = ids[start:start + PAGE]
                 with redis_errors(self.client):
-                    raws = await self.client.mget([self.keys.job(job_id) for job_id in page])
+                    raws = await mget(self.client, [self.keys.job(job_id) for job_id in page])
                 for job_id, raw in zip(page, raws, strict=True):
                     if raw is None:
                         raise unknown(job_id)
@@ -213,11 +226,17 @@ class JobQueue(WorkerLeases):
                 "status": "cancelled", "error": "cancelled before it started", "finished_at": time.time(),
             })
 
+        announced = False
+
         def announce(pipe: Pipeline, _job: Job) -> None:
-            pipe.publish(self.keys.jobs_done, job_id)
+            nonlocal announced
+            announced = self._announce(pipe, job_id)
 
         updated, changed = await self._update(job_id, cancel_queued, announce)
         assert updated is not None
+        if changed and not announced:
+            with redis_errors(self.client):
+                await self.client.publish(self.keys.jobs_done, job_id)
         if changed:
             await self._emit_end(updated, "cancelled before it started", status="cancelled")
         log.info("job.cancel_requested", job_id=job_id, status=updated.status)
@@ -229,10 +248,10 @@ class JobQueue(WorkerLeases):
         start, page = 0, max(limit, 100)
         while len(found) < limit:
             with redis_errors(self.client):
-                ids: Any = await self.client.zrevrange(self.keys.jobs_index, start, start + page - 1)
+                ids = await self._newest(start, page)
                 if not ids:
                     break
-                raws = await self.client.mget([self.keys.job(text(i)) for i in ids])
+                raws = await mget(self.client, [self.keys.job(text(i)) for i in ids])
             for job_id, raw in zip(ids, raws, strict=True):
                 try:
                     job = None if raw is None else parse_record(text(job_id), raw)
@@ -256,11 +275,26 @@ class JobQueue(WorkerLeases):
         async for item in self.store.read_events(job.run_id, after=after, follow=follow, timeout=timeout):
             yield item
 
+    async def _newest(self, start: int, count: int) -> builtins.list[Any]:
+        """Job ids ``start`` to ``start + count`` of the index, newest first (merged over the shards)."""
+        if self.keys.shards == 1:
+            return builtins.list(await self.client.zrevrange(self.keys.jobs_index, start, start + count - 1))
+        scored: builtins.list[tuple[Any, float]] = []
+        for shard in range(self.keys.shards):
+            page: Any = await self.client.zrevrange(self.keys.shard_index(shard), 0, start + count - 1, withscores=True)
+            scored += page
+        scored.sort(key=lambda pair: pair[1], reverse=True)
+        return [job_id for job_id, _score in scored[start:start + count]]
+
     async def dead_letters(self, limit: int = 100) -> builtins.list[dict[str, str]]:
-        """The newest dead-lettered jobs: ``{"job", "error", "attempts"}``."""
+        """The newest dead-lettered jobs: ``{"job", "error", "attempts"}`` (merged over the shards)."""
+        entries: builtins.list[tuple[tuple[int, int], Any]] = []
         with redis_errors(self.client):
-            entries: Any = await self.client.xrevrange(self.keys.jobs_dead, count=limit)
-        return [{text(k): text(v) for k, v in fields.items()} for _id, fields in entries]
+            for shard in range(self.keys.shards):
+                found: Any = await self.client.xrevrange(self.keys.shard_dead(shard), count=limit)
+                entries += [(_entry_order(entry_id), fields) for entry_id, fields in found]
+        entries.sort(key=lambda entry: entry[0], reverse=True)
+        return [{text(k): text(v) for k, v in fields.items()} for _order, fields in entries[:limit]]
 
 
     async def _read_many(self, job_ids: builtins.list[str]) -> builtins.list[tuple[Any, Any]]:
@@ -269,12 +303,15 @@ class JobQueue(WorkerLeases):
         assert store is not None
         keys = [key for job_id in job_ids for key in (self.keys.job(job_id), store.keys.run(job_id))]
         with redis_errors(self.client):
-            raws = await self.client.mget(keys)
+            raws = await mget(self.client, keys)
         return builtins.list(zip(raws[::2], raws[1::2], strict=True))
 
     async def _submit_many(self, items: builtins.list[Item]) -> builtins.list[Any]:
         ttl = self.settings.result_ttl
-        keys = [self.keys.jobs_stream, self.keys.jobs_index]
+
+        def keys(shard: int) -> builtins.list[str]:
+            return [self.keys.shard_stream(shard), self.keys.shard_index(shard)]
+
         return await self._batch(self._submit, keys, [ttl, repr(time.time() - ttl)], items, relayout=False)
 
 
@@ -308,6 +345,12 @@ class JobQueue(WorkerLeases):
         if job.run_id != job_id:
             return job, await store.get_run(job.run_id)
         return job, None if raw_run is None else RunResult.model_validate_json(raw_run)
+
+
+def _entry_order(entry_id: Any) -> tuple[int, int]:
+    """A stream entry id (``<ms>-<seq>``) as a sortable pair."""
+    ms, _, seq = text(entry_id).partition("-")
+    return int(ms), int(seq or 0)
 
 
 __all__ = ["JobQueue"]

@@ -109,6 +109,8 @@ class Delivery:
 
     message_id: str
     job_id: str
+    shard: int = 0
+    """The queue shard whose stream holds the entry (message ids are unique per stream only)."""
 
 
 @runtime_checkable

@@ -7,6 +7,12 @@ scripts (:mod:`orchestrator.queue.scripts`) that take a batch: a worker starts t
 stream read with one call and finishes the jobs that end in the same event-loop turn with one
 call. Retry and release are WATCH/MULTI transactions. :class:`~orchestrator.queue.Worker`
 drives these; they are public so other workers (or tests) can drive them too.
+
+With several queue shards, a worker reads and reclaims from every shard's stream, starting
+with a different shard each call and asking each for its share of the free slots first, so no
+shard starves while another has work; it blocks on one shard at a time (``block_ms`` split over
+the shards) only when every shard is empty. Leases are per shard: a delivery carries its shard,
+and touching or handing back entries names the shard (message ids are unique per stream).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from orchestrator.queue import scripts
 from orchestrator.queue._redis import BATCH, Item, RedisQueueBase, as_json, deliveries
 from orchestrator.queue.jobs import Delivery, Job, JobStatus, unknown
 from orchestrator.redis.batching import Coalescer
-from orchestrator.redis.connection import redis_errors, text
+from orchestrator.redis.connection import mget, redis_errors, text
 from orchestrator.settings import QueueSettings
 from orchestrator.store import Store
 from orchestrator.types import RunResult
@@ -43,36 +49,72 @@ class WorkerLeases(RedisQueueBase):
         super().__init__(client, keys, settings, store=store, owns_client=owns_client)
         self._finishes: Coalescer[Item, builtins.list[Any]] = Coalescer(self._finish_many, max_batch=BATCH)
         self._touch = client.register_script(scripts.TOUCH)
+        self._rotation = 0
 
     async def aclose(self) -> None:
         await self._finishes.aclose()
         await super().aclose()
 
-    async def worker_read(self, consumer: str, count: int, block_ms: int) -> builtins.list[Delivery]:
-        """New deliveries for ``consumer`` (XREADGROUP, blocking up to ``block_ms``)."""
-        await self._ensure_group()
+    def _shards_in_turn(self) -> builtins.list[int]:
+        """Every shard, starting with the next one in turn (so each gets to go first)."""
+        shards = self.keys.shards
+        first, self._rotation = self._rotation, (self._rotation + 1) % shards
+        return [(first + n) % shards for n in range(shards)]
+
+    async def _read_shard(self, shard: int, consumer: str, count: int, block_ms: int | None) -> builtins.list[Delivery]:
         with redis_errors(self.client):
             reply: Any = await self.client.xreadgroup(
-                self.keys.jobs_group, consumer, {self.keys.jobs_stream: ">"}, count=count, block=block_ms
+                self.keys.jobs_group, consumer, {self.keys.shard_stream(shard): ">"}, count=count, block=block_ms
             )
-        return [d for _stream, entries in reply or [] for d in deliveries(entries)]
+        return [d for _stream, entries in reply or [] for d in deliveries(entries, shard)]
+
+    async def worker_read(self, consumer: str, count: int, block_ms: int) -> builtins.list[Delivery]:
+        """New deliveries for ``consumer`` (XREADGROUP, blocking up to ``block_ms``), from every
+        shard fairly (see the module docstring)."""
+        await self._ensure_group()
+        shards = self._shards_in_turn()
+        if len(shards) == 1:
+            return await self._read_shard(shards[0], consumer, count, block_ms)
+        share = -(-count // len(shards))
+        found: builtins.list[Delivery] = []
+        full: builtins.list[int] = []
+        for shard in shards:
+            if len(found) >= count:
+                break
+            got = await self._read_shard(shard, consumer, min(share, count - len(found)), None)
+            found += got
+            if len(got) == share:
+                full.append(shard)
+        for shard in full:  # slots left over by shards with less than their share
+            if len(found) >= count:
+                break
+            found += await self._read_shard(shard, consumer, count - len(found), None)
+        if not found:
+            found = await self._read_shard(shards[0], consumer, count, max(1, block_ms // len(shards)))
+        return found
 
     async def worker_reclaim(self, consumer: str, count: int) -> builtins.list[Delivery]:
-        """Deliveries idle longer than the visibility timeout, taken over (XAUTOCLAIM)."""
+        """Deliveries idle longer than the visibility timeout, taken over (XAUTOCLAIM), from
+        every shard (starting with the next one in turn)."""
         await self._ensure_group()
         min_idle = int(self.settings.visibility_timeout * 1000)
+        taken: builtins.list[Delivery] = []
         with redis_errors(self.client):
-            reply: Any = await self.client.xautoclaim(
-                self.keys.jobs_stream, self.keys.jobs_group, consumer, min_idle, "0-0", count=count
-            )
-        taken = deliveries(reply[1])
+            for shard in self._shards_in_turn():
+                if len(taken) >= count:
+                    break
+                reply: Any = await self.client.xautoclaim(
+                    self.keys.shard_stream(shard), self.keys.jobs_group, consumer, min_idle, "0-0",
+                    count=count - len(taken)
+                )
+                taken += deliveries(reply[1], shard)
         if taken:
             log.warning("jobs.reclaimed", worker=consumer, jobs=[d.job_id for d in taken])
         return taken
 
-    async def worker_touch(self, consumer: str, message_ids: builtins.list[str]) -> set[str]:
-        """Renew ``consumer``'s leases: reset the idle time of its in-flight deliveries, so nobody
-        reclaims them. Returns the message ids it no longer holds (its leases are lost).
+    async def worker_touch(self, consumer: str, message_ids: builtins.list[str], *, shard: int = 0) -> set[str]:
+        """Renew ``consumer``'s leases on ``shard``: reset the idle time of its in-flight deliveries,
+        so nobody reclaims them. Returns the message ids it no longer holds (its leases are lost).
 
         Only entries still pending for ``consumer`` are touched, checked in the same script: one
         that another worker took over (after this one stalled) stays with that worker.
@@ -80,17 +122,19 @@ class WorkerLeases(RedisQueueBase):
         if not message_ids:
             return set()
         with redis_errors(self.client):
-            lost: Any = await self._touch([self.keys.jobs_stream], [self.keys.jobs_group, consumer, *message_ids])
+            lost: Any = await self._touch([self.keys.shard_stream(shard)],
+                                          [self.keys.jobs_group, consumer, *message_ids])
         return {text(message_id) for message_id in lost}
 
-    async def worker_hand_back(self, consumer: str, message_ids: Sequence[str]) -> None:
-        """Give deliveries up at once (a START that failed, a shutdown): they stay pending, idle as
-        if their lease had expired, so the next reclaim (by any worker) takes them immediately."""
+    async def worker_hand_back(self, consumer: str, message_ids: Sequence[str], *, shard: int = 0) -> None:
+        """Give deliveries of ``shard`` up at once (a START that failed, a shutdown): they stay
+        pending, idle as if their lease had expired, so the next reclaim (by any worker) takes
+        them immediately."""
         if not message_ids:
             return
         idle = int(self.settings.visibility_timeout * 1000) + 1
         with redis_errors(self.client):
-            await self.client.xclaim(self.keys.jobs_stream, self.keys.jobs_group, consumer, 0,
+            await self.client.xclaim(self.keys.shard_stream(shard), self.keys.jobs_group, consumer, 0,
                                      builtins.list(message_ids), idle=idle, justid=True)
         log.info("jobs.handed_back", worker=consumer, entries=len(message_ids))
 
@@ -99,7 +143,7 @@ class WorkerLeases(RedisQueueBase):
         if not job_ids:
             return set()
         with redis_errors(self.client):
-            flags = await self.client.mget([self.keys.job_cancel(j) for j in job_ids])
+            flags = await mget(self.client, [self.keys.job_cancel(j) for j in job_ids])
         return {job_id for job_id, flag in zip(job_ids, flags, strict=True) if flag is not None}
 
     async def worker_start(self, delivery: Delivery, worker: str) -> Job | None:
@@ -117,9 +161,9 @@ class WorkerLeases(RedisQueueBase):
         """
         shared = [self.keys.jobs_group, json.dumps(worker), repr(time.time()), self.settings.max_attempts,
                   self.settings.result_ttl, self.keys.jobs_done, self.settings.dead_letters_maxlen]
-        items = [Item(d.job_id, [self.keys.job(d.job_id), self.keys.job_cancel(d.job_id)], [d.job_id, d.message_id])
-                 for d in deliveries]
-        replies = await self._batch(self._start, [self.keys.jobs_stream, self.keys.jobs_dead], shared, items)
+        items = [Item(d.job_id, [self.keys.job(d.job_id), self.keys.job_cancel(d.job_id)], [d.job_id, d.message_id],
+                      d.shard) for d in deliveries]
+        replies = await self._batch(self._start, self._stream_and_dead, shared, items)
         return [await self._started(d, reply, worker) for d, reply in zip(deliveries, replies, strict=True)]
 
     async def _started(self, delivery: Delivery, reply: builtins.list[Any], worker: str) -> Job | None:
@@ -162,7 +206,7 @@ class WorkerLeases(RedisQueueBase):
         if run is not None and store is None:
             await self.store.save_run(run)
         run_key = store.keys.run(job.run_id) if store is not None else self.keys.run(job.run_id)
-        item = Item(job.id, [self.keys.job(job.id), run_key], [
+        item = self._item(job.id, [self.keys.job(job.id), run_key], [
             job.id, delivery.message_id, job.attempts, status, json.dumps(error), error or "",
             run.model_dump_json() if run is not None and store is not None else "", "1" if dead_letter else ""])
         reply = await self._finishes(item)
@@ -186,7 +230,10 @@ class WorkerLeases(RedisQueueBase):
         run_ttl = "" if store is None or store.run_ttl is None else store.run_ttl
         shared = [self.keys.jobs_group, repr(time.time()), self.settings.result_ttl, self.keys.jobs_done, run_ttl,
                   self.settings.dead_letters_maxlen]
-        return await self._batch(self._finish, [self.keys.jobs_stream, self.keys.jobs_dead], shared, items)
+        return await self._batch(self._finish, self._stream_and_dead, shared, items)
+
+    def _stream_and_dead(self, shard: int) -> builtins.list[str]:
+        return [self.keys.shard_stream(shard), self.keys.shard_dead(shard)]
 
     async def worker_retry(self, job: Job, delivery: Delivery, error: str) -> Job:
         """Queue the job again after a retryable failure (new stream entry, same run id).
@@ -200,7 +247,7 @@ class WorkerLeases(RedisQueueBase):
 
         def after(pipe: Pipeline, _job: Job) -> None:
             self._ack(pipe, delivery)
-            pipe.xadd(self.keys.jobs_stream, {"job": job.id})
+            pipe.xadd(self.keys.shard_stream(delivery.shard), {"job": job.id})
 
         updated, changed = await self._update(job.id, requeue, after)
         if not changed:
@@ -222,7 +269,7 @@ class WorkerLeases(RedisQueueBase):
 
         _updated, changed = await self._update(job.id, release)
         if changed and delivery is not None and job.worker is not None:
-            await self.worker_hand_back(job.worker, [delivery.message_id])
+            await self.worker_hand_back(job.worker, [delivery.message_id], shard=delivery.shard)
         log.warning("job.released" if changed else "job.release_refused", job_id=job.id, reason=reason)
 
     async def worker_heartbeat(self, name: str, info: Mapping[str, Any]) -> None:

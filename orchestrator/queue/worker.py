@@ -116,7 +116,7 @@ class Worker:
         """Jobs whose run has not returned yet: they hold the ``concurrency`` slots (recording an
         outcome does not, so the next jobs start while the last ones are being recorded)."""
         self._slot_freed = asyncio.Event()
-        self._hand_back: list[str] = []
+        self._hand_back: list[Delivery] = []
         """Entries whose START failed, to give up at once (see :meth:`JobQueue.worker_hand_back`)."""
         self._unreported: list[Event] = []
         """``run.lease_lost`` events not written yet (Redis was unreachable): sent when it is back."""
@@ -194,7 +194,7 @@ class Worker:
             jobs = await self.queue.worker_start_many(deliveries, self.name)
         except Exception as exc:  # e.g. Redis at maxmemory, or down: give the entries up, not park them
             self._log.error("jobs.not_started", jobs=[d.job_id for d in deliveries], error=_describe(exc))
-            self._hand_back += [d.message_id for d in deliveries]
+            self._hand_back += deliveries
             with contextlib.suppress(StoreError):
                 await self._give_back()
             return None
@@ -202,9 +202,9 @@ class Worker:
 
     async def _give_back(self) -> None:
         """Hand back the entries of failed STARTs (kept for the next try if Redis refuses)."""
-        if self._hand_back:
-            await self.queue.worker_hand_back(self.name, self._hand_back)
-            self._hand_back.clear()
+        for shard, entries in _by_shard(self._hand_back).items():
+            await self.queue.worker_hand_back(self.name, [d.message_id for d in entries], shard=shard)
+            self._hand_back = [d for d in self._hand_back if d.shard != shard]
 
     async def _drain(self) -> None:
         """Let in-flight jobs finish within the grace period, then hand the rest back."""
@@ -248,9 +248,12 @@ class Worker:
         if not renew:
             return False
         asked = time.monotonic()
-        lost = await self.queue.worker_touch(self.name, [f.delivery.message_id for f in flights])
+        lost: set[tuple[int, str]] = set()
+        for shard, entries in _by_shard([f.delivery for f in flights]).items():
+            lost |= {(shard, m) for m in await self.queue.worker_touch(
+                self.name, [d.message_id for d in entries], shard=shard)}
         for flight in flights:
-            if flight.delivery.message_id in lost:
+            if (flight.delivery.shard, flight.delivery.message_id) in lost:
                 self._lose(flight, "another worker took the job over")
             else:
                 flight.renewed = asked
@@ -409,6 +412,14 @@ def _describe(exc: BaseException) -> str:
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _by_shard(deliveries: list[Delivery]) -> dict[int, list[Delivery]]:
+    """``deliveries`` grouped by queue shard (leases are renewed and handed back per stream)."""
+    grouped: dict[int, list[Delivery]] = {}
+    for delivery in deliveries:
+        grouped.setdefault(delivery.shard, []).append(delivery)
+    return grouped
 
 
 __all__ = ["JobRunner", "Worker"]

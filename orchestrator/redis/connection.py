@@ -6,6 +6,13 @@ every Redis call runs inside :func:`redis_errors`. An unreachable server, or one
 the connection and never answers, surfaces as one clear error naming the URL (never its
 password) within the connect timeout (the whole handshake is bounded by it), instead of a
 hang or a bare ``ConnectionError``.
+
+A ``redis+cluster://host:port`` (or ``rediss+cluster://``) URL gives a Redis Cluster client
+(:class:`redis.asyncio.cluster.RedisCluster`, seeded by that node): it has the same command API,
+so callers hold it as an ``aioredis.Redis``; the few places where the two differ (connection
+options, pipelines' queued commands, pub/sub) ask :func:`is_cluster`, :func:`connection_options`
+and :func:`queued_commands`. On a cluster every script and transaction must touch one slot:
+the key layout (:class:`~orchestrator.keys.KeySpace` with ``cluster=True``) sees to that.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -23,10 +31,16 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator.errors import ConfigError, StoreError
+from orchestrator.keys import CLUSTER_SCHEMES, is_cluster_url
 from orchestrator.settings.sections import RedisSettings
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
+
+
+def is_cluster(client: Any) -> bool:
+    """Is ``client`` a Redis Cluster client?"""
+    return isinstance(client, RedisCluster)
 
 
 def connect(url: str, options: RedisSettings | None = None) -> aioredis.Redis:
@@ -39,6 +53,8 @@ def connect(url: str, options: RedisSettings | None = None) -> aioredis.Redis:
     ``socket_timeout``) instead of failing.
     """
     opts = options or RedisSettings()
+    if is_cluster_url(url):
+        return _connect_cluster(url, opts)
 
     async def handshake(connection: Any) -> None:
         """redis-py's own handshake, bounded by the connect timeout (it would wait for the socket timeout)."""
@@ -60,6 +76,50 @@ def connect(url: str, options: RedisSettings | None = None) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)
 
 
+def _connect_cluster(url: str, opts: RedisSettings) -> aioredis.Redis:
+    """A cluster client seeded by the node of ``url``; MOVED/ASK redirections, a failover's
+    refused connections and slot-map refreshes are redis-py's. ``max_connections`` is not
+    applied: a cluster node's pool raises when full instead of making callers wait, so the
+    pools keep redis-py's (unbounded) default."""
+    plain = url.replace("+cluster://", "://", 1)
+    cluster = RedisCluster.from_url(
+        plain,
+        socket_connect_timeout=opts.connect_timeout,
+        socket_timeout=opts.socket_timeout,
+    )
+    # the same command API as aioredis.Redis; the differences are handled where they matter
+    return cast(aioredis.Redis, cluster)
+
+
+def connection_options(client: aioredis.Redis) -> dict[str, Any]:
+    """The options a client's connections are made with (``decode_responses``, ``host`` ...)."""
+    if is_cluster(client):
+        return dict(cast(Any, client).get_connection_kwargs())
+    return dict(client.connection_pool.connection_kwargs)
+
+
+async def mget(client: aioredis.Redis, keys: list[str]) -> list[Any]:
+    """GET many keys in one round trip per server: MGET, or on a cluster one MGET per slot
+    (redis-py's ``mget_nonatomic``); the values in the order of ``keys``."""
+    if not keys:
+        return []
+    if is_cluster(client):
+        return list(await cast(Any, client).mget_nonatomic(keys))
+    return list(await client.mget(keys))
+
+
+def queued_commands(pipe: Any) -> list[tuple[Any, ...]]:
+    """Take the commands queued on a pipeline (plain or cluster), leaving it empty."""
+    if isinstance(pipe, ClusterPipeline):
+        queue = cast(Any, pipe)._execution_strategy._command_queue  # redis-py keeps the queue there
+        commands = [command.args for command in queue]
+    else:
+        queue = pipe.command_stack
+        commands = [args for args, _options in queue]
+    queue.clear()
+    return commands
+
+
 def connect_settings(settings: Settings, purpose: str = "this") -> aioredis.Redis:
     """A client for the deployment's Redis (``redis_url``, ``[redis]`` timeouts).
 
@@ -73,7 +133,12 @@ def connect_settings(settings: Settings, purpose: str = "this") -> aioredis.Redi
 
 
 def describe(client: aioredis.Redis) -> str:
-    """``redis://host:port/db`` of a client, without credentials."""
+    """``redis://host:port/db`` of a client (``redis+cluster://host:port`` of a cluster's first
+    seed), without credentials."""
+    if is_cluster(client):
+        seeds = cast(Any, client).nodes_manager.startup_nodes
+        seed = next(iter(seeds.values())) if seeds else None
+        return "redis+cluster://" + (f"{seed.host}:{seed.port}" if seed else "?")
     kwargs = client.connection_pool.connection_kwargs
     if "path" in kwargs:
         return f"unix://{kwargs['path']}"
@@ -96,4 +161,16 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-__all__ = ["connect", "connect_settings", "describe", "redis_errors", "text"]
+__all__ = [
+    "CLUSTER_SCHEMES",
+    "connect",
+    "connect_settings",
+    "connection_options",
+    "describe",
+    "is_cluster",
+    "is_cluster_url",
+    "mget",
+    "queued_commands",
+    "redis_errors",
+    "text",
+]

@@ -25,7 +25,7 @@ import structlog
 from redis.asyncio.client import Pipeline
 
 from orchestrator.errors import LeaseLost
-from orchestrator.redis.connection import describe, redis_errors
+from orchestrator.redis.connection import describe, queued_commands, redis_errors
 
 log = structlog.get_logger(__name__)
 
@@ -97,8 +97,7 @@ async def execute(client: aioredis.Redis, pipe: Pipeline, what: str) -> None:
         with redis_errors(client):
             await pipe.execute()
         return
-    commands = [args for args, _options in pipe.command_stack]
-    pipe.command_stack.clear()
+    commands = queued_commands(pipe)
     words: list[Any] = [fence.token, len(commands)]
     for args in commands:
         words += [len(args), *args]

@@ -186,7 +186,8 @@ class Settings(BaseSettings):
 
     @property
     def keyspace(self) -> KeySpace:
-        return KeySpace(self.key_prefix)
+        """Keys under ``key_prefix``, in the layout ``redis_url`` and ``queue.shards`` need."""
+        return KeySpace.for_url(self.key_prefix, self.redis_url, self.queue.shards)
 
     def model_spec(self, name_or_ref: str) -> ModelSpec:
         """The model named ``name_or_ref``, or an unconfigured model for a raw reference."""

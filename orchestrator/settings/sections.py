@@ -86,6 +86,9 @@ class QueueSettings(_Section):
     """On SIGTERM, seconds in-flight jobs may finish before they are handed back."""
     poll_interval: float = Field(default=0.5, gt=0)
     """Seconds between a worker's checks for cancel flags (and the longest a stream read blocks)."""
+    shards: int = Field(default=1, ge=1, le=1024)
+    """Streams the queue is spread over (one hash slot each): 1 on a single Redis; on Redis
+    Cluster, a few per master so the load spreads. Every client and worker must agree."""
 
 
 class RedisSettings(_Section):

@@ -17,6 +17,10 @@ tag it keeps a thread in one slot)::
         c:<ns>:<checkpoint id>
         w:<ns>:<checkpoint id>:<task id>:<idx>
 
+In the sharded layout (Redis Cluster, :mod:`orchestrator.keys`) a queued job's thread (its id
+names its queue shard) is ``<prefix>:checkpoint:{<prefix>:sN}:<t>:data|index`` instead, so its
+checkpoints share the slot of the job record that fences their writes.
+
 Every part of a field is percent-escaped (:func:`~orchestrator.keys.escape_part`), so no part
 contains ``:`` and ids or namespaces such as ``"child:1"`` stay unambiguous. A lexicographic
 range of the index selects one namespace's checkpoints (``[c:<ns>: .. (c:<ns>;``) or one
@@ -73,7 +77,7 @@ from redis.typing import EncodableT, FieldT
 from orchestrator.errors import ConfigError
 from orchestrator.keys import KeySpace, escape_part, unescape_part
 from orchestrator.redis import fencing
-from orchestrator.redis.connection import connect, redis_errors
+from orchestrator.redis.connection import connect, connection_options, redis_errors
 
 __all__ = ["RedisCheckpointer"]
 
@@ -119,7 +123,7 @@ class RedisCheckpointer(BaseCheckpointSaver[str]):
         serde: SerializerProtocol | None = None,
     ) -> None:
         super().__init__(serde=serde)
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
+        if connection_options(client).get("decode_responses"):
             raise ConfigError(
                 "RedisCheckpointer needs a client with decode_responses=False",
                 key="decode_responses",

@@ -6,6 +6,10 @@ Key layout (names from :class:`~orchestrator.keys.KeySpace`)::
     <prefix>:run:<id>:events       stream  {"e": Event JSON}  (MAXLEN ~ events_maxlen, TTL events_ttl)
     <prefix>:thread:<id>:messages  list    ChatMessage JSON   (LTRIM max_messages, TTL run_ttl)
 
+In the sharded layout (Redis Cluster) each key carries its id's hash tag after the kind
+(``<prefix>:run:{<prefix>:sN}:<id>`` for a queued job's run, ``<prefix>:run:{<id>}:<id>`` else;
+see :mod:`orchestrator.keys`), so a run's keys and its job's record share one slot.
+
 Event cursors are stream ids; ``follow`` blocks in ``XREAD BLOCK`` one second at a time,
 well under the client's socket timeout.
 """

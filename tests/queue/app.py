@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from orchestrator.errors import UnknownNameError
 from orchestrator.events import EventSink
 from orchestrator.keys import KeySpace
+from orchestrator.redis.connection import connect
 from orchestrator.types import Event, RunResult, Sensitivity, StepResult
 
 
@@ -90,4 +91,4 @@ class StepRunner:
 
 def make_runner(settings: Any) -> StepRunner:
     """The ``--app`` factory: a StepRunner on the worker's Redis and key prefix."""
-    return StepRunner(aioredis.Redis.from_url(settings.redis_url), settings.keyspace, owns_client=True)
+    return StepRunner(connect(settings.redis_url), settings.keyspace, owns_client=True)

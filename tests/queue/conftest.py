@@ -73,6 +73,7 @@ def cli_env(keyspace: KeySpace, redis_url: str) -> dict[str, str]:
         "ORCHESTRATOR_KEY_PREFIX": keyspace.prefix,
         "ORCHESTRATOR_QUEUE__VISIBILITY_TIMEOUT": "2",
         "ORCHESTRATOR_QUEUE__MAX_ATTEMPTS": "3",
+        "ORCHESTRATOR_QUEUE__SHARDS": str(keyspace.shards),
     }
 
 

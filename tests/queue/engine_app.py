@@ -28,6 +28,7 @@ from orchestrator.keys import KeySpace
 from orchestrator.models import FunctionModel
 from orchestrator.models.base import Capabilities, Message, user
 from orchestrator.models.scripted import ModelCall
+from orchestrator.redis.connection import connect
 from orchestrator.settings import Settings
 from orchestrator.specialist import Specialist, SpecialistConfig, Tool
 from orchestrator.workflow import Input, Workflow
@@ -118,7 +119,7 @@ class CountingOrchestrator(Orchestrator):
 
     def __init__(self, settings: Settings) -> None:
         assert settings.redis_url, "the counting engine needs Redis"
-        self.counter_client = aioredis.Redis.from_url(settings.redis_url)
+        self.counter_client = connect(settings.redis_url)
         registry = Registry()
         registry.add(Count(self.counter_client, settings.keyspace))
         registry.add(Relay(SpecialistConfig(cascade=["counter"])))

@@ -30,7 +30,7 @@ def _registry() -> Registry:
 def _settings(redis_url: str | None, keyspace: KeySpace) -> Settings:
     return Settings(redis_url=redis_url, key_prefix=keyspace.prefix,
                     queue={"visibility_timeout": 2.0, "poll_interval": 0.05, "result_ttl": 600, "events_ttl": 600,
-                           "checkpoint_ttl": 600})
+                           "checkpoint_ttl": 600, "shards": keyspace.shards})
 
 
 @pytest.fixture

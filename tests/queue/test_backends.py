@@ -16,7 +16,18 @@ from orchestrator.engine.app import Orchestrator
 from orchestrator.errors import IdempotencyConflict, InputError, JobError
 from orchestrator.keys import KeySpace
 from orchestrator.queue import Job, JobBackend, JobHandle, JobQueue, MemoryJobs, Worker
+from tests.conftest import SHARDED, TOPOLOGIES, parametrize_topology
 from tests.queue.test_api import _registry, _settings
+
+_FIFO = {"test_cancel_a_queued_and_a_running_job"}
+"""Tests relying on jobs starting in the order they were submitted: true within a queue shard
+only, so they run on one shard (a single Redis, or the cluster with one shard)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The contract on one Redis and on the local Redis Cluster (one queue shard, and three)."""
+    fifo = metafunc.function.__name__ in _FIFO
+    parametrize_topology(metafunc, TOPOLOGIES if fifo else (*TOPOLOGIES, SHARDED))
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -14,10 +14,13 @@ import asyncio
 import signal
 import time
 
+import pytest
 import redis.asyncio as aioredis
 
 from orchestrator.keys import KeySpace
 from orchestrator.queue import JobQueue
+from orchestrator.redis.connection import mget
+from tests.conftest import SHARDED, parametrize_topology
 from tests.queue.conftest import Spawn
 from tests.queue.engine_app import MODEL_STEPS, STEPS, calls_key, done_key
 
@@ -26,8 +29,13 @@ CHECKPOINT_MARGIN = 0.25
 """A step that finished this long before the kill has surely been checkpointed."""
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """On one Redis and on the local Redis Cluster with three queue shards (checkpoints fenced there)."""
+    parametrize_topology(metafunc, ("single", SHARDED))
+
+
 async def _calls(client: aioredis.Redis, keys: KeySpace, run_id: str) -> dict[str, int]:
-    values = await client.mget([calls_key(keys, run_id, s) for s in STEPS])
+    values = await mget(client, [calls_key(keys, run_id, s) for s in STEPS])
     return {s: int(v or 0) for s, v in zip(STEPS, values, strict=True)}
 
 

@@ -22,6 +22,13 @@ from orchestrator.redis import fencing
 from orchestrator.redis.connection import describe
 from orchestrator.store.checkpoint import RedisCheckpointer
 from orchestrator.types import Event, RunResult
+from tests.conftest import SHARDED, TOPOLOGIES, parametrize_topology
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """On one Redis and on the local Redis Cluster (one queue shard, and three): on the cluster a
+    fenced write is one script on the slot the job record shares with the run's keys."""
+    parametrize_topology(metafunc, (*TOPOLOGIES, SHARDED))
 
 
 async def _taken_over(queue: JobQueue) -> tuple[Job, Delivery, Job, Delivery]:

@@ -9,9 +9,18 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import pytest
+
 from orchestrator.queue import JobQueue
+from tests.conftest import SHARDED, parametrize_topology
 from tests.queue.app import StepRunner
 from tests.queue.conftest import Spawn, WorkerFactory, run_cli
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The crash test on one Redis and on the local Redis Cluster with three queue shards."""
+    if metafunc.function.__name__ == "test_a_killed_worker_loses_nothing_and_repeats_no_completed_step":
+        parametrize_topology(metafunc, ("single", SHARDED))
 
 
 async def _wait_for(check: Callable[[], Coroutine[Any, Any, bool]], within: float, what: str) -> None:

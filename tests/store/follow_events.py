@@ -10,11 +10,12 @@ import asyncio
 import sys
 
 from orchestrator.keys import KeySpace
+from orchestrator.redis.connection import is_cluster_url
 from orchestrator.store import create_store
 
 
 async def main(url: str, prefix: str, run_id: str, follow_for: float) -> None:
-    store = create_store(url, KeySpace(prefix))
+    store = create_store(url, KeySpace(prefix, cluster=is_cluster_url(url)))
     try:
         await store.get_run(run_id)  # connect before announcing readiness
         print("ready", flush=True)
