@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from orchestrator.errors import StoreError
 from orchestrator.keys import KeySpace
-from orchestrator.queue import Worker
+from orchestrator.queue import Job, Worker
 from orchestrator.settings import Settings
 from orchestrator.store.redis import RedisStore
 from orchestrator.types import Event, RunResult
@@ -33,6 +33,15 @@ async def engine(
     await engine.aclose()
 
 
+async def _one_job(engine: CountingOrchestrator, tag: int) -> tuple[Job, list[Event]]:
+    """Run one ``counted`` job on an in-process worker: its record and the ends of its event stream."""
+    queue = engine.queue
+    job_id = await queue.submit("counted", {"tag": tag})
+    async with running(Worker(engine, queue, name="w")):
+        [job] = await queue.wait([job_id], timeout=30)
+    return job, [e for _, e in [item async for item in queue.events(job_id)] if e.terminal]
+
+
 async def test_a_run_end_lost_to_a_blip_is_written_by_the_worker(
     engine: CountingOrchestrator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -46,13 +55,9 @@ async def test_a_run_end_lost_to_a_blip_is_written_by_the_worker(
         await emit(store, event)
 
     monkeypatch.setattr(RedisStore, "emit", blip_at_the_end)
-    queue = engine.queue
-    job_id = await queue.submit("counted", {"tag": 3})
-    async with running(Worker(engine, queue, name="w")):
-        [job] = await queue.wait([job_id], timeout=30)
+    job, ends = await _one_job(engine, 3)
     assert (job.status, job.attempts) == ("completed", 1)
     assert failed == ["run.finished"]  # the engine's own end was lost
-    ends = [e for _, e in [item async for item in queue.events(job_id)] if e.terminal]
     assert [(e.type, e.data["status"], e.data["answer"]) for e in ends] == [("run.finished", "completed", {"tag": 3})]
 
 
@@ -71,10 +76,6 @@ async def test_a_run_retried_after_its_end_event_ends_its_stream_once(
         await save_run(store, run)
 
     monkeypatch.setattr(RedisStore, "save_run", blip_after_the_end)
-    queue = engine.queue
-    job_id = await queue.submit("counted", {"tag": 4})
-    async with running(Worker(engine, queue, name="w")):
-        [job] = await queue.wait([job_id], timeout=30)
+    job, ends = await _one_job(engine, 4)
     assert (job.status, job.attempts, failed) == ("completed", 2, ["completed"])
-    ends = [e.type for _, e in [item async for item in queue.events(job_id)] if e.terminal]
-    assert ends == ["run.finished"]
+    assert [e.type for e in ends] == ["run.finished"]
