@@ -221,7 +221,7 @@ async def test_a_cut_at_finish_shorter_than_the_retry_window_does_not_rerun_the_
 ) -> None:
     """FINISH is retried through the cut (3 s; visibility timeout 6 s, retry window 30 s)."""
     cut_for = 3.0
-    env = _env(keyspace, 6.0, extra={HOLD_ENV: "0.5"})
+    env = _env(keyspace, 6.0, extra={HOLD_ENV: "1.0"})
     queue = _queue(client, keyspace, 6.0)
     app = "tests.queue.netns_app:make_runner"
     workers = {w.host: w for w in [await _up(lab, client, keyspace, h, h, env, app) for h in ("a", "b")]}
@@ -233,7 +233,7 @@ async def test_a_cut_at_finish_shorter_than_the_retry_window_does_not_rerun_the_
     await _until(finishing, "the run to end")
     host = (await queue.status(job_id)).worker
     assert host in workers
-    await lab.cut(host)  # the run has returned; its FINISH is sent within the 0.5 s hold: into the cut
+    await lab.cut(host)  # the run has returned; its FINISH is sent after the 1 s hold: into the cut
     await asyncio.sleep(cut_for)
     await lab.heal(host)
     [job] = await queue.wait([job_id], timeout=BOUND)
