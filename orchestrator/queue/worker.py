@@ -30,7 +30,9 @@ repeated. Outcomes:
 Recovery: entries whose START failed are handed back at once (not parked until their lease
 expires); a reclaim that fills every free slot is followed by another at once, so a backlog
 drains at full speed; a FINISH that fails on a Redis blip is sent again (it is idempotent)
-for up to ``2 * visibility_timeout`` (at least 30 s) before the job is left to be reclaimed.
+for up to ``2 * visibility_timeout`` (at least 30 s) before the job is left to be reclaimed;
+a run's end event that the engine could not write (its events are best-effort) is written by
+the worker, fenced, before FINISH, so no completed job leaves its event stream open.
 """
 
 from __future__ import annotations
@@ -75,6 +77,20 @@ class _InFlight:
     stop_reason: _Stop | None = None
     renewed: float = field(default_factory=time.monotonic)
     """When the lease was last renewed (or taken), on the monotonic clock."""
+    fence: fencing.Fence | None = None
+    ends: _EndSeen | None = None
+    """Whether the run's own end event reached the store (runners with a store of their own)."""
+
+
+class _EndSeen:
+    """An event sink placed after the runner's store (a fan-out stops at a sink that raises): it
+    sees the run's end only if the store accepted it."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    async def emit(self, event: Event) -> None:
+        self.seen = self.seen or event.terminal
 
 
 @dataclass
@@ -309,9 +325,13 @@ class Worker:
 
     async def _attempt(self, flight: _InFlight) -> None:
         job = flight.job
-        fence = fencing.Fence(job.id, self.queue.keys.job(job.id), job.attempts, describe(self.queue.client))
+        flight.fence = fence = fencing.Fence(job.id, self.queue.keys.job(job.id), job.attempts,
+                                             describe(self.queue.client))
+        events: EventSink | None = self._events
+        if events is None:  # the runner writes its events to its own store: watch that its end gets there
+            flight.ends = events = _EndSeen()
         flight.run = fencing.run_fenced(fence, self.runner.run(
-            job.target, job.inputs, run_id=job.run_id, sensitivity=job.sensitivity, events=self._events,
+            job.target, job.inputs, run_id=job.run_id, sensitivity=job.sensitivity, events=events,
         ), name=f"run-{job.id}")
         flight.run.add_done_callback(lambda _run: self._run_ended(job.id))
         result: RunResult | None = None
@@ -344,7 +364,12 @@ class Worker:
     async def _record(self, flight: _InFlight, result: RunResult) -> None:
         """A run that returned: its status decides the job's (no retry); its record is saved with it."""
         status: JobStatus = "completed" if result.status == "completed" else "failed"
-        await self._finish(flight, status, result.error, run=result)
+        end = None
+        if flight.ends is not None and not flight.ends.seen:  # e.g. a blip as the engine wrote it
+            end = Event(type="run.finished" if status == "completed" else "run.failed", run_id=flight.job.run_id,
+                        data={"status": result.status, "error": result.error, "answer": result.answer,
+                              "cost": result.cost.model_dump(mode="json")})
+        await self._finish(flight, status, result.error, run=result, end=end)
         self._stats.processed += 1
         if status != "completed":
             self._stats.failed += 1
@@ -371,13 +396,18 @@ class Worker:
         )
 
     async def _finish(self, flight: _InFlight, status: JobStatus, error: str | None, *,
-                      run: RunResult | None = None, dead_letter: bool = False) -> None:
+                      run: RunResult | None = None, dead_letter: bool = False, end: Event | None = None) -> None:
         """FINISH, sent again through Redis blips (it is idempotent and fenced) for a bounded time;
-        :class:`LeaseLost` if another attempt owns the job."""
+        :class:`LeaseLost` if another attempt owns the job. ``end``: the run's end event, which
+        its own write lost: written first (fenced, as the attempt's)."""
         deadline = time.monotonic() + max(_FINISH_RETRY_MIN, 2 * self.settings.visibility_timeout)
         delay = 0.1
         while True:
             try:
+                if end is not None and flight.fence is not None:
+                    await fencing.run_fenced(flight.fence, self.queue.store.emit(end))
+                    self._log.warning("job.end_event_rewritten", job_id=flight.job.id, event_type=end.type)
+                    end = None
                 await self.queue.worker_finish(flight.job, flight.delivery, status, error, run=run,
                                                dead_letter=dead_letter)
                 return
