@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 #: Modules that add sub-commands, in help order.
-COMMAND_MODULES = ("run", "jobs", "chat", "serve", "models", "head", "config")
+COMMAND_MODULES = ("run", "jobs", "chat", "serve", "models", "head", "train", "config")
 
 
 #: Exit status of a command whose reader went away (``| head``): 128 + SIGPIPE, as shells report it.
