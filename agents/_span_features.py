@@ -26,8 +26,11 @@ HEADER_LINES = 16
 _MULTI_LINE_KINDS: frozenset[str] = frozenset({"company", "address", "text", "name", "product"})
 _TOKEN = re.compile(r"[a-z]+")
 _ALNUM = re.compile(r"[a-z0-9]+")
-_REGISTRATION = re.compile(r"\s*\([^()]*\d{3,}[^()]*\)\s*$|\s*\(?\d{3,}[\w\-]*\)?\s*$")
-"""A trailing company registration number, ``(139386 X)`` or ``789417-W``: cut from a joined name."""
+_REGISTRATION = re.compile(
+    r"\s*\([^()]*\d{3,}[^()]*\)\s*$|\s*\(?\d{3,}[\w\-]*\)?\s*$|\s+\(?\d{5,}-?[A-Z]\)?(?:\s.*)?$|^#?\d+\s+"
+)
+"""A company registration number (``(139386 X)``, ``789417-W``, with what follows it) or a leading
+number (``#000002``): cut from a joined name to give a variant."""
 
 
 def squeeze(value: Any) -> str:
@@ -137,17 +140,29 @@ def span_features(doc: Document, span: Span, kind: Kind, hint_words: frozenset[s
     feats[f"from_end={_bucket(n_lines - 1 - span.last_line, (0, 1, 2, 4, 8, 16))}"] = 1.0
     feats[f"rel={int(10 * span.first_line / max(1, n_lines))}"] = 1.0
     neighbours = {"lw": label, "pw": _line(doc, span.first_line - 1), "p2": _line(doc, span.first_line - 2),
-                  "nw": _line(doc, span.last_line + 1)}
+                  "nw": _line(doc, span.last_line + 1), "la": _worded(doc, span.first_line, -1)}
     labelled = 0
     for prefix, words in neighbours.items():
-        for token in _tokens(words):
+        tokens = _tokens(words)
+        for token in tokens:
             feats[f"{prefix}:{token}"] = 1.0
             labelled += prefix in ("lw", "pw") and token in hint_words
+
     if labelled:
         feats["label_names_field"] = float(min(labelled, 3))
     _add_shape(feats, span.value, own)
     _add_kind_facts(feats, doc, span, kind)
     return feats
+
+
+def _worded(doc: Document, index: int, step: int) -> str:
+    """The nearest line above (``step`` -1) or below (+1) with a word in it, within four lines: the
+    label of a value printed under it, past lines of punctuation (``TOTAL`` / ``:`` / ``3.90``)."""
+    for offset in range(1, 5):
+        line = _line(doc, index + step * offset)
+        if re.search(r"[A-Za-z]{2,}", line):
+            return line
+    return "<none>"
 
 
 def _line(doc: Document, index: int) -> str:
@@ -161,6 +176,8 @@ def _add_shape(feats: dict[str, float], value: str, own_line: str) -> None:
     feats[f"digit_share={int(4 * digits / max(1, len(value)))}"] = 1.0
     if letters and value.upper() == value:
         feats["upper"] = 1.0
+    if value[:1] and not value[:1].isalnum():
+        feats[f"opens:{value[:1]}"] = 1.0
     if value.strip() == own_line.strip():
         feats["whole_line"] = 1.0
     for token in _tokens(value, limit=10):
