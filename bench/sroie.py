@@ -76,7 +76,7 @@ async def evaluate(extractor: Extractor, model: Model, docs: Sequence[LabelledDo
         started = time.perf_counter()
         verdict = await extractor.attempt(request, model)
         seconds.append(time.perf_counter() - started)
-        data = verdict.output.data if verdict.output is not None else {}
+        data = verdict.output.model_dump()["data"] if verdict.output is not None else {}
         ok = {name: same_value(data.get(name), doc.fields.get(name), KINDS[name]) for name in FIELDS}
         for name, good in ok.items():
             right[name] += good

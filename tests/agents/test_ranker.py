@@ -205,3 +205,10 @@ def test_train_extractor_command_saves_a_loadable_ranker(tmp_path: Path, capsys:
     summary = json.loads(capsys.readouterr().out)
     assert summary["documents"] == 20 and summary["fields"]["total"]["kind"] == "money"
     assert set(SpanRanker.load(out).fields) == {"company", "total", "date"}
+
+
+def test_train_extractor_command_names_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli_main(["train", "extractor", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r.json")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "nope.jsonl" in err and err.count("\n") == 1
