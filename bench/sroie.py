@@ -58,28 +58,39 @@ class CountingScorer:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.questions: list[str] = []
         self.model = FunctionModel(lambda call: "{}", ref="bench:uniform", scorer=self._score)
 
     def _score(self, call: ScoreCall) -> list[float]:
         self.calls += 1
+        self.questions.append(call.prompt.rsplit("Question: ", 1)[-1])
         return [0.0] * len(call.options)
+
+    def asked(self, since: int) -> set[str]:
+        """The fields asked about since question number ``since``."""
+        return {name for name, spec in FIELDS.items()
+                if any(spec["description"] in q for q in self.questions[since:])}
 
 
 async def evaluate(extractor: Extractor, model: Model, docs: Sequence[LabelledDocument],
                    asked: CountingScorer | None = None) -> dict[str, Any]:
     """Per-field and all-three accuracy, and seconds per receipt, one receipt at a time."""
     right = dict.fromkeys(FIELDS, 0)
+    wrong_though_sure = dict.fromkeys(FIELDS, 0)
     all_three = 0
     seconds: list[float] = []
     for doc in docs:
         request = ExtractorInput(text=doc.text, fields={"properties": FIELDS})
+        since = len(asked.questions) if asked is not None else 0
         started = time.perf_counter()
         verdict = await extractor.attempt(request, model)
         seconds.append(time.perf_counter() - started)
         data = verdict.output.model_dump()["data"] if verdict.output is not None else {}
         ok = {name: same_value(data.get(name), doc.fields.get(name), KINDS[name]) for name in FIELDS}
+        unsure = asked.asked(since) if asked is not None else set()
         for name, good in ok.items():
             right[name] += good
+            wrong_though_sure[name] += not good and name not in unsure
         all_three += all(ok[name] for name in ALL_THREE)
     n = len(docs)
     result: dict[str, Any] = {f"{name}_accuracy": right[name] / n for name in FIELDS}
@@ -87,6 +98,7 @@ async def evaluate(extractor: Extractor, model: Model, docs: Sequence[LabelledDo
                "seconds_p95": p95(seconds)}
     if asked is not None:
         result["escalated"] = asked.calls / (n * len(FIELDS))
+        result["wrong_though_sure"] = {name: count / n for name, count in wrong_though_sure.items()}
     return result
 
 
@@ -97,6 +109,8 @@ def rows_for(name: str, result: dict[str, Any]) -> list[Row]:
                     ok=result["all_three"] >= 0.8))
     if "escalated" in result:
         rows.append(Row(f"sroie/{name}", "fields escalated", result["escalated"], "share"))
+    for field, share in result.get("wrong_though_sure", {}).items():
+        rows.append(Row(f"sroie/{name}", f"{field} wrong, not escalated", share, "share"))
     rows.append(Row(f"sroie/{name}", "median per receipt", result["seconds_median"], "s", target="<= 0.5",
                     ok=result["seconds_median"] <= 0.5))
     rows.append(Row(f"sroie/{name}", "p95 per receipt", result["seconds_p95"], "s", target="<= 2",
