@@ -14,6 +14,13 @@ Two strategies (``Options.grounded``):
   the model is not asked: its log-likelihood mostly measures length and
   familiarity, and a clear label (``TOTAL``, ``Invoice No:``, ``Contact:``)
   is better evidence than a 270M model's preference.
+
+With ``Options.ranker_path`` (a span ranker trained by ``orchestrator train extractor``,
+:mod:`orchestrator.agents._ranker`) the fields it knows are ranked by the learned model
+instead of the priors, over candidates that include runs of adjacent lines; when its
+calibrated confidence reaches ``Options.ranker_confidence`` the first span is taken,
+otherwise the model chooses among the ranked spans (and a low confidence can escalate).
+Without a ranker, or for fields it was not trained on, the hand-written priors rank.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from orchestrator.agents._candidates import Kind, find_candidates, infer_kind, valid_for_kind
 from orchestrator.agents._grounding import choose, normalise, occurs_in, parse_amount, softmax
+from orchestrator.agents._ranker import SpanRanker, load_ranker
 from orchestrator.errors import InputError
 from orchestrator.models.base import Capabilities, Completion, Message, Model, system, user
 from orchestrator.models.json_answer import json_answer
@@ -120,6 +128,11 @@ class ExtractorOptions(BaseModel):
     """Take the best candidate without asking the model when its prior leads the next one by at least
     this much (one label tier, e.g. a value on its ``Invoice No:`` line against an unlabelled one);
     None always asks the model."""
+    ranker_path: str | None = None
+    """A span ranker saved by ``orchestrator train extractor`` (JSON): it ranks the fields it was trained
+    on (or fields of the same kind); None ranks every field by the hand-written priors."""
+    ranker_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
+    """Take the ranker's first span without asking the model when its calibrated confidence reaches this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,8 +372,20 @@ class Extractor(Specialist[ExtractorInput, ExtractorOutput]):
 
     # -- grounded ------------------------------------------------------------------------
 
-    def _candidates(self, text: str, specs: list[FieldSpec]) -> dict[str, list[tuple[str, float]]]:
+    def ranker(self) -> SpanRanker | None:
+        """The configured span ranker (read once per version of its file), or None."""
+        path = self.options.ranker_path
+        return load_ranker(path) if path else None
+
+    def _candidates(
+        self, text: str, specs: list[FieldSpec]
+    ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, float]]:
+        """Each field's candidates (value, score) best first, and the ranker's calibrated confidence
+        in the first for the fields the ranker ranked."""
         found: dict[str, list[tuple[str, float]]] = {}
+        sure: dict[str, float] = {}
+        ranker = self.ranker()
+        limit = self.options.max_candidates
         for spec in specs:
             if spec.categorical:
                 continue
@@ -368,9 +393,15 @@ class Extractor(Specialist[ExtractorInput, ExtractorOutput]):
                 "number" if spec.type in ("number", "integer") and spec.kind not in ("money", "number") else spec.kind
             )
             hint = f"{spec.name} {spec.schema.get('description', '')}"
-            cands = find_candidates(text, kind, limit=self.options.max_candidates, hint=hint)
+            if ranker is not None and ranker.model_for(spec.name, kind) is not None:
+                ranking = ranker.rank(text, spec.name, kind, hint=str(spec.schema.get("description", "")))
+                ranked = [(s.value, math.log(max(s.probability, 1e-12))) for s in ranking.spans
+                          if valid_for_kind(s.value, kind)]
+                found[spec.name], sure[spec.name] = ranked[:limit], ranking.confidence
+                continue
+            cands = find_candidates(text, kind, limit=limit, hint=hint)
             found[spec.name] = [(c.value, c.score) for c in cands if valid_for_kind(c.value, kind)]
-        return found
+        return found, sure
 
     async def _grounded(
         self,
@@ -380,9 +411,9 @@ class Extractor(Specialist[ExtractorInput, ExtractorOutput]):
         instruction: str,
         previous: Verdict | None,
     ) -> Verdict:
-        candidates = self._candidates(request.text, specs)
+        candidates, sure = self._candidates(request.text, specs)
         if model.capabilities.scoring and previous is None and not any(s.categorical for s in specs):
-            return await self._grounded_by_choice(request, specs, model, candidates)
+            return await self._grounded_by_choice(request, specs, model, candidates, sure)
         values_only = {name: [v for v, _ in cands] for name, cands in candidates.items()}
         schema = data_schema(specs, values_only)
         messages = self._messages(request, specs, instruction, schema, values_only)
@@ -406,17 +437,22 @@ class Extractor(Specialist[ExtractorInput, ExtractorOutput]):
         specs: list[FieldSpec],
         model: Model,
         candidates: dict[str, list[tuple[str, float]]],
+        sure: dict[str, float],
     ) -> Verdict:
         async def pick(spec: FieldSpec) -> tuple[str, Any, float | None]:
             cands = candidates.get(spec.name, [])
             if not cands:
                 return spec.name, None, None
+            confidence = sure.get(spec.name)
             if len(cands) == 1:
-                return spec.name, cands[0][0], None
+                return spec.name, cands[0][0], confidence
+            if confidence is not None and confidence >= self.options.ranker_confidence:
+                return spec.name, cands[0][0], confidence
             priors = [prior for _, prior in cands]
             margin = self.options.decisive_margin
-            if margin is not None and priors[0] - max(priors[1:]) >= margin:
+            if confidence is None and margin is not None and priors[0] - max(priors[1:]) >= margin:
                 return spec.name, cands[0][0], softmax([self.options.prior_weight * p for p in priors])[0]
+            log.debug("extractor.unsure", field=spec.name, ranker_confidence=confidence, candidates=len(cands))
             about = spec.schema.get("description") or spec.name.replace("_", " ")
             prompt = f"{request.text}\n\nQuestion: what is the {about}?\nAnswer:"
             options = [f" {value}" for value, _ in cands]
