@@ -215,13 +215,27 @@ class Orchestrator:
         :class:`~orchestrator.queue.IdempotencyConflict`.
         """
         queue = self.jobs
+        values, given = self.check_submission(target, inputs, sensitivity)
+        job_id = await queue.submit(target, values, sensitivity=given or None, idempotency_key=idempotency_key)
+        return queue.handle(job_id)
+
+    def check_submission(
+        self,
+        target: str,
+        inputs: Mapping[str, Any] | None = None,
+        sensitivity: Mapping[str, Sensitivity | str] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Sensitivity]]:
+        """What :meth:`submit` queues: the checked inputs and the sensitivity levels given.
+
+        Raises what :meth:`run` would raise for a job that could never run (an unknown
+        workflow, inputs the workflow rejects, a task without a planner, a bad level), so
+        whoever queues jobs (this object, the CLI) refuses them before a worker sees them.
+        """
         values = _checked(target, inputs)
         self._prepare(target, dict(values))
         self.check_task(target, sensitivity)
         levels = self._levels(target, values, sensitivity or {})
-        given = {name: levels[name] for name in sensitivity or {}}
-        job_id = await queue.submit(target, values, sensitivity=given or None, idempotency_key=idempotency_key)
-        return queue.handle(job_id)
+        return values, {name: levels[name] for name in sensitivity or {}}
 
     def job(self, job_id: str) -> JobHandle:
         """A handle on a job submitted earlier (here, or on Redis by another process)."""

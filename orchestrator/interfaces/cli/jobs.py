@@ -17,6 +17,7 @@ from orchestrator.interfaces.cli._common import (
     add_app_option,
     add_config_options,
     add_input_options,
+    build_orchestrator,
     load_app,
     load_settings,
     parse_sensitivity,
@@ -96,10 +97,12 @@ def run_submit(args: argparse.Namespace) -> int:
     from orchestrator.interfaces.cli._inputs import parse_inputs
 
     inputs = parse_inputs(args.input)
-    levels = parse_sensitivity(args.sensitivity)
+    # Refuse here what no worker could run (unknown workflow, rejected inputs), as Orchestrator.submit does.
+    inputs, levels = build_orchestrator(args).check_submission(args.target, inputs,
+                                                               parse_sensitivity(args.sensitivity))
 
     async def go(queue: JobQueue) -> int:
-        job_id = await queue.submit(args.target, inputs, sensitivity=levels or None,
+        job_id = await queue.submit(args.target, inputs, sensitivity=dict(levels) or None,
                                     idempotency_key=args.idempotency_key)
         if not args.wait:
             if args.json:
