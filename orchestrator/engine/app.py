@@ -18,8 +18,6 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from orchestrator.engine.executor import Executor, PlanSource, RunSpec
 from orchestrator.engine.guard import GuardedModel, RunGuard
 from orchestrator.engine.planner import TASK, Planner, describe_inputs, refuse_confidential_task
@@ -27,12 +25,14 @@ from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
 from orchestrator.errors import BudgetExceeded, ConfigError, UnknownNameError, UserError
 from orchestrator.events import EventSink, FanOut
+from orchestrator.logging import get_logger
 from orchestrator.models.base import Model
 from orchestrator.models.pool import ModelPool
 from orchestrator.payload import check_payload
 from orchestrator.plan import Plan
 from orchestrator.settings import Budget
 from orchestrator.types import Event, RunResult, Sensitivity
+from orchestrator.workflow import Workflow
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from orchestrator.settings import Settings
     from orchestrator.store.base import Store
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class Orchestrator:
@@ -62,10 +62,6 @@ class Orchestrator:
 
             settings = Settings.load()
         self.settings = settings
-        if not structlog.is_configured():  # the application did not set logging up: do it once
-            from orchestrator.logging import configure_logging
-
-            configure_logging(settings.log.level, settings.log.format)
         self.registry = registry or Registry.from_entry_points(settings.specialists, origin=settings.origin)
         self.pool = ModelPool(settings.models, models)
         self.router = Router(self.pool, default_cascade=settings.default_cascade, baseline=settings.baseline_spec())
@@ -135,7 +131,7 @@ class Orchestrator:
 
     async def run(
         self,
-        target: str | Plan,
+        target: str | Plan | Workflow,
         inputs: Mapping[str, Any] | None = None,
         *,
         run_id: str | None = None,
@@ -143,7 +139,9 @@ class Orchestrator:
         events: EventSink | None = None,
         budget: Budget | None = None,
     ) -> RunResult:
-        """Run a workflow (by name), a Plan, or a free-form task; resume if ``run_id`` is known.
+        """Run a workflow (by name, or a :class:`~orchestrator.workflow.Workflow` object), a Plan,
+        or a free-form task; resume if ``run_id`` is known. A Workflow object runs as it is, without
+        being registered (to queue it for workers, register it and submit its name).
 
         ``sensitivity`` marks inputs ``public``, ``internal`` or ``confidential``; unmarked
         inputs take the workflow's declared level or the deployment default.
@@ -231,6 +229,10 @@ class Orchestrator:
         workflow, inputs the workflow rejects, a task without a planner, a bad level), so
         whoever queues jobs (this object, the CLI) refuses them before a worker sees them.
         """
+        if isinstance(target, Workflow):  # workers find workflows by name, in their own registry
+            raise UserError(f"a Workflow object cannot be queued: workers look workflows up by name. Register "
+                            f"it (Registry.add_workflow, or the 'orchestrator.workflows' entry point) and submit "
+                            f"{target.name!r}; or run it here with run()")
         values = _checked(target, inputs)
         self._prepare(target, dict(values))
         self.check_task(target, sensitivity)
@@ -241,7 +243,7 @@ class Orchestrator:
         """A handle on a job submitted earlier (here, or on Redis by another process)."""
         return self.jobs.handle(job_id)
 
-    async def stream(self, target: str | Plan, inputs: Mapping[str, Any] | None = None,
+    async def stream(self, target: str | Plan | Workflow, inputs: Mapping[str, Any] | None = None,
                      **kwargs: Any) -> AsyncIterator[Event]:
         """Run and yield each event as it happens; the last one is ``run.finished``/``run.failed``."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
@@ -273,7 +275,7 @@ class Orchestrator:
         planner = self._planner(RunGuard(), Sensitivity.PUBLIC)
         return await planner.plan(task, describe_inputs(values, self._levels(task, values, sensitivity or {})))
 
-    def check_task(self, target: str | Plan, sensitivity: Mapping[str, Sensitivity | str] | None = None,
+    def check_task(self, target: str | Plan | Workflow, sensitivity: Mapping[str, Sensitivity | str] | None = None,
                    *, planned: bool | None = None) -> Sensitivity | None:
         """The sensitivity of a free-form task's own text (None for workflows and plans).
 
@@ -283,7 +285,7 @@ class Orchestrator:
         """
         if planned is None:
             planned = isinstance(target, str) and target not in self.registry.workflow_names
-        if not planned or isinstance(target, Plan):
+        if not planned or not isinstance(target, str):
             return None
         given = (sensitivity or {}).get(TASK, self.settings.default_sensitivity)
         try:
@@ -299,7 +301,16 @@ class Orchestrator:
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _prepare(self, target: str | Plan, values: dict[str, Any]) -> tuple[dict[str, Any], PlanSource | None]:
+    def _workflow(self, target: str | Plan | Workflow) -> Workflow | None:
+        """The workflow ``target`` names (or is); None for a Plan or a free-form task."""
+        if isinstance(target, Workflow):
+            return target
+        if isinstance(target, str) and target in self.registry.workflow_names:
+            return self.registry.workflow(target)
+        return None
+
+    def _prepare(self, target: str | Plan | Workflow,
+                 values: dict[str, Any]) -> tuple[dict[str, Any], PlanSource | None]:
         """The run's inputs and how to get its plan; ``None`` means: ask the planner."""
         if isinstance(target, Plan):
             plan = target
@@ -308,8 +319,8 @@ class Orchestrator:
                 return plan
 
             return values, fixed
-        if target in self.registry.workflow_names:
-            workflow = self.registry.workflow(target)
+        workflow = self._workflow(target)
+        if workflow is not None:
             bound = workflow.bind(values)
             catalog = self.registry.agent_names
 
@@ -317,6 +328,7 @@ class Orchestrator:
                 return workflow.compile(catalog)
 
             return bound, compiled
+        assert isinstance(target, str)  # a Plan or a Workflow object returned above
         if not target.strip():
             raise UserError("nothing to run: give a workflow name or a task")
         if _looks_like_workflow(target, self.registry.workflow_names):  # a mistyped name, not a task
@@ -328,11 +340,11 @@ class Orchestrator:
                 + ", ".join(self.registry.workflow_names), key="planner.model")
         return values, None
 
-    def _levels(self, target: str | Plan, values: Mapping[str, Any],
+    def _levels(self, target: str | Plan | Workflow, values: Mapping[str, Any],
                 given: Mapping[str, Sensitivity | str]) -> dict[str, Sensitivity]:
         declared: dict[str, Sensitivity] = {}
-        if isinstance(target, str) and target in self.registry.workflow_names:
-            for name, spec in self.registry.workflow(target).inputs.items():
+        if (workflow := self._workflow(target)) is not None:
+            for name, spec in workflow.inputs.items():
                 if spec.sensitivity is not None:
                     declared[name] = spec.sensitivity
         default = Sensitivity(self.settings.default_sensitivity)
@@ -380,7 +392,7 @@ class Orchestrator:
         spec.planner_usage = lambda: model.usage
 
 
-def _checked(target: str | Plan, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
+def _checked(target: str | Plan | Workflow, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
     """The inputs as a dict, after the payload checks on them and on a task's text."""
     values = dict(inputs or {})
     check_payload(values)

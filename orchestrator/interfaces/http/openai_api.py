@@ -16,7 +16,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Literal
 
-import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,12 +26,13 @@ from orchestrator.interfaces.http.backends import JobBackend, check_target, outc
 from orchestrator.interfaces.http.errors import ApiError, error_body
 from orchestrator.interfaces.http.schemas import CheckedBody, ErrorResponse
 from orchestrator.interfaces.http.sse import SSE_HEADERS
+from orchestrator.logging import get_logger
 from orchestrator.types import RunResult
 
 if TYPE_CHECKING:
     from orchestrator.engine.app import Orchestrator
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 ORCHESTRATOR_MODEL = "orchestrator"
 WORKFLOW_PREFIX = "workflow:"
