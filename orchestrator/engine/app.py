@@ -8,6 +8,10 @@
 
         job = await orch.submit("ticket_triage", {"ticket": text})   # for workers (in-process without Redis)
         result = await job.result(timeout=60)
+
+    with Orchestrator() as orch:                                     # scripts and notebooks
+        result = orch.run_sync("ticket_triage", {"ticket": text})
+        for event in orch.stream_sync("ticket_triage", {"ticket": text}): ...
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.engine._sync import Portal
 from orchestrator.engine.executor import Executor, PlanSource, RunSpec
 from orchestrator.engine.guard import GuardedModel, RunGuard
 from orchestrator.engine.planner import TASK, Planner, describe_inputs, refuse_confidential_task
@@ -72,6 +77,7 @@ class Orchestrator:
         self._queue: JobQueue | None = None
         self._jobs: JobBackend | None = None
         self._owned: list[Any] = []
+        self._portal = Portal()
 
     async def __aenter__(self) -> Orchestrator:
         return self
@@ -173,6 +179,37 @@ class Orchestrator:
         if self._store is not None:
             await self._store.save_run(result)
         return result
+
+    # -- the blocking twins, for scripts and notebooks ------------------------------------
+
+    def run_sync(self, target: str | Plan | Workflow, inputs: Mapping[str, Any] | None = None,
+                 **kwargs: Any) -> RunResult:
+        """:meth:`run`, blocking. Runs on this object's helper loop, so it works inside a running
+        event loop too (Jupyter). Use either the sync or the async methods on one Orchestrator."""
+        return self._portal.call(self.run(target, inputs, **kwargs))
+
+    def stream_sync(self, target: str | Plan | Workflow, inputs: Mapping[str, Any] | None = None,
+                    **kwargs: Any) -> Iterator[Event]:
+        """:meth:`stream`, as a blocking iterator of events; leaving it early cancels the run."""
+        return self._portal.iterate(self.stream(target, inputs, **kwargs))
+
+    def plan_sync(self, task: str, inputs: Mapping[str, Any] | None = None,
+                  sensitivity: Mapping[str, Sensitivity | str] | None = None) -> Plan:
+        """:meth:`plan`, blocking."""
+        return self._portal.call(self.plan(task, inputs, sensitivity))
+
+    def close(self) -> None:
+        """:meth:`aclose`, blocking, and stop the helper thread of the sync methods."""
+        try:
+            self._portal.call(self.aclose())
+        finally:
+            self._portal.close()
+
+    def __enter__(self) -> Orchestrator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- the job queue --------------------------------------------------------------
 
