@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine._sync import Portal
@@ -36,6 +36,7 @@ from orchestrator.models.pool import ModelPool
 from orchestrator.payload import check_payload
 from orchestrator.plan import Plan
 from orchestrator.settings import Budget
+from orchestrator.specialist import Agent, Specialist
 from orchestrator.types import Event, RunResult, Sensitivity
 from orchestrator.workflow import Workflow
 
@@ -61,13 +62,24 @@ class Orchestrator:
         models: Mapping[str, Model] | None = None,
         store: Store | None = None,
         checkpointer: BaseCheckpointSaver[Any] | None = None,
+        plugins: Sequence[Plugin] = (),
     ):
+        """``plugins`` registers your own specialists, tools and workflows in code, next to the
+        installed ones: a Specialist *class* is built with its ``[specialists.<name>]`` table from
+        the configuration (cascade, threshold, options), like an entry-point one; instances and
+        Workflow objects are registered as they are."""
         if settings is None:
             from orchestrator.settings import Settings
 
             settings = Settings.load()
         self.settings = settings
-        self.registry = registry or Registry.from_entry_points(settings.specialists, origin=settings.origin)
+        if registry is None:
+            own = {p.name for p in plugins if isinstance(p, type) and issubclass(p, Specialist)}
+            configs = {name: c for name, c in settings.specialists.items() if name not in own}
+            registry = Registry.from_entry_points(configs, origin=settings.origin)
+        for plugin in plugins:
+            _register(registry, plugin, settings)
+        self.registry = registry
         self.pool = ModelPool(settings.models, models)
         self.router = Router(self.pool, default_cascade=settings.default_cascade, baseline=settings.baseline_spec())
         self._store = store
@@ -429,6 +441,24 @@ class Orchestrator:
         spec.planner_usage = lambda: model.usage
 
 
+Plugin = type[Agent[Any, Any]] | Agent[Any, Any] | Workflow
+"""What ``Orchestrator(plugins=[...])`` takes: a specialist or tool class or instance, or a Workflow."""
+
+
+def _register(registry: Registry, plugin: Plugin, settings: Settings) -> None:
+    if isinstance(plugin, Workflow):
+        registry.add_workflow(plugin)
+    elif isinstance(plugin, type) and issubclass(plugin, Specialist):
+        try:
+            registry.add(plugin(settings.specialists.get(plugin.name)))
+        except ConfigError as exc:
+            raise exc.located(settings.origin(exc.key) if exc.key else None) from None
+    elif isinstance(plugin, type):
+        registry.add(plugin())
+    else:
+        registry.add(plugin)
+
+
 def _checked(target: str | Plan | Workflow, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
     """The inputs as a dict, after the payload checks on them and on a task's text."""
     values = dict(inputs or {})
@@ -448,4 +478,4 @@ def _looks_like_workflow(target: str, workflows: list[str]) -> bool:
                 or difflib.get_close_matches(target, workflows, n=1, cutoff=0.8))
 
 
-__all__ = ["Orchestrator"]
+__all__ = ["Orchestrator", "Plugin"]
