@@ -15,10 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import structlog
-
 from orchestrator._optional import lazy_module
 from orchestrator.errors import ConfigError, InputError
+from orchestrator.logging import get_logger
 from orchestrator.models.base import Model
 
 if TYPE_CHECKING:
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 else:
     np = lazy_module("numpy", extra="embeddings", needed_for="a trained classifier head")
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 EmbedFn = Callable[[Sequence[str]], Awaitable[list[list[float]]] | list[list[float]]]
 Backend = Literal["auto", "sklearn", "numpy"]

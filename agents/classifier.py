@@ -24,13 +24,13 @@ import re
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import structlog
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from orchestrator._optional import lazy_module
 from orchestrator.agents._grounding import choose, is_heading, softmax, split_sentences, word_count
 from orchestrator.agents._head import EmbeddingHead
 from orchestrator.errors import ConfigError, InputError
+from orchestrator.logging import get_logger
 from orchestrator.models.base import Capabilities, Completion, Message, Model, system, user
 from orchestrator.models.json_answer import json_answer
 from orchestrator.specialist import Specialist, Verdict
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 else:
     np = lazy_module("numpy", extra="embeddings", needed_for="the classifier's embedding mode")
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Mode = Literal["auto", "generative", "embedding", "head"]
 

@@ -31,18 +31,18 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
-import structlog
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from orchestrator.agents._candidates import Kind, find_candidates, infer_kind, valid_for_kind
 from orchestrator.agents._grounding import choose, normalise, occurs_in, parse_amount, softmax
 from orchestrator.agents._ranker import SpanRanker, load_ranker
 from orchestrator.errors import InputError
+from orchestrator.logging import get_logger
 from orchestrator.models.base import Capabilities, Completion, Message, Model, system, user
 from orchestrator.models.json_answer import json_answer
 from orchestrator.specialist import Specialist, Verdict
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 _M = TypeVar("_M", bound=BaseModel)
 
 _SIMPLE_TYPES: dict[str, dict[str, Any]] = {

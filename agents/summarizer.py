@@ -19,14 +19,14 @@ import re
 from collections import OrderedDict
 from typing import Any, ClassVar, Literal
 
-import structlog
 from pydantic import BaseModel, Field
 
 from orchestrator.agents._grounding import bag_of_words, is_heading, select_sentences, split_sentences, word_count
+from orchestrator.logging import get_logger
 from orchestrator.models.base import Completion, Message, Model, assistant, estimate_tokens, system, user
 from orchestrator.specialist import Specialist, Verdict
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Style = Literal["paragraph", "bullets", "one_sentence"]
 Method = Literal["generative", "extractive", "map_reduce"]

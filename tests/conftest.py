@@ -9,10 +9,8 @@ tests on the single Redis and on a local Redis Cluster too (``redis_cluster``: s
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -21,41 +19,28 @@ from orchestrator.keys import KeySpace
 from orchestrator.redis.connection import connect
 from tests.redis_cluster import LocalCluster
 
-pytest_plugins = ["pytester"]  # the guard's own tests run a small inner test session
+pytest_plugins = ["pytester", "orchestrator.models.pytest_plugin"]  # pytester: the guard's tests run an inner session
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 _OPT_IN_MARKERS = ("allow_model_requests", "integration")
 """Markers that let a test (and the processes it starts) reach real models."""
-_BLOCKED_FILE = pytest.StashKey[str]()
-_SAVED_ENV = pytest.StashKey[dict[str, str | None]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Logging is configured once for the session, so no test's Orchestrator reconfigures it.
 
-    Processes the tests start (CLI, workers, servers) inherit a blocked model guard that reports
-    each blocked request to a session file, which the guard fixture below reads.
+    The model-request guard is the shipped plugin (:mod:`orchestrator.models.pytest_plugin`):
+    processes the tests start (CLI, workers, servers) inherit its block.
     """
     from orchestrator.logging import configure_logging
-    from orchestrator.models import guard
 
     configure_logging("debug", "console")
-    fd, path = tempfile.mkstemp(prefix="blocked-model-requests-", suffix=".log")
-    os.close(fd)
-    config.stash[_BLOCKED_FILE] = path
-    config.stash[_SAVED_ENV] = {name: os.environ.get(name) for name in (guard.BLOCK_ENV, guard.RECORD_ENV)}
-    os.environ[guard.BLOCK_ENV] = "1"
-    os.environ[guard.RECORD_ENV] = path
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    for name, value in config.stash.get(_SAVED_ENV, {}).items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    if _BLOCKED_FILE in config.stash:
-        Path(config.stash[_BLOCKED_FILE]).unlink(missing_ok=True)
+@pytest.fixture
+def model_requests_allowed(request: pytest.FixtureRequest) -> bool:
+    """Tests marked ``allow_model_requests`` or ``integration`` (and the processes they start) reach real models."""
+    return any(request.node.get_closest_marker(name) is not None for name in _OPT_IN_MARKERS)
 
 
 TOPOLOGIES = ("single", "cluster")
@@ -118,26 +103,3 @@ async def redis_client(keyspace: KeySpace, redis_url: str) -> AsyncIterator[aior
     await client.aclose()
 
 
-@pytest.fixture(autouse=True)
-def _block_real_model_requests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Any real model call fails the test unless it is marked ``allow_model_requests`` (or ``integration``).
-
-    A blocked call fails the test at teardown even if the code under test caught the error (the router
-    turns model errors into failed attempts), and so does one blocked in a process the test started.
-    """
-    from orchestrator.models import guard
-
-    allowed = any(request.node.get_closest_marker(name) is not None for name in _OPT_IN_MARKERS)
-    if allowed:
-        monkeypatch.delenv(guard.BLOCK_ENV, raising=False)  # processes this test starts may call models too
-    record = request.config.stash.get(_BLOCKED_FILE, None)
-    offset = Path(record).stat().st_size if record else 0
-    with guard.model_requests(allowed=allowed) as blocked:
-        yield
-    from_processes = guard.blocked_in_file(record, offset) if record else []
-    if not allowed and (blocked or from_processes):
-        models = ", ".join(sorted({*blocked.models, *from_processes}))
-        where = f" ({len(from_processes)} in processes the test started)" if from_processes else ""
-        pytest.fail(f"the test reached real models ({models}): {len(blocked.models) + len(from_processes)} "
-                    f"blocked request(s){where}; use ScriptedModel/FunctionModel, or mark the test "
-                    "@pytest.mark.allow_model_requests", pytrace=False)

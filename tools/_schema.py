@@ -1,19 +1,22 @@
-"""A small JSON Schema validator: the subset extraction schemas use.
+"""JSON Schema validation: our wording for the common keywords, ``jsonschema_rs`` for the rest.
 
-Supported keywords: ``type`` (one or a list), ``enum``, ``const``, ``required``,
-``properties``, ``additionalProperties``, ``items``, ``minItems``/``maxItems``,
-``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``,
-``minLength``/``maxLength``, ``pattern``, ``format`` (``date``, ``date-time``,
-``email``; others are ignored, as the standard allows), ``anyOf``, ``oneOf``,
-``allOf``, and local ``$ref`` (``#/$defs/...``, ``#/definitions/...``), which is
-what pydantic's ``model_json_schema()`` produces. Other keywords are ignored.
+Our own checks (messages written for a small model to act on, e.g. ``expected number, got
+string``): ``type`` (one or a list), ``enum``, ``const``, ``required``, ``properties``,
+``additionalProperties``, ``items``, ``minItems``/``maxItems``,
+``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``, ``minLength``/``maxLength``,
+``pattern``, ``format`` (``date``, ``date-time``, ``email``), ``anyOf``, ``oneOf``, ``allOf`` and
+local ``$ref`` (``#/$defs/...``, ``#/definitions/...``, as pydantic writes them). Every other
+keyword of the standard (``multipleOf``, ``uniqueItems``, ``minProperties``, ``not``,
+``if``/``then``/``else``, ``patternProperties``, ``prefixItems``, ``dependentRequired``, the
+other formats such as ``uri`` ...) is checked by ``jsonschema_rs`` (draft 2020-12 unless the
+schema's ``$schema`` says otherwise), whose errors keep the same ``path: message`` shape.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 _JSON_TYPES = {
@@ -82,7 +85,62 @@ def validate(data: Any, schema: Mapping[str, Any]) -> list[str]:
 
     Raises ``ValueError`` when the schema itself is unusable (a bad ``$ref`` or ``pattern``).
     """
-    return [f"{path or '$'}: {message}" for path, message in _errors(data, schema, "", schema)]
+    ours = [f"{path or '$'}: {message}" for path, message in _errors(data, schema, "", schema)]
+    return ours + [f"{path or '$'}: {message}" for path, message in _library_errors(data, schema)]
+
+
+_OURS = {"Type", "Constant", "Enum", "AnyOf", "OneOfMultipleValid", "OneOfNotValid", "MinLength", "MaxLength",
+         "Pattern", "Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum", "MinItems", "MaxItems",
+         "Required", "AdditionalProperties", "FalseSchema", "Format"}
+"""Error kinds of ``jsonschema_rs`` that our own checks already report (in our words) ..."""
+_WALKED = {"properties", "items", "additionalProperties", "anyOf", "oneOf", "allOf", "$defs", "definitions", "$ref"}
+"""... when reached through these keywords only (not ``then``, ``patternProperties``, ``prefixItems`` ...)."""
+_FOLLOWED_BY_NAME = {"properties", "$defs", "definitions", "anyOf", "oneOf", "allOf"}
+
+
+_OUR_KEYWORDS = {"type", "const", "enum", "anyOf", "oneOf", "minLength", "maxLength", "pattern", "minimum",
+                 "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "required",
+                 "additionalProperties", "format"}
+
+
+def _ours(kind: Any, schema_path: Sequence[str | int]) -> bool:
+    """Whether our own checks report this library error already (same keyword, reached the same way)."""
+    name = type(kind).__name__
+    if name not in _OURS or (name == "Format" and getattr(kind, "format", None) not in _FORMATS):
+        return False
+    if name == "FalseSchema":
+        return _walked_by_us(schema_path)
+    return bool(schema_path) and str(schema_path[-1]) in _OUR_KEYWORDS and _walked_by_us(schema_path[:-1])
+
+
+def _walked_by_us(schema_path: Sequence[str | int]) -> bool:
+    """Whether our own checks walk every keyword of ``schema_path``."""
+    index = 0
+    while index < len(schema_path):
+        keyword = str(schema_path[index])
+        if keyword not in _WALKED:
+            return False
+        index += 2 if keyword in _FOLLOWED_BY_NAME else 1
+    return True
+
+
+def _library_errors(data: Any, schema: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """What ``jsonschema_rs`` finds beyond our own checks."""
+    import jsonschema_rs  # on first use: keeps the import of the tools (and the CLI) fast
+
+    try:
+        validator = jsonschema_rs.validator_for(dict(schema), validate_formats=True)
+    except (jsonschema_rs.ValidationError, ValueError) as exc:
+        reason = str(exc).split("\n", 1)[0]
+        raise ValueError(f"the schema is not a valid JSON Schema: {reason}") from None
+    try:
+        errors = list(validator.iter_errors(data))
+    except ValueError as exc:  # data that is not JSON (a set, an object)
+        raise ValueError(f"the data cannot be checked as JSON: {exc}") from None
+    for error in errors:
+        if _ours(error.kind, list(error.schema_path)):
+            continue  # reported in our words already
+        yield ".".join(str(part) for part in error.instance_path), error.message
 
 
 def _count(number: Any, noun: str) -> str:

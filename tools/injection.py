@@ -28,12 +28,12 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-import structlog
 from pydantic import BaseModel, Field
 
+from orchestrator.logging import get_logger
 from orchestrator.specialist import Tool
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Rule = Literal["role", "override", "directive", "internal_name"]
 

@@ -26,15 +26,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import structlog
 from pydantic import BaseModel, Field
 
+from orchestrator.logging import get_logger
 from orchestrator.specialist import Tool
 
 PIIKind = Literal["email", "iban", "card", "ipv4", "phone"]
 KINDS: tuple[PIIKind, ...] = ("email", "iban", "card", "ipv4", "phone")
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _EMAIL = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"

@@ -11,18 +11,21 @@
 
         async for item in orch.run_many("ticket_triage", [{"ticket": t} for t in tickets], concurrency=16):
             print(item.id, item.answer if item.ok else item.error)
+
+    with Orchestrator() as orch:                                     # scripts and notebooks
+        result = orch.run_sync("ticket_triage", {"ticket": text})
+        for event in orch.stream_sync("ticket_triage", {"ticket": text}): ...
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from orchestrator.engine._sync import Portal
+from orchestrator.engine._targets import Plugin, checked_inputs, looks_like_workflow, register_plugin
 from orchestrator.engine.batch import BatchConfig, BatchProgress, ItemResult, Items, run_many
 from orchestrator.engine.executor import Executor, PlanSource, RunSpec
 from orchestrator.engine.guard import GuardedModel, RunGuard
@@ -31,12 +34,14 @@ from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
 from orchestrator.errors import BudgetExceeded, ConfigError, UnknownNameError, UserError
 from orchestrator.events import EventSink, FanOut
+from orchestrator.logging import get_logger
 from orchestrator.models.base import Model
 from orchestrator.models.pool import ModelPool
-from orchestrator.payload import check_payload
 from orchestrator.plan import Plan
 from orchestrator.settings import Budget
+from orchestrator.specialist import Specialist
 from orchestrator.types import Event, RunResult, Sensitivity
+from orchestrator.workflow import Workflow
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -46,7 +51,7 @@ if TYPE_CHECKING:
     from orchestrator.settings import Settings
     from orchestrator.store.base import Store
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class Orchestrator:
@@ -60,17 +65,24 @@ class Orchestrator:
         models: Mapping[str, Model] | None = None,
         store: Store | None = None,
         checkpointer: BaseCheckpointSaver[Any] | None = None,
+        plugins: Sequence[Plugin] = (),
     ):
+        """``plugins`` registers your own specialists, tools and workflows in code, next to the
+        installed ones: a Specialist *class* is built with its ``[specialists.<name>]`` table from
+        the configuration (cascade, threshold, options), like an entry-point one; instances and
+        Workflow objects are registered as they are."""
         if settings is None:
             from orchestrator.settings import Settings
 
             settings = Settings.load()
         self.settings = settings
-        if not structlog.is_configured():  # the application did not set logging up: do it once
-            from orchestrator.logging import configure_logging
-
-            configure_logging(settings.log.level, settings.log.format)
-        self.registry = registry or Registry.from_entry_points(settings.specialists, origin=settings.origin)
+        if registry is None:
+            own = {p.name for p in plugins if isinstance(p, type) and issubclass(p, Specialist)}
+            configs = {name: c for name, c in settings.specialists.items() if name not in own}
+            registry = Registry.from_entry_points(configs, origin=settings.origin)
+        for plugin in plugins:
+            register_plugin(registry, plugin, settings)
+        self.registry = registry
         self.pool = ModelPool(settings.models, models)
         self.router = Router(self.pool, default_cascade=settings.default_cascade, baseline=settings.baseline_spec())
         self._store = store
@@ -80,6 +92,7 @@ class Orchestrator:
         self._queue: JobQueue | None = None
         self._jobs: JobBackend | None = None
         self._owned: list[Any] = []
+        self._portal = Portal()
 
     async def __aenter__(self) -> Orchestrator:
         return self
@@ -139,7 +152,7 @@ class Orchestrator:
 
     async def run(
         self,
-        target: str | Plan,
+        target: str | Plan | Workflow,
         inputs: Mapping[str, Any] | None = None,
         *,
         run_id: str | None = None,
@@ -147,13 +160,15 @@ class Orchestrator:
         events: EventSink | None = None,
         budget: Budget | None = None,
     ) -> RunResult:
-        """Run a workflow (by name), a Plan, or a free-form task; resume if ``run_id`` is known.
+        """Run a workflow (by name, or a :class:`~orchestrator.workflow.Workflow` object), a Plan,
+        or a free-form task; resume if ``run_id`` is known. A Workflow object runs as it is, without
+        being registered (to queue it for workers, register it and submit its name).
 
         ``sensitivity`` marks inputs ``public``, ``internal`` or ``confidential``; unmarked
         inputs take the workflow's declared level or the deployment default.
         """
         executor = await self._ensure()
-        values, make_plan = self._prepare(target, _checked(target, inputs))
+        values, make_plan = self._prepare(target, checked_inputs(target, inputs))
         levels = self._levels(target, values, sensitivity or {})
         task_level = self.check_task(target, sensitivity) if make_plan is None else None
         guard = RunGuard()
@@ -202,6 +217,37 @@ class Orchestrator:
                              on_progress=on_progress)
         return run_many(self, target, items, config)
 
+    # -- the blocking twins, for scripts and notebooks ------------------------------------
+
+    def run_sync(self, target: str | Plan | Workflow, inputs: Mapping[str, Any] | None = None,
+                 **kwargs: Any) -> RunResult:
+        """:meth:`run`, blocking. Runs on this object's helper loop, so it works inside a running
+        event loop too (Jupyter). Use either the sync or the async methods on one Orchestrator."""
+        return self._portal.call(self.run(target, inputs, **kwargs))
+
+    def stream_sync(self, target: str | Plan | Workflow, inputs: Mapping[str, Any] | None = None,
+                    **kwargs: Any) -> Iterator[Event]:
+        """:meth:`stream`, as a blocking iterator of events; leaving it early cancels the run."""
+        return self._portal.iterate(self.stream(target, inputs, **kwargs))
+
+    def plan_sync(self, task: str, inputs: Mapping[str, Any] | None = None,
+                  sensitivity: Mapping[str, Sensitivity | str] | None = None) -> Plan:
+        """:meth:`plan`, blocking."""
+        return self._portal.call(self.plan(task, inputs, sensitivity))
+
+    def close(self) -> None:
+        """:meth:`aclose`, blocking, and stop the helper thread of the sync methods."""
+        try:
+            self._portal.call(self.aclose())
+        finally:
+            self._portal.close()
+
+    def __enter__(self) -> Orchestrator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- the job queue --------------------------------------------------------------
 
     @property
@@ -241,19 +287,37 @@ class Orchestrator:
         :class:`~orchestrator.queue.IdempotencyConflict`.
         """
         queue = self.jobs
-        values = _checked(target, inputs)
+        values, given = self.check_submission(target, inputs, sensitivity)
+        job_id = await queue.submit(target, values, sensitivity=given or None, idempotency_key=idempotency_key)
+        return queue.handle(job_id)
+
+    def check_submission(
+        self,
+        target: str,
+        inputs: Mapping[str, Any] | None = None,
+        sensitivity: Mapping[str, Sensitivity | str] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Sensitivity]]:
+        """What :meth:`submit` queues: the checked inputs and the sensitivity levels given.
+
+        Raises what :meth:`run` would raise for a job that could never run (an unknown
+        workflow, inputs the workflow rejects, a task without a planner, a bad level), so
+        whoever queues jobs (this object, the CLI) refuses them before a worker sees them.
+        """
+        if isinstance(target, Workflow):  # workers find workflows by name, in their own registry
+            raise UserError(f"a Workflow object cannot be queued: workers look workflows up by name. Register "
+                            f"it (Registry.add_workflow, or the 'orchestrator.workflows' entry point) and submit "
+                            f"{target.name!r}; or run it here with run()")
+        values = checked_inputs(target, inputs)
         self._prepare(target, dict(values))
         self.check_task(target, sensitivity)
         levels = self._levels(target, values, sensitivity or {})
-        given = {name: levels[name] for name in sensitivity or {}}
-        job_id = await queue.submit(target, values, sensitivity=given or None, idempotency_key=idempotency_key)
-        return queue.handle(job_id)
+        return values, {name: levels[name] for name in sensitivity or {}}
 
     def job(self, job_id: str) -> JobHandle:
         """A handle on a job submitted earlier (here, or on Redis by another process)."""
         return self.jobs.handle(job_id)
 
-    async def stream(self, target: str | Plan, inputs: Mapping[str, Any] | None = None,
+    async def stream(self, target: str | Plan | Workflow, inputs: Mapping[str, Any] | None = None,
                      **kwargs: Any) -> AsyncIterator[Event]:
         """Run and yield each event as it happens; the last one is ``run.finished``/``run.failed``."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
@@ -285,7 +349,7 @@ class Orchestrator:
         planner = self._planner(RunGuard(), Sensitivity.PUBLIC)
         return await planner.plan(task, describe_inputs(values, self._levels(task, values, sensitivity or {})))
 
-    def check_task(self, target: str | Plan, sensitivity: Mapping[str, Sensitivity | str] | None = None,
+    def check_task(self, target: str | Plan | Workflow, sensitivity: Mapping[str, Sensitivity | str] | None = None,
                    *, planned: bool | None = None) -> Sensitivity | None:
         """The sensitivity of a free-form task's own text (None for workflows and plans).
 
@@ -295,7 +359,7 @@ class Orchestrator:
         """
         if planned is None:
             planned = isinstance(target, str) and target not in self.registry.workflow_names
-        if not planned or isinstance(target, Plan):
+        if not planned or not isinstance(target, str):
             return None
         given = (sensitivity or {}).get(TASK, self.settings.default_sensitivity)
         try:
@@ -311,7 +375,16 @@ class Orchestrator:
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _prepare(self, target: str | Plan, values: dict[str, Any]) -> tuple[dict[str, Any], PlanSource | None]:
+    def _workflow(self, target: str | Plan | Workflow) -> Workflow | None:
+        """The workflow ``target`` names (or is); None for a Plan or a free-form task."""
+        if isinstance(target, Workflow):
+            return target
+        if isinstance(target, str) and target in self.registry.workflow_names:
+            return self.registry.workflow(target)
+        return None
+
+    def _prepare(self, target: str | Plan | Workflow,
+                 values: dict[str, Any]) -> tuple[dict[str, Any], PlanSource | None]:
         """The run's inputs and how to get its plan; ``None`` means: ask the planner."""
         if isinstance(target, Plan):
             plan = target
@@ -320,8 +393,8 @@ class Orchestrator:
                 return plan
 
             return values, fixed
-        if target in self.registry.workflow_names:
-            workflow = self.registry.workflow(target)
+        workflow = self._workflow(target)
+        if workflow is not None:
             bound = workflow.bind(values)
             catalog = self.registry.agent_names
 
@@ -329,9 +402,10 @@ class Orchestrator:
                 return workflow.compile(catalog)
 
             return bound, compiled
+        assert isinstance(target, str)  # a Plan or a Workflow object returned above
         if not target.strip():
             raise UserError("nothing to run: give a workflow name or a task")
-        if _looks_like_workflow(target, self.registry.workflow_names):  # a mistyped name, not a task
+        if looks_like_workflow(target, self.registry.workflow_names):  # a mistyped name, not a task
             raise UnknownNameError("workflow", target, self.registry.workflow_names)
         if self.settings.planner_spec() is None:
             raise ConfigError(
@@ -340,11 +414,11 @@ class Orchestrator:
                 + ", ".join(self.registry.workflow_names), key="planner.model")
         return values, None
 
-    def _levels(self, target: str | Plan, values: Mapping[str, Any],
+    def _levels(self, target: str | Plan | Workflow, values: Mapping[str, Any],
                 given: Mapping[str, Sensitivity | str]) -> dict[str, Sensitivity]:
         declared: dict[str, Sensitivity] = {}
-        if isinstance(target, str) and target in self.registry.workflow_names:
-            for name, spec in self.registry.workflow(target).inputs.items():
+        if (workflow := self._workflow(target)) is not None:
+            for name, spec in workflow.inputs.items():
                 if spec.sensitivity is not None:
                     declared[name] = spec.sensitivity
         default = Sensitivity(self.settings.default_sensitivity)
@@ -392,23 +466,4 @@ class Orchestrator:
         spec.planner_usage = lambda: model.usage
 
 
-def _checked(target: str | Plan, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The inputs as a dict, after the payload checks on them and on a task's text."""
-    values = dict(inputs or {})
-    check_payload(values)
-    if isinstance(target, str):
-        check_payload(target, "task")
-    return values
-
-
-def _looks_like_workflow(target: str, workflows: list[str]) -> bool:
-    """``ticket_triag`` or ``my-flow`` is a workflow name; ``summarise`` may be a one-word task."""
-    import difflib
-
-    if len(target.split()) != 1:
-        return False
-    return bool(re.fullmatch(r"[a-z0-9]+(?:[_-][a-z0-9]+)+", target)
-                or difflib.get_close_matches(target, workflows, n=1, cutoff=0.8))
-
-
-__all__ = ["Orchestrator"]
+__all__ = ["Orchestrator", "Plugin"]

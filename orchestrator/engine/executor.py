@@ -41,13 +41,14 @@ from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
 from orchestrator.errors import BudgetExceeded, OrchestratorError, PlanError, PrivacyViolation
 from orchestrator.events import EventSink
+from orchestrator.logging import get_logger
 from orchestrator.models.base import Usage
 from orchestrator.plan import NO_ITEM, Plan, Step, resolve
 from orchestrator.settings import ExecutorSettings
 from orchestrator.specialist import Specialist, Tool
 from orchestrator.types import CostReport, Event, EventType, RunResult, RunStatus, Sensitivity, StepResult
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 PlanSource = Callable[[], Awaitable[Plan]]
 Replanner = Callable[[Plan, list[StepResult]], Awaitable[Plan | None]]

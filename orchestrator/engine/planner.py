@@ -21,16 +21,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import structlog
-
 from orchestrator.errors import ConfigError, PlanError
+from orchestrator.logging import get_logger
 from orchestrator.models.base import Message, Model, assistant, system, user
 from orchestrator.plan import Plan
 from orchestrator.settings import PlannerSettings
 from orchestrator.specialist import AgentInfo
 from orchestrator.types import Sensitivity, StepResult
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _PREVIEW_CHARS = 300
 

@@ -19,18 +19,18 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import structlog
 from pydantic import BaseModel
 
 from orchestrator.engine.guard import GuardedModel, RunGuard, may_receive
 from orchestrator.errors import BudgetExceeded, ConfigError, ModelError, PrivacyViolation
+from orchestrator.logging import get_logger
 from orchestrator.models.base import Usage, estimate_tokens
 from orchestrator.models.pool import ModelPool
 from orchestrator.models.spec import ModelSpec
 from orchestrator.specialist import Specialist, Verdict
 from orchestrator.types import Attempt, AttemptOutcome, Sensitivity, StepResult
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class Router:

@@ -23,10 +23,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import structlog
-
 from orchestrator.errors import InputError, OrchestratorError
 from orchestrator.events import EventSink
+from orchestrator.logging import get_logger
 from orchestrator.store.base import ChatMessage, Store
 from orchestrator.types import CostReport, Event, RunResult
 
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from orchestrator.engine.registry import Registry
     from orchestrator.workflow import Workflow
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 HISTORY_TURNS = 20
 """Earlier messages passed to the planner as ``history``."""

@@ -28,9 +28,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import structlog
-
 from orchestrator.errors import ModelError, ModelTimeout
+from orchestrator.logging import get_logger
 from orchestrator.models import guard
 from orchestrator.models.json_answer import json_answer
 from orchestrator.models.spec import ModelSpec
@@ -39,7 +38,7 @@ T = TypeVar("T")
 Classifier = Callable[[Exception], ModelError | None]
 """Maps a backend exception to a ModelError, or None when it does not recognise it."""
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _RETRYABLE_STATUS = frozenset({408, 429})
 

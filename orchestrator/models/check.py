@@ -13,14 +13,14 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-import structlog
 from pydantic import BaseModel
 
 from orchestrator.errors import ModelError, ModelTimeout, OrchestratorError
+from orchestrator.logging import get_logger
 from orchestrator.models.base import Capabilities, Model, user
 from orchestrator.models.spec import ModelSpec, create_model
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class ModelCheck(BaseModel):

@@ -32,15 +32,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import structlog
-
 from orchestrator.errors import ModelError
+from orchestrator.logging import get_logger
 from orchestrator.models import guard, llamacpp_probe
 from orchestrator.models._resilience import CallPolicy, parse_json, schema_instruction
 from orchestrator.models.base import Capabilities, Completion, Message, Usage, choice
 from orchestrator.models.spec import ModelSpec
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 T = TypeVar("T")
 
 GEMMA_3_270M = "gemma3-270m"

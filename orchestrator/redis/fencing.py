@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-import structlog
 from redis.asyncio.client import Pipeline
 
 from orchestrator.errors import LeaseLost
+from orchestrator.logging import get_logger
 from orchestrator.redis.connection import describe, queued_commands, redis_errors
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 T = TypeVar("T")
 

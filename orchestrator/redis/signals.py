@@ -22,12 +22,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 
 import redis.asyncio as aioredis
-import structlog
 from redis.exceptions import RedisError
 
+from orchestrator.logging import get_logger
 from orchestrator.redis.connection import text
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _SUBSCRIBE_WAIT = 2.0
 """How long a waiter waits for the subscription before it checks (and polls) anyway."""

@@ -65,10 +65,12 @@ async def test_streaming_progress_is_opt_in(client: AsyncOpenAI) -> None:
     stream = await client.chat.completions.create(
         model="workflow:slow_echo", messages=[{"role": "user", "content": "go"}], stream=True,
         extra_body={"progress": True})
-    content = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
-    assert content.startswith("plan: 2 steps: wait (sleep), shout (echo)\n")
-    assert "ok  wait" in content and "ok  shout" in content
-    assert content.endswith("text: GO")
+    chunks = [c async for c in stream if c.choices]
+    content = "".join(c.choices[0].delta.content or "" for c in chunks)
+    progress = "".join((c.choices[0].delta.model_extra or {}).get("progress", "") for c in chunks)
+    assert progress.startswith("plan: 2 steps: wait (sleep), shout (echo)\n")
+    assert "ok  wait" in progress and "ok  shout" in progress
+    assert content == "text: GO"  # the assistant's message is the answer alone, no progress lines mixed in
 
 
 async def test_unknown_model_and_bad_key(client: AsyncOpenAI, server: str) -> None:

@@ -93,7 +93,8 @@ def test_refs_and_any_of_as_pydantic_writes_them() -> None:
     ({"format": "date-time"}, "2024-03-14", False),
     ({"format": "email"}, "jane@example.com", True),
     ({"format": "email"}, "jane at example", False),
-    ({"format": "uuid"}, "anything", True),  # unknown formats are annotations only
+    ({"format": "x-colour"}, "anything", True),  # unknown formats are annotations only (uuid is a known one now)
+    ({"format": "uuid"}, "anything", False),
     ({"const": 3}, 3, True),
     ({"exclusiveMaximum": 3}, 3, False),
     ({"oneOf": [{"type": "integer"}, {"type": "number"}]}, 1.5, True),
@@ -116,3 +117,36 @@ def test_input_accepts_schema_by_name_and_by_alias() -> None:
     by_name = ValidateJSONInput(data=1, json_schema={"type": "integer"})
     assert by_alias == by_name
     assert "schema" in ValidateJSON.info().input_schema["properties"]
+
+
+@pytest.mark.parametrize(("schema", "invalid", "valid", "error"), [
+    ({"multipleOf": 0.5}, 1.3, 1.5, "$: 1.3 is not a multiple of 0.5"),
+    ({"uniqueItems": True}, [1, 1], [1, 2], "$: [1,1] has non-unique elements"),
+    ({"minProperties": 1}, {}, {"a": 1}, "$: {} has less than 1 property"),
+    ({"not": {"type": "string"}}, "x", 1, None),
+    ({"if": {"properties": {"kind": {"const": "card"}}}, "then": {"required": ["last4"]}},
+     {"kind": "card"}, {"kind": "cash"}, None),
+    ({"patternProperties": {"^n_": {"type": "number"}}}, {"n_total": "x"}, {"n_total": 2}, None),
+    ({"prefixItems": [{"type": "string"}, {"type": "number"}]}, ["a", "b"], ["a", 1], None),
+    ({"dependentRequired": {"card": ["expiry"]}}, {"card": "4242"}, {"card": "4242", "expiry": "12/29"}, None),
+    ({"format": "uri"}, "not a uri", "https://example.com/a?b=1", '$: "not a uri" is not a "uri"'),
+])
+def test_the_rest_of_the_standard_through_jsonschema(schema: dict[str, Any], invalid: Any, valid: Any,
+                                                     error: str | None) -> None:
+    errors = validate(invalid, schema)
+    assert len(errors) == 1 and errors[0].split(": ", 1)[0] in ("$", "1", "n_total")
+    if error is not None:
+        assert errors == [error]
+    assert validate(valid, schema) == []
+
+
+def test_library_errors_name_the_path_like_ours() -> None:
+    schema = {"type": "object", "properties": {"lines": {"type": "array", "items": {
+        "type": "object", "properties": {"qty": {"type": "integer", "multipleOf": 2}}}}}}
+    assert validate({"lines": [{"qty": 2}, {"qty": 3}]}, schema) == ["lines.1.qty: 3 is not a multiple of 2"]
+    assert validate({"lines": [{"qty": "3"}]}, schema) == ["lines.0.qty: expected integer, got string"]  # ours, once
+
+
+def test_a_schema_that_is_not_json_schema_raises() -> None:
+    with pytest.raises(ValueError, match="not a valid JSON Schema"):
+        validate(1, {"type": "nope"})

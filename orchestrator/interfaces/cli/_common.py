@@ -67,7 +67,10 @@ def load_app(spec: str, settings: Settings | None = None) -> Any:
     is_factory = inspect.isclass(target) or (callable(target) and not hasattr(target, "run"))
     if not is_factory:
         return target
-    return target(settings) if settings is not None and inspect.signature(target).parameters else target()
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                  inspect.Parameter.VAR_POSITIONAL)
+    takes_settings = any(p.kind in positional for p in inspect.signature(target).parameters.values())
+    return target(settings) if settings is not None and takes_settings else target()
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -77,9 +80,20 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def build_orchestrator(args: argparse.Namespace) -> Orchestrator:
+    """The Orchestrator ``--app module:factory`` returns (when the command has that option and
+    it is given), else one built from the configuration."""
     from orchestrator.engine.app import Orchestrator
+    from orchestrator.errors import UserError
 
-    return Orchestrator(load_settings(args))
+    settings = load_settings(args)
+    spec = getattr(args, "app", None)
+    if spec is None:
+        return Orchestrator(settings)
+    app = load_app(spec, settings)
+    if not isinstance(app, Orchestrator):
+        raise UserError(f"--app {spec!r} returned {type(app).__name__}; this command needs an Orchestrator "
+                        "(a plain function returning one, or an instance)")
+    return app
 
 
 def print_json(value: Any) -> None:

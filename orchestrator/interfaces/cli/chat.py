@@ -11,7 +11,7 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from orchestrator.interfaces.cli._common import add_app_option, add_config_options, build_orchestrator, load_app
+from orchestrator.interfaces.cli._common import add_app_option, add_config_options, build_orchestrator
 
 if TYPE_CHECKING:
     from orchestrator.engine.app import Orchestrator
@@ -35,16 +35,7 @@ def register(subparsers: Any) -> None:
 
 def load_orchestrator(args: argparse.Namespace) -> Orchestrator:
     """The ``--app`` orchestrator, else one built from ``--config``/``--profile``."""
-    spec: str | None = getattr(args, "app", None)
-    if not spec:
-        return build_orchestrator(args)
-    from orchestrator.engine.app import Orchestrator
-    from orchestrator.errors import UserError
-
-    value = load_app(spec)
-    if not isinstance(value, Orchestrator):
-        raise UserError(f"--app {spec!r} gave {type(value).__name__}, not an Orchestrator")
-    return value
+    return build_orchestrator(args)
 
 
 def _chat(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from orchestrator.interfaces.cli._common import (
     add_app_option,
     add_config_options,
     add_input_options,
+    build_orchestrator,
     load_app,
     load_settings,
     parse_sensitivity,
@@ -26,7 +27,7 @@ from orchestrator.interfaces.cli._common import (
 if TYPE_CHECKING:
     from orchestrator.queue import Job, JobQueue, JobRunner
     from orchestrator.settings import Settings
-    from orchestrator.types import Event, RunResult
+    from orchestrator.types import Event, RunResult, Sensitivity
 
 JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled", "dead")
 
@@ -36,6 +37,7 @@ def register(subparsers: Any) -> None:
     submit = subparsers.add_parser("submit", help="queue a workflow or task for the workers",
                                    description="Queue a job; prints its id.")
     add_input_options(submit)
+    add_app_option(submit)
     submit.add_argument("--idempotency-key", metavar="KEY", help="submitting the same key again returns the same job")
     submit.add_argument("--wait", action="store_true", help="follow the job's events and print its result")
     submit.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: give up after this long")
@@ -95,11 +97,10 @@ def run_submit(args: argparse.Namespace) -> int:
     """``orchestrator submit``."""
     from orchestrator.interfaces.cli._inputs import parse_inputs
 
-    inputs = parse_inputs(args.input)
-    levels = parse_sensitivity(args.sensitivity)
+    inputs, levels = _checked_submission(args, parse_inputs(args.input), parse_sensitivity(args.sensitivity))
 
     async def go(queue: JobQueue) -> int:
-        job_id = await queue.submit(args.target, inputs, sensitivity=levels or None,
+        job_id = await queue.submit(args.target, inputs, sensitivity=dict(levels) or None,
                                     idempotency_key=args.idempotency_key)
         if not args.wait:
             if args.json:
@@ -118,6 +119,21 @@ def run_submit(args: argparse.Namespace) -> int:
         return 0 if result.ok else 1
 
     return _with_queue(args, go)
+
+
+def _checked_submission(args: argparse.Namespace, inputs: dict[str, Any],
+                        levels: dict[str, Sensitivity]) -> tuple[dict[str, Any], dict[str, Sensitivity]]:
+    """Refuse what no worker could run, as ``Orchestrator.submit`` does: a mistyped workflow name,
+    inputs a workflow rejects. A free-form task (or a name only the workers' ``--app`` knows) is
+    left to the workers, whose planner may be configured where this command's is not."""
+    from orchestrator.errors import ConfigError
+
+    try:
+        return build_orchestrator(args).check_submission(args.target, inputs, levels)
+    except ConfigError as exc:
+        if exc.key != "planner.model":
+            raise
+        return inputs, levels
 
 
 def run_worker(args: argparse.Namespace) -> int:

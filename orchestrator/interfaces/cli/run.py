@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.interfaces.cli._common import (
     Progress,
+    add_app_option,
     add_config_options,
     add_input_options,
     build_orchestrator,
@@ -25,6 +26,7 @@ def register(subparsers: Any) -> None:
     run = subparsers.add_parser("run", help="run a workflow or a free-form task",
                                 description="Run a workflow by name, or plan and run a free-form task.")
     add_input_options(run)
+    add_app_option(run)
     run.add_argument("--run-id", help="resume (or name) this run")
     run.add_argument("--json", action="store_true", help="print the whole RunResult as JSON")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -34,11 +36,13 @@ def register(subparsers: Any) -> None:
 
     workflows = subparsers.add_parser("workflows", help="list the registered workflows")
     workflows.add_argument("--json", action="store_true", help="machine-readable output")
+    add_app_option(workflows)
     add_config_options(workflows)
     workflows.set_defaults(func=_workflows)
 
     agents = subparsers.add_parser("agents", help="list the registered specialists and tools")
     agents.add_argument("--json", action="store_true", help="machine-readable output")
+    add_app_option(agents)
     add_config_options(agents)
     agents.set_defaults(func=_agents)
 

@@ -31,13 +31,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _serve_async(args: argparse.Namespace) -> int:
-    import structlog
     import uvicorn
 
     from orchestrator.interfaces.http import create_app
     from orchestrator.interfaces.http.server import server_config
+    from orchestrator.logging import get_logger
 
-    log = structlog.get_logger("orchestrator.serve")
+    log = get_logger("orchestrator.serve")
     orchestrator = load_orchestrator(args)
     settings = orchestrator.settings
     host = args.host or settings.http.host

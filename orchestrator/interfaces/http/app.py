@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-import structlog
 from fastapi import FastAPI
 
 from orchestrator.interfaces.http.auth import ApiKeys
@@ -27,12 +26,13 @@ from orchestrator.interfaces.http.openai_api import router as openai_router
 from orchestrator.interfaces.http.routes import api, public, streams
 from orchestrator.interfaces.http.threads import Threads
 from orchestrator.interfaces.http.threads import router as threads_router
+from orchestrator.logging import get_logger
 
 if TYPE_CHECKING:
     from orchestrator.engine.app import Orchestrator
     from orchestrator.settings import Settings
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def create_app(orchestrator: Orchestrator, settings: Settings | None = None, *,

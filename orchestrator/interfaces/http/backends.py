@@ -18,17 +18,16 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from orchestrator.errors import ConfigError, UnknownNameError
 from orchestrator.interfaces.chat import no_planner_message
+from orchestrator.logging import get_logger
 from orchestrator.queue import Job, JobBackend, JobQueue, MemoryJobs
 from orchestrator.types import RunResult
 
 if TYPE_CHECKING:
     from orchestrator.engine.app import Orchestrator
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _PROBE_RUN = "__healthz__"
 SETTLE_SECONDS = 10.0

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.errors import IdempotencyConflict, InputError, StoreError, UnknownNameError, UserError
+from orchestrator.logging import get_logger
 from orchestrator.payload import MAX_DEPTH
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _STATUS_TYPES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

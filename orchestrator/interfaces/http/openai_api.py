@@ -4,7 +4,10 @@ Model ``orchestrator`` plans the last user message as a free-form task (or runs 
 the message starts with ``<workflow>: ``), with the earlier messages as the ``history`` input;
 model ``workflow:<name>`` runs that workflow with the last user message as its input. Jobs
 go through the same backend as ``POST /v1/jobs``. Set ``"progress": true`` in the request
-body to receive each step as a content line while streaming (off by default).
+body to receive each plan and step event as a line while streaming (off by default): the lines
+come in the chunks' ``delta.progress`` field, never in ``delta.content``, so the assistant's
+message is the answer alone (clients that do not know the field ignore it; the official
+``openai`` client shows it in ``delta.model_extra["progress"]``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Literal
 
-import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,12 +29,13 @@ from orchestrator.interfaces.http.backends import JobBackend, check_target, outc
 from orchestrator.interfaces.http.errors import ApiError, error_body
 from orchestrator.interfaces.http.schemas import CheckedBody, ErrorResponse
 from orchestrator.interfaces.http.sse import SSE_HEADERS
+from orchestrator.logging import get_logger
 from orchestrator.types import RunResult
 
 if TYPE_CHECKING:
     from orchestrator.engine.app import Orchestrator
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 ORCHESTRATOR_MODEL = "orchestrator"
 WORKFLOW_PREFIX = "workflow:"
@@ -68,7 +71,7 @@ class ChatCompletionRequest(CheckedBody):
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     progress: bool = False
-    """Extension: while streaming, send a content line per plan and step event."""
+    """Extension: while streaming, send a line per plan and step event in ``delta.progress``."""
 
 
 class ModelCard(BaseModel):
@@ -196,7 +199,7 @@ async def _stream(jobs: JobBackend, job_id: str, body: ChatCompletionRequest) ->
                 getter = asyncio.create_task(lines.get())
                 await asyncio.wait({getter, waiter}, return_when=asyncio.FIRST_COMPLETED)
                 if getter.done():
-                    yield _chunk(job_id, model, {"content": getter.result()})
+                    yield _chunk(job_id, model, {"progress": getter.result()})  # not the assistant's content
                 else:
                     getter.cancel()
             result = waiter.result()

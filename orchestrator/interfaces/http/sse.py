@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from orchestrator.interfaces.http.backends import JobBackend
+from orchestrator.interfaces.http.backends import JobBackend, settled
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEPALIVE_SECONDS = 15.0
@@ -29,7 +29,10 @@ async def follow_job(backend: JobBackend, job_id: str, after: str | None,
     """A job's events as SSE messages (``id`` is the resume cursor), until the terminal one.
 
     A finished job's stream is replayed without waiting. While nothing happens, a comment
-    line goes out every ``keepalive`` seconds so proxies keep the connection open.
+    line goes out every ``keepalive`` seconds so proxies keep the connection open. The
+    terminal event is held back until the job's record says finished (it is written just
+    after the event), so a client that reads the job on that event finds its final status
+    and result, never a stale ``running``.
     """
     yield f"retry: 2000\n: job {job_id}\n\n"
     cursor = after
@@ -37,6 +40,8 @@ async def follow_job(backend: JobBackend, job_id: str, after: str | None,
         follow = not (await backend.status(job_id)).finished
         async for position, event in backend.events(job_id, after=cursor, follow=follow, timeout=keepalive):
             cursor = position
+            if event.terminal and follow:
+                await settled(backend, job_id)
             yield sse(event.model_dump(mode="json"), event=event.type, id=position)
             if event.terminal:
                 return

@@ -20,7 +20,6 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING, Annotated
 
-import structlog
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -30,13 +29,14 @@ from orchestrator.interfaces.http.auth import KeyedRoute
 from orchestrator.interfaces.http.backends import JobBackend, check_target, outcome, settled
 from orchestrator.interfaces.http.errors import ApiError
 from orchestrator.interfaces.http.schemas import ErrorResponse, ThreadInfo, ThreadMessage, ThreadMessageAccepted
+from orchestrator.logging import get_logger
 from orchestrator.queue import Job
 from orchestrator.store import ChatMessage
 
 if TYPE_CHECKING:
     from orchestrator.engine.app import Orchestrator
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 REPLY_WAIT_SECONDS = 2.0
 """How long a new message waits for the job answering the previous one before a 409."""
