@@ -89,7 +89,11 @@ def test_an_opted_in_test_lets_its_child_processes_through() -> None:
     assert guard.requests_allowed()
 
 
-def test_the_suite_fixture_fails_tests_that_reached_a_real_model(pytester: pytest.Pytester) -> None:
+def test_the_suite_fixture_fails_tests_that_reached_a_real_model(pytester: pytest.Pytester,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # The suite's conftest imports the repository's tests package: the inner run must find it.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(CONFTEST.parents[1]),
+                                                                          os.environ.get("PYTHONPATH")])))
     pytester.makeconftest(CONFTEST.read_text())
     pytester.makeini("[pytest]\nmarkers =\n    allow_model_requests: x\n    integration: x\n")
     pytester.makepyfile(test_inner=f'''
