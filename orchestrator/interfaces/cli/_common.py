@@ -126,6 +126,16 @@ class Progress:
         print(text, file=self.stream, flush=True)
 
 
+def print_result(result: RunResult) -> None:
+    """A finished run for people: its answer as JSON, the step table, and its error if any."""
+    if result.answer is not None:
+        print_json(result.answer)
+    print()
+    print(step_table(result))
+    if result.error:
+        print(f"\nerror: {result.error}")
+
+
 def step_table(result: RunResult) -> str:
     """A per-step table: status, agent, model, local/cloud, attempts, latency, cost."""
     step_width = max([16, *(len(s.step_id) for s in result.steps)])

@@ -22,12 +22,13 @@ from orchestrator.interfaces.cli._common import (
     load_settings,
     parse_sensitivity,
     print_json,
+    print_result,
 )
 
 if TYPE_CHECKING:
     from orchestrator.queue import Job, JobQueue, JobRunner
     from orchestrator.settings import Settings
-    from orchestrator.types import Event, RunResult, Sensitivity
+    from orchestrator.types import Event, Sensitivity
 
 JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled", "dead")
 
@@ -115,7 +116,7 @@ def run_submit(args: argparse.Namespace) -> int:
         if args.json:
             print_json({"job_id": job_id, "result": result.model_dump(mode="json")})
         else:
-            _print_result(result)
+            print_result(result)
         return 0 if result.ok else 1
 
     return _with_queue(args, go)
@@ -165,7 +166,7 @@ def run_result(args: argparse.Namespace) -> int:
         if args.json:
             print_json(result.model_dump(mode="json"))
         else:
-            _print_result(result)
+            print_result(result)
         return 0 if result.ok else 1
 
     return _with_queue(args, go)
@@ -295,17 +296,6 @@ def _event_json(cursor: str, event: Event) -> str:
 def _short(data: dict[str, Any]) -> str:
     error = data.get("error")
     return f"({data.get('status', 'failed')}: {error})" if error else ""
-
-
-def _print_result(result: RunResult) -> None:
-    from orchestrator.interfaces.cli._common import step_table
-
-    if result.answer is not None:
-        print_json(result.answer)
-        print()
-    print(step_table(result))
-    if result.error:
-        print(f"\nerror: {result.error}")
 
 
 def _job_line(job: Job) -> str:

@@ -14,7 +14,7 @@ from orchestrator.interfaces.cli._common import (
     build_orchestrator,
     parse_sensitivity,
     print_json,
-    step_table,
+    print_result,
 )
 from orchestrator.interfaces.cli.batch import add_batch_options, run_batch
 
@@ -70,12 +70,7 @@ async def _run_async(args: argparse.Namespace, inputs: dict[str, Any], levels: d
     if args.json:
         print_json(result.model_dump(mode="json"))
     else:
-        if result.answer is not None:
-            print_json(result.answer)
-        print()
-        print(step_table(result))
-        if result.error:
-            print(f"\nerror: {result.error}")
+        print_result(result)
     return 0 if result.ok else 1
 
 
