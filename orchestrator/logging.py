@@ -74,6 +74,10 @@ class _Stderr:
     debug = info = warning = error = critical = exception = fatal = msg
 
 
+def _stderr_factory(*_args: Any) -> _Stderr:
+    return _Stderr()
+
+
 @functools.cache
 def _quiet() -> Any:
     """The logger our modules use until logging is configured: warnings and up, to stderr."""
@@ -102,7 +106,7 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_factory,  # sys.stderr as it is at each line, never a stream closed since
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(name)s: %(message)s")
