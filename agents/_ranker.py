@@ -27,7 +27,15 @@ from typing import Any, get_args
 from pydantic import BaseModel, Field, ValidationError
 
 from orchestrator.agents._candidates import Kind, infer_kind
-from orchestrator.agents._span_features import Document, Span, candidate_pool, same_value, span_features
+from orchestrator.agents._span_features import (
+    MULTI_LINE_KINDS,
+    Document,
+    Span,
+    candidate_pool,
+    same_value,
+    span_features,
+    token_f1,
+)
 from orchestrator.errors import ConfigError, InputError
 
 FORMAT = "slm-orchestrator/span-ranker"
@@ -52,7 +60,8 @@ class FieldModel(BaseModel):
     documents: int = 0
     """Training documents whose labelled value was among the candidates."""
     coverage: float = 0.0
-    """Share of labelled documents whose value was among the candidates (the ranker's ceiling)."""
+    """Share of labelled documents the field learned from: their value was among the candidates
+    (or, with :attr:`FitOptions.partial_credit`, a span held most of it)."""
 
 
 class RankerFile(BaseModel):
@@ -90,6 +99,10 @@ class FitOptions:
     holdout: float = 0.2
     """Share of documents held out of a first fit to calibrate the confidence on."""
     seed: int = 0
+    partial_credit: float | None = 0.6
+    """For kinds written over several lines, a document whose labelled value no span equals still
+    teaches: the spans with the best word F1 against it (at least this much) are its targets.
+    None: exact matches only."""
 
 
 _Group = tuple[list[dict[str, float]], list[bool]]
@@ -125,7 +138,8 @@ class SpanRanker:
             hint = f"{name} {(hints or {}).get(name, '')}"
             labelled = [(doc, ex.fields[name]) for doc, ex in zip(docs, examples, strict=True)
                         if ex.fields.get(name) not in (None, "")]
-            groups = [g for doc, gold in labelled if (g := _group(doc, kind, hint, gold)) is not None]
+            groups = [g for doc, gold in labelled
+                      if (g := _group(doc, kind, hint, gold, opts.partial_credit)) is not None]
             if not groups:
                 continue
             fitted[name] = _fit_field(kind, groups, len(labelled), opts)
@@ -233,9 +247,13 @@ def _hint_words(hint: str) -> frozenset[str]:
     return frozenset(w for w in "".join(c if c.isalpha() else " " for c in hint.lower()).split() if len(w) > 2)
 
 
-def _group(doc: Document, kind: Kind, hint: str, gold: Any) -> _Group | None:
+def _group(doc: Document, kind: Kind, hint: str, gold: Any, partial_credit: float | None) -> _Group | None:
     spans: list[Span] = candidate_pool(doc, kind, hint)
     targets = [same_value(s.value, gold, kind) for s in spans]
+    if not any(targets) and partial_credit is not None and kind in MULTI_LINE_KINDS and spans:
+        overlaps = [token_f1(s.value, gold) for s in spans]
+        best = max(overlaps)
+        targets = [best >= partial_credit and overlap == best for overlap in overlaps]
     if not any(targets):
         return None
     words = _hint_words(hint)

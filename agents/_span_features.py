@@ -19,11 +19,12 @@ from orchestrator.agents._candidates import UNLIKELY, Candidate, Kind, find_cand
 from orchestrator.agents._candidates.spans import lines
 from orchestrator.agents._grounding import normalise, parse_amount, parse_date
 
-MAX_JOINED = 4
+MAX_JOINED = 5
 """Adjacent lines a joined candidate spans at most."""
 HEADER_LINES = 16
 """Lines from the top in which joined candidates start (names and addresses open a document)."""
-_MULTI_LINE_KINDS: frozenset[str] = frozenset({"company", "address", "text", "name", "product"})
+MULTI_LINE_KINDS: frozenset[str] = frozenset({"company", "address", "text", "name", "product"})
+"""Kinds written over several lines: joined-line spans are offered, and partial matches teach."""
 _TOKEN = re.compile(r"[a-z]+")
 _ALNUM = re.compile(r"[a-z0-9]+")
 _REGISTRATION = re.compile(
@@ -50,6 +51,26 @@ def same_value(value: Any, gold: Any, kind: Kind) -> bool:
         amount = parse_amount(value)
         return amount is not None and amount == parse_amount(gold)
     return bool(squeeze(value)) and squeeze(value) == squeeze(gold)
+
+
+def token_f1(value: Any, gold: Any) -> float:
+    """The F1 of the letter-and-digit words of ``value`` against ``gold`` (as multisets), 0 to 1.
+
+    Partial credit for names and addresses: OCR often drops a line of a labelled address, so
+    no span can equal it, while the span holding the rest of it is still the one to learn.
+    """
+    got, want = _ALNUM.findall(str(value).lower()), _ALNUM.findall(str(gold).lower())
+    if not got or not want:
+        return 0.0
+    pool: dict[str, int] = {}
+    for word in want:
+        pool[word] = pool.get(word, 0) + 1
+    common = 0
+    for word in got:
+        if pool.get(word, 0) > 0:
+            pool[word] -= 1
+            common += 1
+    return 0.0 if common == 0 else 2 * common / (len(got) + len(want))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +111,7 @@ def candidate_pool(doc: Document, kind: Kind, hint: str = "") -> list[Span]:
     spans: dict[str, Span] = {}
     for rank, cand in enumerate(found):
         spans.setdefault(normalise(cand.value), _span_of(doc, cand, rank))
-    if kind in _MULTI_LINE_KINDS:
+    if kind in MULTI_LINE_KINDS:
         for first in range(min(HEADER_LINES, len(doc.lines))):
             joined = ""
             for last in range(first, min(first + MAX_JOINED, len(doc.lines))):
@@ -198,4 +219,6 @@ def _add_kind_facts(feats: dict[str, float], doc: Document, span: Span, kind: Ki
         feats["parses" if parse_date(span.value) else "does_not_parse"] = 1.0
 
 
-__all__ = ["HEADER_LINES", "MAX_JOINED", "Document", "Span", "candidate_pool", "same_value", "span_features", "squeeze"]
+__all__ = [
+    "HEADER_LINES", "MAX_JOINED", "MULTI_LINE_KINDS", "Document", "Span", "candidate_pool", "same_value",
+    "span_features", "squeeze", "token_f1"]

@@ -20,7 +20,7 @@ from orchestrator.agents._ranker import (
     _platt,
     read_labelled,
 )
-from orchestrator.agents._span_features import Document, candidate_pool, same_value
+from orchestrator.agents._span_features import Document, candidate_pool, same_value, squeeze, token_f1
 from orchestrator.agents.extractor import ExtractorInput
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.interfaces.cli import main as cli_main
@@ -224,3 +224,33 @@ def test_train_extractor_command_names_a_missing_file(tmp_path: Path, capsys: py
     assert code == 2
     err = capsys.readouterr().err
     assert "nope.jsonl" in err and err.count("\n") == 1
+
+
+def test_word_f1_gives_partial_credit_by_words() -> None:
+    assert token_f1("LOT 3, 40300 SHAH ALAM", "LOT 3, JALAN PELABUR 23/1, 40300 SHAH ALAM") == pytest.approx(10 / 14)
+    assert token_f1("NO 1 JALAN", "no 1, jalan") == 1.0
+    assert token_f1("", "LOT 3") == 0.0 and token_f1("TOKO", "LOT 3") == 0.0
+
+
+def addressed(rng: random.Random) -> LabelledDocument:
+    """A receipt whose labelled address holds a street line the OCR text lost (as in SROIE)."""
+    doc = receipt(rng)
+    lines = doc.text.splitlines()
+    street, town = lines[3], f"{rng.randint(40000, 49999)} SHAH ALAM"
+    lines[3:4] = [street, town, f"TEL: 03-{rng.randint(1000000, 9999999)}"]
+    return LabelledDocument(text="\n".join(lines),
+                            fields={**doc.fields, "address": f"{street}, JALAN HILANG 9, {town}"})
+
+
+def test_a_field_no_span_equals_still_learns_from_the_span_holding_most_of_it() -> None:
+    rng = random.Random(5)
+    train = [addressed(rng) for _ in range(30)]
+    kinds = {**KINDS, "address": "address"}
+    exact = SpanRanker.fit(train, kinds=kinds, options=FitOptions(epochs=6, partial_credit=None))  # type: ignore[arg-type]
+    partial = SpanRanker.fit(train, kinds=kinds, options=FitOptions(epochs=6))  # type: ignore[arg-type]
+    assert "address" not in exact.fields  # no span equals any label: nothing to learn from
+    assert partial.fields["address"].coverage == 1.0
+    doc = addressed(random.Random(6))
+    best = partial.rank(doc.text, "address", "address").spans[0].value
+    lines = doc.text.splitlines()
+    assert squeeze(best) == squeeze(f"{lines[3]} {lines[4]}")  # the street and the town, not the phone
