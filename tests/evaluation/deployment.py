@@ -53,4 +53,10 @@ def rows(spec: list[tuple[str, float, str]]) -> list[dict[str, Any]]:
     return [{"text": f"{gold} {confidence} {local}", "gold": gold} for gold, confidence, local in spec]
 
 
-__all__ = ["MODELS", "build", "echo_workflow", "rows"]
+
+
+
+def app() -> Orchestrator:
+    """``--app tests.evaluation.deployment:app`` for the CLI tests."""
+    return build()
+__all__ = ["MODELS", "app", "build", "echo_workflow", "rows"]

@@ -1,0 +1,110 @@
+"""``orchestrator eval``: the table, --json, --html, --target-accuracy with --write-config, exit codes."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from orchestrator.interfaces.cli import main
+from tests.evaluation.deployment import rows
+
+APP = "tests.evaluation.deployment:app"
+SPEC = [("a", 0.9, "a"), ("b", 0.8, "b"), ("c", 0.3, "x"), ("d", 0.4, "d"), ("e", 0.7, "z"), ("f", 0.95, "f")]
+
+
+@pytest.fixture(autouse=True)
+def session_logging() -> Iterator[None]:
+    """The command configures logging for its process; put the test session's set-up back after."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows(SPEC)), encoding="utf-8")
+    return path
+
+
+def run(*args: str) -> int:
+    return main(["eval", *args, "--app", APP, "--quiet"])
+
+
+def test_the_table_shows_each_field(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("label_it", str(dataset), "--expect", "label=gold", "--input", "text=text") == 0
+    out = capsys.readouterr().out
+    assert "label_it on " in out and "6 items, 0 failed" in out
+    row = next(line for line in out.splitlines() if line.startswith("label "))
+    assert row.split()[:7] == ["label", "normalised", "83.3%", "66.7%", "33.3%", "0.0%", "75.0%"]
+    assert "on function:big everywhere" in out and "label mistakes: e -> z (1)" in out
+
+
+def test_json_is_the_whole_report(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("label_it", str(dataset), "--expect", "label=gold", "--json", "--target-accuracy", "0.95") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["items"] == 6 and report["thresholds"] == {"echo": 0.8}
+    assert report["fields"][0]["calibration"]["coverage_at_threshold"] == pytest.approx(0.5)
+
+
+def test_html_is_written(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "report.html"
+    assert run("label_it", str(dataset), "--expect", "label=gold", "--html", str(page)) == 0
+    assert f"report written to {page}" in capsys.readouterr().out
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!doctype html>") and text.count("<svg") == 2 and "<script" not in text
+
+
+def test_write_config_sets_the_measured_threshold(dataset: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "orchestrator.toml"
+    config.write_text('[specialists.echo]\n# a guess\nthreshold = 0.5\n', encoding="utf-8")
+    code = run("label_it", str(dataset), "--expect", "label=gold", "--target-accuracy", "0.95",
+               "--write-config", str(config))
+    assert code == 0 and f"thresholds written to {config}" in capsys.readouterr().out
+    text = config.read_text(encoding="utf-8")
+    assert tomllib.loads(text)["specialists"]["echo"]["threshold"] == 0.8
+    assert "# a guess" in text and "target accuracy 0.95" in text and "label 50% local at 100.0%" in text
+
+
+def test_a_target_no_threshold_holds_exits_1_and_writes_nothing(dataset: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "orchestrator.toml"
+    code = run("label_it", str(dataset), "--expect", "label=gold", "--target-accuracy", "1.0", "--conservative",
+               "--write-config", str(config))
+    assert code == 1 and not config.exists()
+    assert "none reaches it" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--expect", "label"], "write FIELD=COLUMN"),
+    (["--expect", "label=nope"], "no column 'nope'"),
+    (["--expect", "label=gold", "--write-config"], "give --target-accuracy too"),
+    (["--expect", "label=gold", "--target-accuracy", "95"], "not in (0, 1]"),
+    (["--expect", "label=gold", "--concurrency", "0"], "at least 1"),
+    (["--expect", "label=gold", "--param", "oops"], "--param 'oops' must look like"),
+])
+def test_bad_options_exit_2_with_the_reason(dataset: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                            message: str) -> None:
+    assert run("label_it", str(dataset), *args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_missing_dataset_or_unknown_target_exits_2(dataset: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("label_it", str(tmp_path / "missing.jsonl"), "--expect", "label=gold") == 2
+    assert "no such file" in capsys.readouterr().err
+    assert run("lable_it", str(dataset), "--expect", "label=gold") == 2
+    assert "label_it" in capsys.readouterr().err  # the suggestion
+
+
+def test_one_specialist_with_params(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("echo", str(dataset), "--expect", "text=gold", "--input", "text=text", "--param", "extra=1",
+               "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["target"] == "echo" and report["fields"][0]["accuracy"] == pytest.approx(5 / 6)
