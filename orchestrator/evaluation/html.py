@@ -29,6 +29,7 @@ def render(report: EvalReport) -> str:
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Evaluation: "
              f"{escape(report.target)}</title><style>{_STYLE}</style></head><body>",
              f"<h1>Evaluation of {escape(report.target)} on {escape(report.dataset)}</h1>", _summary(report)]
+    parts += [f"<p class='note'>{escape(note)}</p>" for note in report.notes]
     parts += [_field(f) for f in report.fields]
     if report.errors:
         rows = [[e.id, e.error] for e in report.errors]

@@ -124,6 +124,8 @@ class EvalReport(BaseModel):
     """The first failures, with their reasons (``failed`` counts them all)."""
     thresholds: dict[str, float | None] = Field(default_factory=dict)
     """With a target accuracy: per specialist, the threshold that holds it on every field it answers."""
+    notes: list[str] = Field(default_factory=list)
+    """What to know before using the thresholds (e.g. a cascade with nothing to escalate to)."""
 
     def field(self, name: str) -> FieldReport:
         return next(f for f in self.fields if f.field == name)

@@ -22,6 +22,7 @@ from orchestrator.evaluation.metrics import percentile
 from orchestrator.evaluation.outcome import FieldOutcome, outcome, source_of
 from orchestrator.evaluation.report import EvalReport, ItemError, field_report, thresholds_by_agent
 from orchestrator.plan import Plan, Step
+from orchestrator.specialist import Specialist
 from orchestrator.types import Sensitivity
 from orchestrator.workflow import Workflow
 
@@ -94,12 +95,24 @@ async def evaluate(orch: Orchestrator, target: str | Workflow, dataset: Dataset,
         fields.append(field_report(e, outcomes[e.field], step=step, agent=agents.get(step or ""),
                                    target_accuracy=options.target_accuracy, conservative=options.conservative))
     router = orch.router
+    thresholds = thresholds_by_agent(fields) if options.target_accuracy is not None else {}
     return EvalReport(
         target=name, dataset=_name(dataset), items=len(cases), failed=failed, fields=fields, cost_usd=cost,
         baseline_cost_usd=baseline, baseline_model=router.baseline.ref if router.baseline else None,
         latency_p50_ms=percentile(latencies, 50), latency_p95_ms=percentile(latencies, 95),
         seconds=time.perf_counter() - started, errors=errors,
-        thresholds=thresholds_by_agent(fields) if options.target_accuracy is not None else {})
+        thresholds=thresholds, notes=_notes(orch, thresholds))
+
+
+def _notes(orch: Orchestrator, thresholds: Mapping[str, float | None]) -> list[str]:
+    """Warn where a threshold would fail steps rather than escalate them (one model in the cascade)."""
+    notes = []
+    for name in thresholds:
+        agent = orch.registry.agent(name)
+        if isinstance(agent, Specialist) and len(orch.router.cascade(agent)) < 2:
+            notes.append(f"{name}'s cascade has one model: below its threshold a step fails instead of "
+                         f"escalating; add a larger model to [specialists.{name}] cascade before raising it")
+    return notes
 
 
 def _strings(value: Sequence[str] | Mapping[str, str]) -> list[str]:

@@ -45,7 +45,7 @@ async def test_target_accuracy_picks_the_threshold_that_holds_it() -> None:
     report = await evaluate(target_accuracy=0.95)
     c = report.field("label").calibration
     assert c is not None and c.threshold == 0.8 and c.coverage_at_threshold == pytest.approx(0.5)
-    assert report.thresholds == {"echo": 0.8}
+    assert report.thresholds == {"echo": 0.8} and report.notes == []
     lenient = await evaluate(target_accuracy=0.75)
     assert lenient.thresholds == {"echo": 0.4}  # 80% accuracy at 5/6 coverage
 
@@ -93,6 +93,8 @@ async def test_a_single_model_cascade_fails_low_confidence_steps_but_still_measu
     f = report.field("label")
     assert report.failed == 2 and f.unanswered == pytest.approx(2 / 6) and f.answered_remotely == 0
     assert f.calibration is not None and f.calibration.items == 6 and report.thresholds == {"echo": 0.8}
+    assert report.notes == ["echo's cascade has one model: below its threshold a step fails instead of escalating; "
+                            "add a larger model to [specialists.echo] cascade before raising it"]
 
 
 def test_the_sync_twin_returns_the_same_report() -> None:

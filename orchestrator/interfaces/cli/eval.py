@@ -186,6 +186,7 @@ def table(report: EvalReport) -> str:
     if report.thresholds:
         lines.append("thresholds: " + ", ".join(f"{a} {'none' if t is None else f'{t:.4f}'}"
                                                 for a, t in report.thresholds.items()))
+    lines += [f"note: {note}" for note in report.notes]
     for f in report.fields:
         if f.confusions:
             mistakes = ", ".join(f"{c.expected} -> {c.predicted} ({c.count})" for c in f.confusions[:5])
