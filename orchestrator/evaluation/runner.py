@@ -9,6 +9,7 @@ is built once all have.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine.batch import BatchConfig, BatchItem, BatchProgress, run_many
-from orchestrator.errors import InputError, UnknownNameError, UserError
+from orchestrator.errors import InputError, OrchestratorError, UnknownNameError, UserError
 from orchestrator.evaluation.dataset import Case, ColumnMap, read_cases
 from orchestrator.evaluation.metrics import percentile
 from orchestrator.evaluation.outcome import FieldOutcome, outcome, source_of
@@ -53,6 +54,8 @@ class EvalOptions:
     """Ask the Wilson lower bound of local accuracy (not the observed one) to reach the target."""
     sensitivity: Mapping[str, Sensitivity | str] | None = None
     on_progress: Callable[[BatchProgress], None] | None = None
+    warmup: bool = False
+    """Run the first case once, unscored, before the timed runs (model loading out of the latencies)."""
 
 
 async def evaluate(orch: Orchestrator, target: str | Workflow, dataset: Dataset, options: EvalOptions) -> EvalReport:
@@ -73,6 +76,8 @@ async def evaluate(orch: Orchestrator, target: str | Workflow, dataset: Dataset,
     failed = 0
     cost = baseline = 0.0
     latencies: list[float] = []
+    if options.warmup:
+        await _warm_up(orch, run_target, cases[0], options.sensitivity)
     started = time.perf_counter()
     batch = BatchConfig(concurrency=options.concurrency, sensitivity=options.sensitivity, total=len(cases),
                         on_progress=options.on_progress, keep_steps=True)
@@ -104,15 +109,20 @@ async def evaluate(orch: Orchestrator, target: str | Workflow, dataset: Dataset,
         thresholds=thresholds, notes=_notes(orch, thresholds))
 
 
+async def _warm_up(orch: Orchestrator, target: str | Plan | Workflow, case: Case,
+                   sensitivity: Mapping[str, Sensitivity | str] | None) -> None:
+    with contextlib.suppress(OrchestratorError):  # the timed run of the same case records the failure
+        await orch.run(target, case.inputs, sensitivity=sensitivity)
+
+
 def _notes(orch: Orchestrator, thresholds: Mapping[str, float | None]) -> list[str]:
     """Warn where a threshold would fail steps rather than escalate them (one model in the cascade)."""
-    notes = []
-    for name in thresholds:
-        agent = orch.registry.agent(name)
-        if isinstance(agent, Specialist) and len(orch.router.cascade(agent)) < 2:
-            notes.append(f"{name}'s cascade has one model: below its threshold a step fails instead of "
-                         f"escalating; add a larger model to [specialists.{name}] cascade before raising it")
-    return notes
+    alone = [name for name in thresholds if isinstance(agent := orch.registry.agent(name), Specialist)
+             and len(orch.router.cascade(agent)) < 2]
+    if not alone:
+        return []
+    return [f"one model in the cascade of {', '.join(alone)}: below the threshold a step fails instead of "
+            "escalating; add a larger model to the cascade before raising the threshold"]
 
 
 def _strings(value: Sequence[str] | Mapping[str, str]) -> list[str]:

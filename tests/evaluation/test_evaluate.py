@@ -93,8 +93,15 @@ async def test_a_single_model_cascade_fails_low_confidence_steps_but_still_measu
     f = report.field("label")
     assert report.failed == 2 and f.unanswered == pytest.approx(2 / 6) and f.answered_remotely == 0
     assert f.calibration is not None and f.calibration.items == 6 and report.thresholds == {"echo": 0.8}
-    assert report.notes == ["echo's cascade has one model: below its threshold a step fails instead of escalating; "
-                            "add a larger model to [specialists.echo] cascade before raising it"]
+    assert report.notes == ["one model in the cascade of echo: below the threshold a step fails instead of "
+                            "escalating; add a larger model to the cascade before raising the threshold"]
+
+
+async def test_warm_up_runs_the_first_case_once_more_unscored() -> None:
+    async with build() as orch:
+        report = await orch.evaluate("label_it", rows(SPEC), expect=["label=gold"], warmup=True)
+        calls = [call.last_user for call in orch.pool.client("small").calls]  # type: ignore[attr-defined]
+    assert report.items == 6 and len(calls) == 7 and calls[0] == "a 0.9 a" and calls.count("a 0.9 a") == 2
 
 
 def test_the_sync_twin_returns_the_same_report() -> None:

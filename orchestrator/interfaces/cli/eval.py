@@ -63,6 +63,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--write-config", nargs="?", const="", metavar="PATH",
                         help="with --target-accuracy: write the thresholds into PATH (default: --config, "
                              "else ./orchestrator.toml)")
+    parser.add_argument("--warmup", action="store_true",
+                        help="run the first item once, unscored, first (model loading out of the latencies)")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     parser.add_argument("--html", metavar="PATH", help="write a self-contained HTML report with plots")
     parser.add_argument("--sensitivity", action="append", metavar="KEY=LEVEL",
@@ -125,7 +127,7 @@ async def _evaluate(args: argparse.Namespace, params: dict[str, Any], live: Live
         return await orch.evaluate(args.target, args.dataset, expect=args.expect, inputs=args.input, params=params,
                                    concurrency=args.concurrency, target_accuracy=args.target_accuracy,
                                    conservative=args.conservative, sensitivity=parse_sensitivity(args.sensitivity),
-                                   on_progress=on_progress)
+                                   on_progress=on_progress, warmup=args.warmup)
 
 
 def progress_bar(progress: BatchProgress) -> str:
