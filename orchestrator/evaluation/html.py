@@ -19,7 +19,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.6em 0}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:left}
 th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.plots{display:flex;gap:2em;flex-wrap:wrap}figure{margin:0}figcaption{font-size:.9em;color:#555}
+.plots{display:flex;gap:2em;flex-wrap:wrap}figure{margin:0;max-width:340px}figcaption{font-size:.9em;color:#555}
 svg text{font:11px system-ui,sans-serif;fill:#444}.note{color:#666;font-size:.9em}
 """
 
