@@ -108,3 +108,12 @@ def test_one_specialist_with_params(dataset: Path, capsys: pytest.CaptureFixture
                "--json") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["target"] == "echo" and report["fields"][0]["accuracy"] == pytest.approx(5 / 6)
+
+
+def test_the_progress_bar_fills_with_the_items_done() -> None:
+    from orchestrator.engine.batch import BatchProgress
+    from orchestrator.interfaces.cli.eval import BAR, progress_bar
+
+    half = progress_bar(BatchProgress(total=10, done=5))
+    assert half.startswith("[" + "#" * (BAR // 2) + "." * (BAR // 2) + "] 5/10 items")
+    assert progress_bar(BatchProgress(total=None)).startswith("[" + "." * BAR + "] 0/? items")
