@@ -117,3 +117,26 @@ def test_the_progress_bar_fills_with_the_items_done() -> None:
     half = progress_bar(BatchProgress(total=10, done=5))
     assert half.startswith("[" + "#" * (BAR // 2) + "." * (BAR // 2) + "] 5/10 items")
     assert progress_bar(BatchProgress(total=None)).startswith("[" + "." * BAR + "] 0/? items")
+
+
+def test_write_config_refuses_to_shadow_a_pyproject_configuration(dataset: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ORCHESTRATOR_CONFIG", raising=False)
+    (tmp_path / "pyproject.toml").write_text('[tool.orchestrator]\ndefault_sensitivity = "public"\n')
+    assert run("label_it", str(dataset), "--expect", "label=gold", "--target-accuracy", "0.95", "--write-config") == 2
+    assert "--write-config PATH" in capsys.readouterr().err and not (tmp_path / "orchestrator.toml").exists()
+
+
+def test_write_config_warns_when_the_environment_overrides_it(dataset: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_SPECIALISTS__ECHO__THRESHOLD", "0.3")
+    config = tmp_path / "orchestrator.toml"
+    config.write_text('default_cascade = ["small"]\n[models.small]\nref = "scripted:small"\n', encoding="utf-8")
+    assert run("label_it", str(dataset), "--expect", "label=gold", "--target-accuracy", "0.95",
+               "--config", str(config), "--write-config") == 0
+    assert tomllib.loads(config.read_text())["specialists"]["echo"]["threshold"] == 0.8
+    err = capsys.readouterr().err
+    assert "warning: environment ORCHESTRATOR_SPECIALISTS__ECHO__THRESHOLD overrides the threshold of echo" in err
