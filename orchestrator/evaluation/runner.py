@@ -155,16 +155,26 @@ def _target(orch: Orchestrator, target: str | Workflow, first: Case, params: Map
             mapping: ColumnMap) -> tuple[str | Plan | Workflow, Mapping[str, Any], str]:
     """What to run, its answer's output mapping, and its name for the report."""
     registry = orch.registry
+    fields = list(dict.fromkeys(e.path[0] for e in mapping.expect))
     if isinstance(target, Workflow) or target in registry.workflow_names:
         workflow = target if isinstance(target, Workflow) else registry.workflow(target)
-        return target, workflow.compile(registry.agent_names).answer_refs(), workflow.name
+        refs = workflow.compile(registry.agent_names).answer_refs()
+        _check_fields(workflow.name, fields, list(refs))
+        return target, refs, workflow.name
     if target not in registry.agent_names:
         raise UnknownNameError("workflow or agent", target, [*registry.workflow_names, *registry.agent_names])
-    fields = dict.fromkeys(e.path[0] for e in mapping.expect)
+    _check_fields(target, fields, list(registry.agent(target).Output.model_fields))
     step = Step(id="step", agent=target, instruction=registry.agent(target).description,
                 inputs={name: f"$input.{name}" for name in first.inputs}, params=dict(params))
     plan = Plan(goal=f"evaluate {target}", steps=[step], output={f: f"$steps.step.{f}" for f in fields})
     return plan, plan.answer_refs(), target
+
+
+def _check_fields(target: str, fields: Sequence[str], answer: Sequence[str]) -> None:
+    unknown = [f for f in fields if f not in answer]
+    if unknown:
+        raise InputError(f"--expect {', '.join(unknown)}: {target}'s answer has no such field; its fields are "
+                         f"{', '.join(answer)} (dotted for nested ones: fields.email)")
 
 
 def _agents(run_target: str | Plan | Workflow, orch: Orchestrator) -> dict[str, str]:

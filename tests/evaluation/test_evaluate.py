@@ -7,6 +7,7 @@ import pytest
 
 from orchestrator.errors import InputError, UnknownNameError, UserError
 from orchestrator.evaluation import EvalReport
+from orchestrator.workflow import Input, Workflow
 from tests.evaluation.deployment import build, rows
 
 # gold, the local model's confidence, the local model's answer: right when sure, wrong when unsure,
@@ -122,8 +123,21 @@ async def test_bad_targets_and_data_are_refused_clearly() -> None:
             await orch.evaluate("label_it", rows(SPEC), expect=["label=gold"], target_accuracy=95)
 
 
-async def test_a_field_no_step_answers_is_scored_without_a_trace() -> None:
+async def test_a_field_the_answer_does_not_have_is_refused_with_the_fields_it_has() -> None:
     async with build() as orch:
-        report = await orch.evaluate("label_it", rows(SPEC), expect=["nothing=gold"])
-    f = report.field("nothing")
-    assert f.step is None and f.accuracy == 0 and f.unanswered == 1 and f.calibration is None
+        with pytest.raises(InputError, match="label_it's answer has no such field; its fields are label"):
+            await orch.evaluate("label_it", rows(SPEC), expect=["lable=gold"])
+        with pytest.raises(InputError, match="echo's answer has no such field; its fields are text, confidence"):
+            await orch.evaluate("echo", rows(SPEC), expect=["label=gold"])
+
+
+async def test_a_field_no_step_answers_is_scored_without_a_trace() -> None:
+    wf = Workflow("copy", "Copies its input.", inputs={"text": Input(str, "The text.")})
+    wf.step("label", "echo", text=wf.input.text)
+    wf.output(given=wf.input.text)
+    async with build() as orch:
+        report = await orch.evaluate(wf, [{"text": "a 1 a", "gold": "a 1 a"}, {"text": "b 1 b", "gold": "x"}],
+                                     expect=["given=gold"])
+    f = report.field("given")
+    assert report.target == "copy" and f.step is None and f.calibration is None
+    assert f.accuracy == 0.5 and f.answered_by_tool == 1.0  # an input echoed back: no model's answer
