@@ -17,9 +17,10 @@ command line; :mod:`~orchestrator.evaluation.html` writes the self-contained rep
 
 from orchestrator.evaluation.dataset import METRICS, Case, ColumnMap, Expectation, Metric, read_cases
 from orchestrator.evaluation.metrics import ROUGE_PASS, Rouge, matches, normalise, percentile, rouge
+from orchestrator.evaluation.outcome import FieldOutcome, ItemScore
 from orchestrator.evaluation.report import Calibration, EvalReport, FieldReport
 from orchestrator.evaluation.runner import Dataset, EvalOptions, evaluate
 
 __all__ = ["METRICS", "ROUGE_PASS", "Calibration", "Case", "ColumnMap", "Dataset", "EvalOptions", "EvalReport",
-           "Expectation", "FieldReport", "Metric", "Rouge", "evaluate", "matches", "normalise", "percentile",
-           "read_cases", "rouge"]
+           "Expectation", "FieldOutcome", "FieldReport", "ItemScore", "Metric", "Rouge", "evaluate", "matches",
+           "normalise", "percentile", "read_cases", "rouge"]

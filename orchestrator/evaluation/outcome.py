@@ -50,6 +50,19 @@ class FieldOutcome:
     rouge2: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ItemScore:
+    """One scored item, as ``on_item`` receives it (``orchestrator eval --items`` writes one a line)."""
+
+    id: str
+    ok: bool
+    """Whether its run succeeded."""
+    error: str | None
+    run_id: str | None
+    duration_ms: float
+    fields: dict[str, FieldOutcome]
+
+
 def source_of(output_refs: Mapping[str, Any], path: Sequence[str]) -> Source | None:
     """Which step's output ``path`` of the answer reads (None for an input, a literal or an unknown field)."""
     value: Any = output_refs
@@ -132,4 +145,4 @@ def _local_answer(step: StepResult) -> tuple[float, Any] | None:
     return None
 
 
-__all__ = ["MISSING", "FieldOutcome", "Source", "dig", "outcome", "score", "source_of"]
+__all__ = ["MISSING", "FieldOutcome", "ItemScore", "Source", "dig", "outcome", "score", "source_of"]

@@ -20,7 +20,7 @@ from orchestrator.engine.batch import BatchConfig, BatchItem, BatchProgress, run
 from orchestrator.errors import InputError, OrchestratorError, UnknownNameError, UserError
 from orchestrator.evaluation.dataset import Case, ColumnMap, read_cases
 from orchestrator.evaluation.metrics import percentile
-from orchestrator.evaluation.outcome import FieldOutcome, outcome, source_of
+from orchestrator.evaluation.outcome import FieldOutcome, ItemScore, outcome, source_of
 from orchestrator.evaluation.report import EvalReport, ItemError, field_report, thresholds_by_agent
 from orchestrator.plan import Plan, Step
 from orchestrator.specialist import Specialist
@@ -54,6 +54,10 @@ class EvalOptions:
     """Ask the Wilson lower bound of local accuracy (not the observed one) to reach the target."""
     sensitivity: Mapping[str, Sensitivity | str] | None = None
     on_progress: Callable[[BatchProgress], None] | None = None
+    on_item: Callable[[ItemScore], None] | None = None
+    """Called with each item's scores as it finishes (e.g. to write them out for error analysis)."""
+    limit: int | None = None
+    """Score only the first ``limit`` items of the dataset."""
     warmup: bool = False
     """Run the first case once, unscored, before the timed runs (model loading out of the latencies)."""
 
@@ -63,7 +67,9 @@ async def evaluate(orch: Orchestrator, target: str | Workflow, dataset: Dataset,
     if options.target_accuracy is not None and not 0 < options.target_accuracy <= 1:
         raise UserError(f"target accuracy {options.target_accuracy} is not in (0, 1]; pass e.g. 0.95")
     mapping = ColumnMap.parse(expect=_strings(options.expect), inputs=_strings(options.inputs))
-    cases = _cases(dataset, mapping)
+    if options.limit is not None and options.limit < 1:
+        raise UserError(f"limit must be at least 1, not {options.limit}")
+    cases = _cases(dataset, mapping)[:options.limit]
     if not cases:
         raise InputError(f"dataset {_name(dataset)!r} has no items")
     run_target, output_refs, name = _target(orch, target, cases[0], options.params, mapping)
@@ -84,8 +90,13 @@ async def evaluate(orch: Orchestrator, target: str | Workflow, dataset: Dataset,
     items = [BatchItem(id=case.id, inputs=case.inputs, index=case.index) for case in cases]
     async for result in run_many(orch, run_target, items, batch):
         case, steps = by_id[result.id], result.steps or []
-        for e in mapping.expect:
-            outcomes[e.field].append(outcome(e, case.expected[e.field], result.answer, sources[e.field], steps))
+        scored = {e.field: outcome(e, case.expected[e.field], result.answer, sources[e.field], steps)
+                  for e in mapping.expect}
+        for scored_field, field_outcome in scored.items():
+            outcomes[scored_field].append(field_outcome)
+        if options.on_item is not None:
+            options.on_item(ItemScore(id=result.id, ok=result.ok, error=result.error, run_id=result.run_id,
+                                      duration_ms=result.duration_ms, fields=scored))
         latencies.append(result.duration_ms)
         cost += result.cost_usd
         baseline += sum(s.baseline_cost_usd for s in steps)

@@ -52,6 +52,17 @@ def test_json_is_the_whole_report(dataset: Path, capsys: pytest.CaptureFixture[s
     assert report["fields"][0]["calibration"]["coverage_at_threshold"] == pytest.approx(0.5)
 
 
+def test_items_are_written_one_line_each_and_limit_cuts_the_set(dataset: Path, tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    assert run("label_it", str(dataset), "--expect", "label=gold", "--items", str(items), "--limit", "5") == 0
+    lines = {row["id"]: row for row in map(json.loads, items.read_text(encoding="utf-8").splitlines())}
+    assert sorted(lines) == ["1", "2", "3", "4", "5"]  # line numbers: the file has no id column
+    e = lines["5"]["fields"]["label"]
+    assert (e["expected"], e["predicted"], e["correct"], e["answered_by"], e["local_confidence"]) == (
+        "e", "z", False, "local", 0.7)
+    assert lines["3"]["fields"]["label"]["answered_by"] == "remote" and lines["3"]["fields"]["label"]["correct"]
+
+
 def test_html_is_written(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     page = tmp_path / "report.html"
     assert run("label_it", str(dataset), "--expect", "label=gold", "--html", str(page)) == 0
@@ -87,6 +98,7 @@ def test_a_target_no_threshold_holds_exits_1_and_writes_nothing(dataset: Path, t
     (["--expect", "label=gold", "--write-config"], "give --target-accuracy too"),
     (["--expect", "label=gold", "--target-accuracy", "95"], "not in (0, 1]"),
     (["--expect", "label=gold", "--concurrency", "0"], "at least 1"),
+    (["--expect", "label=gold", "--limit", "0"], "limit must be at least 1"),
     (["--expect", "label=gold", "--param", "oops"], "--param 'oops' must look like"),
 ])
 def test_bad_options_exit_2_with_the_reason(dataset: Path, capsys: pytest.CaptureFixture[str], args: list[str],

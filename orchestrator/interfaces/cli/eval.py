@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from orchestrator.interfaces.cli._common import (
     add_app_option,
@@ -35,7 +38,7 @@ from orchestrator.interfaces.cli.batch import LiveLine
 
 if TYPE_CHECKING:
     from orchestrator.engine.batch import BatchProgress
-    from orchestrator.evaluation import EvalReport
+    from orchestrator.evaluation import EvalReport, ItemScore
 
 BAR = 24
 
@@ -63,6 +66,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--write-config", nargs="?", const="", metavar="PATH",
                         help="with --target-accuracy: write the thresholds into PATH (default: --config, "
                              "else ./orchestrator.toml)")
+    parser.add_argument("--items", metavar="PATH",
+                        help="write each item's scores here, one JSON line each (expected, answer, who answered, "
+                             "the local model's confidence), for error analysis")
+    parser.add_argument("--limit", type=int, metavar="N", help="score only the first N items")
     parser.add_argument("--warmup", action="store_true",
                         help="run the first item once, unscored, first (model loading out of the latencies)")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
@@ -86,7 +93,9 @@ def _eval(args: argparse.Namespace) -> int:
     params = _params(args.param)
     live = None if args.quiet or args.json or not sys.stderr.isatty() else LiveLine(sys.stderr)
     try:
-        report = asyncio.run(_evaluate(args, params, live))
+        with contextlib.ExitStack() as stack:
+            items = stack.enter_context(Path(args.items).open("w", encoding="utf-8")) if args.items else None
+            report = asyncio.run(_evaluate(args, params, live, items))
     finally:
         if live is not None:
             live.finish()
@@ -117,17 +126,22 @@ def _params(items: list[str] | None) -> dict[str, Any]:
         raise InputError(str(exc).replace("--input", "--param")) from None
 
 
-async def _evaluate(args: argparse.Namespace, params: dict[str, Any], live: LiveLine | None) -> EvalReport:
+async def _evaluate(args: argparse.Namespace, params: dict[str, Any], live: LiveLine | None,
+                    items: IO[str] | None) -> EvalReport:
     def on_progress(progress: BatchProgress) -> None:
         if live is not None:
             live.show(progress_bar(progress))
+
+    def on_item(score: ItemScore) -> None:
+        if items is not None:
+            items.write(json.dumps(dataclasses.asdict(score), ensure_ascii=False, default=str) + "\n")
 
     orch = build_orchestrator(args)
     async with orch:
         return await orch.evaluate(args.target, args.dataset, expect=args.expect, inputs=args.input, params=params,
                                    concurrency=args.concurrency, target_accuracy=args.target_accuracy,
                                    conservative=args.conservative, sensitivity=parse_sensitivity(args.sensitivity),
-                                   on_progress=on_progress, warmup=args.warmup)
+                                   on_progress=on_progress, on_item=on_item, limit=args.limit, warmup=args.warmup)
 
 
 def progress_bar(progress: BatchProgress) -> str:
