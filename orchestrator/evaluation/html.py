@@ -64,6 +64,11 @@ def _field(f: FieldReport) -> str:
     if f.confusions:
         parts.append("<h3>Most frequent mistakes</h3>" + _table(
             ["expected", "answered", "items"], [[c.expected, c.predicted, str(c.count)] for c in f.confusions]))
+    if f.per_label:
+        worst = sorted(f.per_label, key=lambda s: (s.correct / s.items, s.label))
+        parts.append(f"<details><summary>Per label ({len(worst)}, weakest first)</summary>" + _table(
+            ["label", "items", "right"], [[s.label, str(s.items), _pct(s.correct / s.items)] for s in worst])
+            + "</details>")
     return "\n".join(parts)
 
 

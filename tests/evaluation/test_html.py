@@ -31,3 +31,5 @@ def test_the_page_is_self_contained_with_risk_coverage_and_calibration_plots() -
     assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", page)  # only the SVG namespace URI
     assert "Risk-coverage" in page and "Calibration" in page and "x&lt;y&gt;z" in page
     assert "threshold 0.8000 answers 50.0% locally" in page
+    assert "Per label (4, weakest first)</summary><table><tr><th>label</th><th>items</th><th>right</th></tr>" \
+           "<tr><td>x&lt;y&gt;z</td><td class=n>1</td><td class=n>0.0%</td></tr>" in page
