@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.engine.batch import BatchConfig, BatchItem, BatchProgress, run_many
+from orchestrator.engine.batch import BatchConfig, BatchItem, BatchProgress, ItemResult, run_many
 from orchestrator.errors import InputError, OrchestratorError, UnknownNameError, UserError
 from orchestrator.evaluation.dataset import Case, ColumnMap, read_cases
 from orchestrator.evaluation.metrics import percentile
-from orchestrator.evaluation.outcome import FieldOutcome, ItemScore, outcome, source_of
+from orchestrator.evaluation.outcome import FieldOutcome, ItemScore, Source, outcome, source_of
 from orchestrator.evaluation.report import EvalReport, ItemError, field_report, thresholds_by_agent
 from orchestrator.plan import Plan, Step
 from orchestrator.specialist import Specialist
@@ -66,22 +66,17 @@ async def evaluate(orch: Orchestrator, target: str | Workflow, dataset: Dataset,
     """Run ``target`` on every case of ``dataset`` and score the answers (see :mod:`orchestrator.evaluation`)."""
     if options.target_accuracy is not None and not 0 < options.target_accuracy <= 1:
         raise UserError(f"target accuracy {options.target_accuracy} is not in (0, 1]; pass e.g. 0.95")
-    mapping = ColumnMap.parse(expect=_strings(options.expect), inputs=_strings(options.inputs))
     if options.limit is not None and options.limit < 1:
         raise UserError(f"limit must be at least 1, not {options.limit}")
+    mapping = ColumnMap.parse(expect=_strings(options.expect), inputs=_strings(options.inputs))
     cases = _cases(dataset, mapping)[:options.limit]
     if not cases:
         raise InputError(f"dataset {_name(dataset)!r} has no items")
-    run_target, output_refs, name = _target(orch, target, cases[0], options.params, mapping)
-    sources = {e.field: source_of(output_refs, e.path) for e in mapping.expect}
-    by_id = {case.id: case for case in cases}
-    if len(by_id) != len(cases):
+    if len({case.id for case in cases}) != len(cases):
         raise InputError(f"dataset {_name(dataset)!r}: item ids repeat; give each row a unique 'id' (or none)")
-    outcomes: dict[str, list[FieldOutcome]] = {e.field: [] for e in mapping.expect}
-    errors: list[ItemError] = []
-    failed = 0
-    cost = baseline = 0.0
-    latencies: list[float] = []
+    run_target, output_refs, name = _target(orch, target, cases[0], options.params, mapping)
+    tally = _Tally(mapping, {e.field: source_of(output_refs, e.path) for e in mapping.expect},
+                   {case.id: case for case in cases}, options.on_item)
     if options.warmup:
         await _warm_up(orch, run_target, cases[0], options.sensitivity)
     started = time.perf_counter()
@@ -89,35 +84,54 @@ async def evaluate(orch: Orchestrator, target: str | Workflow, dataset: Dataset,
                         on_progress=options.on_progress, keep_steps=True)
     items = [BatchItem(id=case.id, inputs=case.inputs, index=case.index) for case in cases]
     async for result in run_many(orch, run_target, items, batch):
-        case, steps = by_id[result.id], result.steps or []
-        scored = {e.field: outcome(e, case.expected[e.field], result.answer, sources[e.field], steps)
-                  for e in mapping.expect}
-        for scored_field, field_outcome in scored.items():
-            outcomes[scored_field].append(field_outcome)
-        if options.on_item is not None:
-            options.on_item(ItemScore(id=result.id, ok=result.ok, error=result.error, run_id=result.run_id,
-                                      duration_ms=result.duration_ms, fields=scored))
-        latencies.append(result.duration_ms)
-        cost += result.cost_usd
-        baseline += sum(s.baseline_cost_usd for s in steps)
-        if not result.ok:
-            failed += 1
-            if len(errors) < MAX_ERRORS:
-                errors.append(ItemError(id=result.id, error=result.error or result.status))
+        tally.add(result)
     agents = _agents(run_target, orch)
     fields = []
     for e in mapping.expect:
-        step = source.step_id if (source := sources[e.field]) is not None else None
-        fields.append(field_report(e, outcomes[e.field], step=step, agent=agents.get(step or ""),
+        step = source.step_id if (source := tally.sources[e.field]) is not None else None
+        fields.append(field_report(e, tally.outcomes.get(e.field, []), step=step, agent=agents.get(step or ""),
                                    target_accuracy=options.target_accuracy, conservative=options.conservative))
-    router = orch.router
+    baseline_model = orch.router.baseline.ref if orch.router.baseline else None
     thresholds = thresholds_by_agent(fields) if options.target_accuracy is not None else {}
     return EvalReport(
-        target=name, dataset=_name(dataset), items=len(cases), failed=failed, fields=fields, cost_usd=cost,
-        baseline_cost_usd=baseline, baseline_model=router.baseline.ref if router.baseline else None,
-        latency_p50_ms=percentile(latencies, 50), latency_p95_ms=percentile(latencies, 95),
-        seconds=time.perf_counter() - started, errors=errors,
-        thresholds=thresholds, notes=_notes(orch, thresholds))
+        target=name, dataset=_name(dataset), items=len(cases), failed=tally.failed, fields=fields,
+        cost_usd=tally.cost, baseline_cost_usd=tally.baseline, baseline_model=baseline_model,
+        latency_p50_ms=percentile(tally.latencies, 50), latency_p95_ms=percentile(tally.latencies, 95),
+        seconds=time.perf_counter() - started, errors=tally.errors, thresholds=thresholds,
+        notes=_notes(orch, thresholds))
+
+
+@dataclass
+class _Tally:
+    """The scores and totals of the runs so far."""
+
+    mapping: ColumnMap
+    sources: dict[str, Source | None]
+    cases: dict[str, Case]
+    on_item: Callable[[ItemScore], None] | None
+    outcomes: dict[str, list[FieldOutcome]] = field(default_factory=dict)
+    errors: list[ItemError] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    failed: int = 0
+    cost: float = 0.0
+    baseline: float = 0.0
+
+    def add(self, result: ItemResult) -> None:
+        case, steps = self.cases[result.id], result.steps or []
+        scored = {e.field: outcome(e, case.expected[e.field], result.answer, self.sources[e.field], steps)
+                  for e in self.mapping.expect}
+        for name, scored_field in scored.items():
+            self.outcomes.setdefault(name, []).append(scored_field)
+        if self.on_item is not None:
+            self.on_item(ItemScore(id=result.id, ok=result.ok, error=result.error, run_id=result.run_id,
+                                   duration_ms=result.duration_ms, fields=scored))
+        self.latencies.append(result.duration_ms)
+        self.cost += result.cost_usd
+        self.baseline += sum(s.baseline_cost_usd for s in steps)
+        if not result.ok:
+            self.failed += 1
+            if len(self.errors) < MAX_ERRORS:
+                self.errors.append(ItemError(id=result.id, error=result.error or result.status))
 
 
 async def _warm_up(orch: Orchestrator, target: str | Plan | Workflow, case: Case,
