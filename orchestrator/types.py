@@ -48,6 +48,9 @@ class Attempt(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
     cost_usd: float = 0.0
+    output: Any = None
+    """A ``low_confidence`` attempt's valid answer (the one not trusted enough), so an evaluation can
+    tell whether the local model was right where it escalated; None for other outcomes."""
 
 
 class StepResult(BaseModel):

@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "orchestrator.agents": PLUGINS,
     "orchestrator.tools": PLUGINS,
     "orchestrator.engine": ENGINE,
+    "orchestrator.evaluation": ENGINE,
     "orchestrator.store": ENGINE,
     "orchestrator.redis": ENGINE,
     "orchestrator.queue": ENGINE,

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
+    from orchestrator.evaluation import Dataset, EvalReport
     from orchestrator.queue import JobBackend, JobHandle, JobQueue
     from orchestrator.settings import Settings
     from orchestrator.store.base import Store
@@ -217,7 +218,23 @@ class Orchestrator:
                              on_progress=on_progress)
         return run_many(self, target, items, config)
 
+    async def evaluate(self, target: str | Workflow, dataset: Dataset, *,
+                       expect: Sequence[str] | Mapping[str, str], **options: Any) -> EvalReport:
+        """Run ``target`` (a workflow, or one specialist by name) over labelled ``dataset`` (a
+        ``.jsonl``/``.csv`` path or rows) and score the ``expect`` ed answer fields
+        (``["category=label"]``). ``options`` are those of :class:`~orchestrator.evaluation.EvalOptions`
+        (``inputs``, ``params``, ``concurrency``, ``target_accuracy`` ...). See :mod:`orchestrator.evaluation`.
+        """
+        from orchestrator.evaluation import EvalOptions, evaluate
+
+        return await evaluate(self, target, dataset, EvalOptions(expect=expect, **options))
+
     # -- the blocking twins, for scripts and notebooks ------------------------------------
+
+    def evaluate_sync(self, target: str | Workflow, dataset: Dataset, *,
+                      expect: Sequence[str] | Mapping[str, str], **options: Any) -> EvalReport:
+        """:meth:`evaluate`, blocking."""
+        return self._portal.call(self.evaluate(target, dataset, expect=expect, **options))
 
     def run_sync(self, target: str | Plan | Workflow, inputs: Mapping[str, Any] | None = None,
                  **kwargs: Any) -> RunResult:

@@ -24,10 +24,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from orchestrator.errors import OrchestratorError, UserError
+from orchestrator.types import StepResult
 
 if TYPE_CHECKING:
     from orchestrator.engine.app import Orchestrator
+    from orchestrator.plan import Plan
     from orchestrator.types import RunResult, Sensitivity
+    from orchestrator.workflow import Workflow
 
 
 class BatchItem(BaseModel):
@@ -57,6 +60,9 @@ class ItemResult(BaseModel):
     cost_usd: float = 0.0
     saving_usd: float = 0.0
     duration_ms: float = 0.0
+    steps: list[StepResult] | None = None
+    """The run's per-step trace, kept only when the batch asks for it (``BatchConfig.keep_steps``,
+    e.g. for an evaluation); None otherwise, so results files stay small."""
 
 
 @dataclass
@@ -115,9 +121,11 @@ class BatchConfig:
     """How many items the input holds, for the ETA (counted for a list when not given)."""
     on_progress: Callable[[BatchProgress], None] | None = None
     """Called after each item (and once at the start) with the running totals."""
+    keep_steps: bool = False
+    """Keep each run's step results on its :class:`ItemResult` (``steps``)."""
 
 
-async def run_many(orch: Orchestrator, target: str, items: Items, options: BatchConfig | None = None
+async def run_many(orch: Orchestrator, target: str | Plan | Workflow, items: Items, options: BatchConfig | None = None
                    ) -> AsyncIterator[ItemResult]:
     """Run ``target`` once per item, ``options.concurrency`` at a time; yield each result as it ends."""
     opts = options or BatchConfig()
@@ -136,7 +144,7 @@ async def run_many(orch: Orchestrator, target: str, items: Items, options: Batch
                 item = await anext(pending, None)
             if item is None:
                 return
-            await finished.put(await _run_one(orch, target, item, opts.sensitivity))
+            await finished.put(await _run_one(orch, target, item, opts))
 
     workers = [asyncio.create_task(worker(), name=f"batch-{n}") for n in range(opts.concurrency)]
     watcher = asyncio.create_task(_close_when_done(workers, finished))
@@ -186,23 +194,23 @@ async def _close_when_done(workers: list[asyncio.Task[None]], finished: asyncio.
     await finished.put(None)
 
 
-async def _run_one(orch: Orchestrator, target: str, item: BatchItem,
-                   sensitivity: Mapping[str, Sensitivity | str] | None) -> ItemResult:
+async def _run_one(orch: Orchestrator, target: str | Plan | Workflow, item: BatchItem,
+                   opts: BatchConfig) -> ItemResult:
     started = time.perf_counter()
     try:
-        result = await orch.run(target, item.inputs, sensitivity=sensitivity)
+        result = await orch.run(target, item.inputs, sensitivity=opts.sensitivity)
     except OrchestratorError as exc:  # e.g. inputs this workflow refuses: record why, go on
         return ItemResult(id=item.id, index=item.index, ok=False,
                           status="rejected" if isinstance(exc, UserError) else "failed",
                           error=f"{type(exc).__name__}: {exc}", duration_ms=(time.perf_counter() - started) * 1000)
-    return _from_run(item, result)
+    return _from_run(item, result, keep_steps=opts.keep_steps)
 
 
-def _from_run(item: BatchItem, result: RunResult) -> ItemResult:
+def _from_run(item: BatchItem, result: RunResult, *, keep_steps: bool = False) -> ItemResult:
     return ItemResult(id=item.id, index=item.index, ok=result.ok, status=result.status, answer=result.answer,
                       error=None if result.ok else (result.error or result.status), run_id=result.run_id,
                       cost_usd=result.cost.cost_usd, saving_usd=result.cost.saving_usd,
-                      duration_ms=result.duration_ms)
+                      duration_ms=result.duration_ms, steps=result.steps if keep_steps else None)
 
 
 def _report(opts: BatchConfig, progress: BatchProgress) -> None:

@@ -106,8 +106,11 @@ class Router:
         outcome: AttemptOutcome = "accepted" if verdict.valid else "invalid"
         if verdict.valid and verdict.confidence < specialist.config.threshold:
             outcome = "low_confidence"
-        result.attempts.append(meter.attempt(outcome, repair=previous is not None, problems=verdict.problems,
-                                             confidence=verdict.confidence))
+        attempt = meter.attempt(outcome, repair=previous is not None, problems=verdict.problems,
+                                confidence=verdict.confidence)
+        if outcome == "low_confidence" and verdict.output is not None:
+            attempt.output = verdict.output.model_dump(mode="json")
+        result.attempts.append(attempt)
         return verdict
 
     @staticmethod

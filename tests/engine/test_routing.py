@@ -47,6 +47,8 @@ async def test_low_confidence_escalates() -> None:
     assert step.output["text"] == "sure"
     assert [a.outcome for a in step.attempts] == ["low_confidence", "accepted"]
     assert "below threshold" in (step.escalation_reason or "")
+    assert step.attempts[0].output == {"text": "unsure", "confidence": 0.2}  # the rejected answer, for evaluation
+    assert step.attempts[1].output is None  # the accepted one is the step's output
 
 
 async def test_no_escalation_past_confidential_input() -> None:
