@@ -228,7 +228,8 @@ def describe_event(event: Event) -> str | None:
     data = event.data
     if event.type == "plan.ready":
         steps = data.get("plan", {}).get("steps", [])
-        return f"plan: {len(steps)} steps: " + ", ".join(f"{s['id']} ({s['agent']})" for s in steps)
+        tier = f" (planned by {data['planned_by']})" if data.get("planned_by") else ""
+        return f"plan{tier}: {len(steps)} steps: " + ", ".join(f"{s['id']} ({s['agent']})" for s in steps)
     if event.type == "step.started":
         return f"  ... {event.step_id:<14} {data.get('agent', '')}"
     if event.type in ("step.finished", "step.failed"):

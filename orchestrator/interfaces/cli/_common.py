@@ -152,4 +152,6 @@ def step_table(result: RunResult) -> str:
     rows.append(f"cost ${c.cost_usd:.6f}; on {c.baseline_model or 'the planner model'} everywhere: "
                 f"${c.baseline_cost_usd:.6f}; saved ${c.saving_usd:.6f}; tokens {c.usage.total_tokens}; "
                 f"{c.local_steps} local / {c.remote_steps} cloud model steps; {result.duration_ms:.0f} ms")
+    if result.planned_by:
+        rows.append(f"planned by: {result.planned_by}")
     return "\n".join(rows)
