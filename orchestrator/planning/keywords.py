@@ -27,7 +27,7 @@ please pls kindly can could would will shall should may might must do does did d
 been being have has had having get got give gives giving tell show let make want need like just also then
 so and or but if of to for in on at by with from into onto about as up out over any some all each every
 what which who whom whose how when where why there here now quick quickly briefly help hi hello hey thanks
-thank ok okay one two short little bit attached following below above again new given see look
+thank ok okay one two short little bit attached following below above again new given see look text say says said write
 """.split())
 
 _SYNONYMS: dict[str, str] = {
@@ -46,19 +46,19 @@ _SYNONYMS: dict[str, str] = {
     # receipts and invoices
     "receipt": "receipt", "receipts": "receipt", "invoice": "receipt", "invoices": "receipt",
     "bill": "receipt", "bills": "receipt", "extract": "extract", "pull": "extract", "read": "extract",
-    "total": "total", "amount": "total", "paid": "total", "owed": "total", "due": "total",
+    "total": "total", "amount": "total", "paid": "total", "owed": "total", "owe": "total", "due": "total",
     "vendor": "vendor", "merchant": "vendor", "shop": "vendor", "store": "vendor", "seller": "vendor",
     "fields": "field", "field": "field", "details": "field",
     # documents
     "report": "document", "reports": "document", "document": "document", "documents": "document",
-    "doc": "document", "article": "document", "paper": "document", "memo": "document", "text": "document",
+    "doc": "document", "article": "document", "paper": "document", "memo": "document",
     "file": "document", "writeup": "document",
     "risks": "risk", "risk": "risk", "dangers": "risk", "threats": "risk", "concerns": "risk",
     "issues": "risk", "problems": "risk",
     # other outputs (what distractors ask for)
     "translate": "translat", "translation": "translat", "french": "language", "german": "language",
     "spanish": "language", "english": "language", "reply": "reply", "respond": "reply", "response": "reply",
-    "answer": "reply", "draft": "draft", "write": "draft", "compose": "draft",
+    "answer": "reply", "draft": "draft", "compose": "draft",
     "sentiment": "sentiment", "tone": "sentiment", "mood": "sentiment", "redact": "redact",
     "anonymize": "redact", "anonymise": "redact", "pii": "redact", "personal": "redact",
     "email": "email", "emails": "email", "mail": "email", "message": "email",
@@ -70,6 +70,8 @@ _SYNONYMS: dict[str, str] = {
     "names": "entity", "people": "entity", "entities": "entity", "dates": "entity",
     "count": "count", "words": "count", "length": "count", "chunks": "count",
     "headline": "headline", "title": "headline", "sentence": "sentence",
+    "tag": "tag", "tags": "tag", "topic": "tag", "topics": "tag", "keyword": "tag", "keywords": "tag",
+    "review": "review", "reviews": "review", "spam": "spam", "junk": "spam",
     "compare": "compar", "comparison": "compar", "difference": "compar", "differences": "compar",
     "main": "key", "key": "key", "important": "key", "top": "key", "major": "key", "biggest": "key",
 }
@@ -78,6 +80,7 @@ INTENT_TERMS = frozenset({
     "summar", "triag", "classif", "rout", "urgen", "extract", "total", "vendor", "field", "risk",
     "translat", "language", "reply", "draft", "sentiment", "redact", "action", "entity", "count",
     "headline", "compar", "clause", "ticket", "receipt", "document", "email", "contract", "dialogue",
+    "tag", "review", "spam",
 })
 """Canonical terms naming an output or a document type: a request's intent words."""
 

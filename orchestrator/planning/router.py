@@ -121,10 +121,16 @@ class WorkflowRouter:
 
 
 def calibrate(scores: Sequence[float], correct: Sequence[bool], target_accuracy: float = 0.98) -> float | None:
-    """The lowest threshold whose routed requests are at least ``target_accuracy`` right.
+    """A threshold whose routed requests are at least ``target_accuracy`` right, with a margin.
 
     ``scores`` are the best candidates' scores on labelled requests, ``correct`` whether that
     candidate was the expected workflow (False for every request no workflow should answer).
+    :func:`~orchestrator.calibration.threshold_for` finds the lowest accepted score; the threshold
+    sits halfway between it and the highest score below it (the widest margin the data allows),
+    so a new paraphrase scoring a little under the lowest seen one still routes.
     """
     point = threshold_for(scores, correct, target_accuracy)
-    return None if point is None else point.threshold
+    if point is None:
+        return None
+    below = [s for s in scores if s < point.threshold]
+    return (point.threshold + max(below)) / 2 if below else point.threshold
