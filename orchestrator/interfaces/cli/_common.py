@@ -108,9 +108,10 @@ class Progress:
 
     async def emit(self, event: Event) -> None:
         data = event.data
-        if event.type == "plan.ready":
-            steps = data.get("plan", {}).get("steps", [])
-            self._line(f"plan: {len(steps)} steps: " + ", ".join(f"{s['id']} ({s['agent']})" for s in steps))
+        if event.type == "plan.ready":  # the chats' line: steps, and the tier of a free-form task
+            from orchestrator.interfaces.chat import describe_event
+
+            self._line(describe_event(event) or "plan ready")
         elif event.type == "step.started":
             self._line(f"  ... {event.step_id:<16} {data.get('agent', '')}")
         elif event.type in ("step.finished", "step.failed", "step.skipped"):
