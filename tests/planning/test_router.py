@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.errors import ConfigError, InputError
+from orchestrator.errors import ConfigError, InputError, JobError
 from orchestrator.models import ScriptedModel
 from orchestrator.planning import calibrate, keywords, split_request
 from orchestrator.types import Event
@@ -107,3 +107,13 @@ async def test_workflows_and_plans_record_their_source() -> None:
 
     given: dict[str, Any] = GOOD
     assert (await orch.run(Plan.parse(given), {"text": "x"})).planned_by == "plan"
+
+
+async def test_submitted_free_form_jobs_are_routed_or_fail_with_their_reason() -> None:
+    orch = deployment()
+    routed = await (await orch.submit("triage this ticket", {"text": "late parcel"})).result(timeout=30)
+    assert routed.ok and routed.planned_by == "router"
+    handle = await orch.submit("write a poem about autumn leaves", {"text": "x"})  # accepted: a worker decides
+    with pytest.raises(JobError, match=r"failed: ConfigError: .*no workflow fits"):  # recorded with its reason
+        await handle.result(timeout=30)
+    await orch.aclose()
