@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, MissingDependency, ModelError
 from orchestrator.logging import get_logger
 from orchestrator.models.pool import ModelPool
 from orchestrator.plan import Plan
@@ -122,8 +122,8 @@ class TaskPlanning:
         router = self.router()
         local = router is not None and self.pool.spec(self.settings.planner.router_model).is_local
         if router is not None and (local or not confidential):
-            route = await router.route(request)
-            if route.workflow is not None:
+            route = await self._route(router, request)
+            if route is not None and route.workflow is not None:
                 workflow = self.registry.workflow(route.workflow)
                 bound = bind_request(workflow, values, payload, task)
                 log.info("planning.routed", workflow=route.workflow, score=round(route.candidates[0].score, 3))
@@ -153,6 +153,16 @@ class TaskPlanning:
             await self.remember(decision, result, values, secrets)
         elif decision.tier == "cache" and result.planned_by == "cache":
             await self.forget(decision)
+
+    async def _route(self, router: WorkflowRouter, request: str) -> Route | None:
+        """The router's verdict; None when its embedder fails (the planner may still plan the task)."""
+        try:
+            return await router.route(request)
+        except (ModelError, MissingDependency) as exc:
+            if self.settings.planner_spec() is None:
+                raise
+            log.warning("planning.router_failed", error=str(exc))
+            return None
 
     async def remember(self, decision: Decision, result: RunResult, values: Mapping[str, Any],
                        secrets: Iterable[str] = ()) -> bool:

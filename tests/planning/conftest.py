@@ -37,11 +37,12 @@ def upper(call: ModelCall) -> dict[str, Any]:
 
 
 def deployment(planner: ScriptedModel | None = None, *, router: bool = True, cache: bool = True,
-               local_planner: bool = False, **planner_settings: Any) -> Orchestrator:
+               local_planner: bool = False, embed: ScriptedModel | None = None,
+               **planner_settings: Any) -> Orchestrator:
     """An orchestrator with the two workflows, an ``embed`` model and, if given, a planner."""
     models = {"small": ModelSpec(ref="scripted:small"), "embed": ModelSpec(ref="scripted:embed")}
     clients: dict[str, Any] = {"small": FunctionModel(upper, ref="scripted:small"),
-                               "embed": ScriptedModel(ref="scripted:embed")}
+                               "embed": embed or ScriptedModel(ref="scripted:embed")}
     if planner is not None:
         models["planner"] = ModelSpec(ref="scripted:planner", local=local_planner)
         clients["planner"] = planner

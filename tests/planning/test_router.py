@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.errors import ConfigError, InputError, JobError
+from orchestrator.errors import ConfigError, InputError, JobError, ModelError
 from orchestrator.models import ScriptedModel
 from orchestrator.planning import calibrate, keywords, split_request
 from orchestrator.types import Event
@@ -117,3 +117,19 @@ async def test_submitted_free_form_jobs_are_routed_or_fail_with_their_reason() -
     with pytest.raises(JobError, match=r"failed: ConfigError: .*no workflow fits"):  # recorded with its reason
         await handle.result(timeout=30)
     await orch.aclose()
+
+
+
+def broken_embedder() -> ScriptedModel:
+    """An embedding model whose ``embed`` raises ModelError."""
+    model = ScriptedModel([], ref="scripted:embed")
+    model.capabilities.embeddings = False
+    return model
+
+
+async def test_a_failing_embedder_leaves_the_task_to_the_planner() -> None:
+    planner = ScriptedModel([GOOD], local=False)
+    result = await deployment(planner, embed=broken_embedder()).run("triage this ticket", {"text": "x"})
+    assert result.ok and result.planned_by == "planner"
+    with pytest.raises(ModelError, match="does not embed"):  # with no planner, the router's failure is the answer
+        await deployment(embed=broken_embedder()).run("triage this ticket", {"text": "x"})
