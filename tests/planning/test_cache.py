@@ -126,3 +126,9 @@ async def test_redis_cache_shares_plans_under_the_prefix_with_ttl_and_cap(
     assert cache is not None
     assert len(await cache.entries()) == 2  # the size cap dropped the least recently used
     assert await cache.clear() == 2 and await cache.entries() == []
+
+
+def test_plan_keys_share_one_slot_in_the_sharded_layout() -> None:
+    assert KeySpace("p").plan("k1") == "p:plans:entry:k1" and KeySpace("p").plans_index == "p:plans:index"
+    sharded = KeySpace("p", shards=3)
+    assert sharded.plan("k1") == "p:{p:plans}:entry:k1" and sharded.plans_index == "p:{p:plans}:index"
