@@ -236,6 +236,10 @@ class KeySpace:
         """String with TTL: a cached plan template (:class:`~orchestrator.planning.CacheEntry`) as JSON."""
         return self._plans("entry", escape_part(cache_key))
 
+    def plan_family(self, family: str) -> str:
+        """Set: the cache keys of the plans one input signature and catalog share (near matches)."""
+        return self._plans("family", escape_part(family))
+
     @property
     def plans_index(self) -> str:
         """Sorted set: the plan cache's keys, scored by last use (trimmed to the size cap)."""

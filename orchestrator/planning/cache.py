@@ -10,9 +10,10 @@ entry is keyed by exactly that, and never by content:
 - the catalog version (a digest of every agent's name and schemas): a changed catalog reaches
   other keys, so its old entries are never read again and expire.
 
-Matching is exact on the keyword set: a look-alike request that asks for another output or
-document type ("translate this report" vs "summarise this report") has another keyword and
-misses. :class:`MemoryPlanCache` holds entries in this process (LRU, size cap);
+Lookup is exact on the key; :meth:`~orchestrator.planning.TaskPlanning.decide` then tries a
+guarded near match among the entries of the same :attr:`PlanKey.family` (same inputs and
+catalog). A look-alike request that asks for another output, document type or language has
+another intent word and never matches. :class:`MemoryPlanCache` holds entries in this process (LRU, size cap);
 :class:`RedisPlanCache` shares them between workers, under the key prefix, with a TTL and a
 size cap.
 """
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from orchestrator.keys import KeySpace
 
 __all__ = ["CacheEntry", "MemoryPlanCache", "PlanCache", "PlanKey", "RedisPlanCache", "catalog_version",
-           "plan_key"]
+           "family_of", "plan_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,15 @@ class PlanKey:
     keywords: tuple[str, ...]
     inputs: tuple[tuple[str, str], ...]
     catalog: str
+
+    @property
+    def family(self) -> str:
+        """What every entry this request may reuse shares: input names and types, catalog version."""
+        return family_of(self.inputs, self.catalog)
+
+
+def family_of(inputs: Iterable[Iterable[str]], catalog: str) -> str:
+    return hashlib.sha256(json.dumps([[list(p) for p in inputs], catalog]).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -67,6 +77,10 @@ class CacheEntry:
     @classmethod
     def from_json(cls, raw: str | bytes) -> CacheEntry:
         return cls(**json.loads(raw))
+
+    @property
+    def family(self) -> str:
+        return family_of(self.inputs, self.catalog)
 
     @classmethod
     def make(cls, key: PlanKey, plan: Mapping[str, Any]) -> CacheEntry:
@@ -96,6 +110,10 @@ class PlanCache(Protocol):
 
     async def delete(self, key: str) -> bool: ...
 
+    async def family(self, family: str) -> list[CacheEntry]:
+        """The entries of one :attr:`PlanKey.family` (near-match candidates)."""
+        ...
+
     async def entries(self) -> list[CacheEntry]: ...
 
     async def clear(self) -> int: ...
@@ -123,6 +141,9 @@ class MemoryPlanCache:
 
     async def delete(self, key: str) -> bool:
         return self._entries.pop(key, None) is not None
+
+    async def family(self, family: str) -> list[CacheEntry]:
+        return [e for e in self._entries.values() if e.family == family]
 
     async def entries(self) -> list[CacheEntry]:
         return list(reversed(self._entries.values()))
@@ -162,6 +183,20 @@ class RedisPlanCache:
         await self.client.set(self.keys.plan(entry.key), entry.to_json(), ex=self.ttl)
         await self.client.zadd(self.keys.plans_index, {entry.key: time.time()})
         await self.client.expire(self.keys.plans_index, self.ttl)
+        await self.client.sadd(self.keys.plan_family(entry.family), entry.key)
+        await self.client.expire(self.keys.plan_family(entry.family), self.ttl)
+
+    async def family(self, family: str) -> list[CacheEntry]:
+        """Members whose entry expired or was dropped leave the family set here."""
+        found = []
+        members: Any = await self.client.smembers(self.keys.plan_family(family))
+        for name in sorted(_text(m) for m in members):
+            raw = await self.client.get(self.keys.plan(name))
+            if raw is None:
+                await self.client.srem(self.keys.plan_family(family), name)
+            else:
+                found.append(CacheEntry.from_json(raw))
+        return found
 
     async def delete(self, key: str) -> bool:
         await self.client.zrem(self.keys.plans_index, key)
@@ -177,10 +212,10 @@ class RedisPlanCache:
         return found
 
     async def clear(self) -> int:
-        names: list[Any] = await self.client.zrange(self.keys.plans_index, 0, -1)
         removed = 0
-        for name in names:
-            removed += int(await self.client.delete(self.keys.plan(_text(name))))
+        for entry in await self.entries():
+            await self.client.delete(self.keys.plan_family(entry.family))
+            removed += int(await self.client.delete(self.keys.plan(entry.key)))
         await self.client.delete(self.keys.plans_index)
         return removed
 

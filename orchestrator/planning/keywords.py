@@ -56,8 +56,8 @@ _SYNONYMS: dict[str, str] = {
     "risks": "risk", "risk": "risk", "dangers": "risk", "threats": "risk", "concerns": "risk",
     "issues": "risk", "problems": "risk",
     # other outputs (what distractors ask for)
-    "translate": "translat", "translation": "translat", "french": "language", "german": "language",
-    "spanish": "language", "english": "language", "reply": "reply", "respond": "reply", "response": "reply",
+    "translate": "translat", "translation": "translat", "language": "language", "languages": "language",
+    "reply": "reply", "respond": "reply", "response": "reply",
     "answer": "reply", "draft": "draft", "compose": "draft",
     "sentiment": "sentiment", "tone": "sentiment", "mood": "sentiment", "redact": "redact",
     "anonymize": "redact", "anonymise": "redact", "pii": "redact", "personal": "redact",
@@ -80,7 +80,7 @@ INTENT_TERMS = frozenset({
     "summar", "triag", "classif", "rout", "urgen", "extract", "total", "vendor", "field", "risk",
     "translat", "language", "reply", "draft", "sentiment", "redact", "action", "entity", "count",
     "headline", "compar", "clause", "ticket", "receipt", "document", "email", "contract", "dialogue",
-    "tag", "review", "spam",
+    "tag", "review", "spam", "english", "french", "german", "spanish", "italian", "dutch", "portuguese",
 })
 """Canonical terms naming an output or a document type: a request's intent words."""
 

@@ -5,7 +5,8 @@
 1. ``router``: the task's request matches a workflow above the calibrated threshold, and the
    run inputs bind to it (:func:`~orchestrator.planning.binding.bind_request`);
 2. ``cache``: a plan template stored after an earlier successful planned run, with the same
-   request keywords, input names and types and catalog version;
+   request keywords, input names and types and catalog version, or a guarded near match
+   (:meth:`TaskPlanning._near`: the same intent words, most keywords shared, close embeddings);
 3. ``planner``: the planner model, when one is configured; with none, a
    :class:`~orchestrator.errors.ConfigError` naming the closest workflows and their scores.
 
@@ -35,7 +36,7 @@ from orchestrator.planning.cache import (
     catalog_version,
     plan_key,
 )
-from orchestrator.planning.keywords import split_request
+from orchestrator.planning.keywords import INTENT_TERMS, split_request
 from orchestrator.planning.router import Route, WorkflowRouter
 from orchestrator.types import PlannedBy, RunResult
 
@@ -47,8 +48,12 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-__all__ = ["Decision", "TaskPlanning"]
+__all__ = ["NEAR_COSINE", "NEAR_OVERLAP", "Decision", "TaskPlanning"]
 
+NEAR_OVERLAP = 0.5
+"""Least share of keywords (Jaccard) a paraphrase must share with a cached request to reuse its plan."""
+NEAR_COSINE = 0.75
+"""Least cosine between the two keyword sets' embeddings (when the router's embedder is there)."""
 _LITERAL_CHARS = 12
 """Input text at least this long found verbatim in a plan makes the plan specific to this run."""
 
@@ -131,7 +136,7 @@ class TaskPlanning:
         key = None if confidential else self.key(request, values)
         cache = self.cache
         if key is not None and cache is not None:
-            entry = await cache.get(key.key)
+            entry = await cache.get(key.key) or await self._near(cache, key, router)
             if entry is not None:
                 log.info("planning.cache_hit", key=key.key)
                 return Decision("cache", request, payload, plan=Plan.model_validate(entry.plan), key=key, route=route)
@@ -153,6 +158,30 @@ class TaskPlanning:
             await self.remember(decision, result, values, secrets)
         elif decision.tier == "cache" and result.planned_by == "cache":
             await self.forget(decision)
+
+    async def _near(self, cache: PlanCache, key: PlanKey, router: WorkflowRouter | None) -> CacheEntry | None:
+        """A cached plan for a paraphrase: same inputs and catalog, the same intent words (another
+        output or document type never matches), most keywords shared and, with an embedder, close
+        in meaning. None when no entry passes all of them."""
+        words = set(key.keywords)
+        intents = words & INTENT_TERMS
+        if not intents:
+            return None  # nothing says what the request asks for: exact matches only
+        scored = []
+        for entry in await cache.family(key.family):
+            theirs = set(entry.keywords)
+            overlap = len(words & theirs) / len(words | theirs)
+            if theirs & INTENT_TERMS == intents and overlap >= NEAR_OVERLAP:
+                scored.append((overlap, entry))
+        if not scored:
+            return None
+        overlap, best = max(scored, key=lambda pair: pair[0])
+        if router is not None:
+            mine, theirs_vector = await router.embedder.embed([" ".join(key.keywords), " ".join(best.keywords)])
+            if sum(a * b for a, b in zip(mine, theirs_vector, strict=False)) < NEAR_COSINE:
+                return None
+        log.info("planning.cache_near", key=best.key, overlap=round(overlap, 2))
+        return await cache.get(best.key)
 
     async def _route(self, router: WorkflowRouter, request: str) -> Route | None:
         """The router's verdict; None when its embedder fails (the planner may still plan the task)."""

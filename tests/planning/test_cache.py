@@ -116,10 +116,10 @@ async def test_redis_cache_shares_plans_under_the_prefix_with_ttl_and_cap(
     entry_key = next(k for k in plan_keys if ":entry:" in k)
     assert 0 < await redis_client.ttl(entry_key) <= 60
     for key in plan_keys:  # the key parts and entries never hold confidential content
-        members: list[Any] = [] if await redis_client.type(key) == b"string" else \
-            await redis_client.zrange(key, 0, -1)
-        raw = await redis_client.get(key) if not members else b" ".join(members)
-        assert secret not in key and secret.encode() not in (raw or b"")
+        kind = await redis_client.type(key)
+        members: list[Any] = [await redis_client.get(key)] if kind == b"string" else \
+            list(await redis_client.smembers(key)) if kind == b"set" else await redis_client.zrange(key, 0, -1)
+        assert secret not in key and all(secret.encode() not in m for m in members)
     await writer.run("write a limerick about this text", {"text": "a"})
     await writer.run("write a sonnet about this text", {"text": "a"})
     cache = writer.planning.cache
@@ -132,3 +132,37 @@ def test_plan_keys_share_one_slot_in_the_sharded_layout() -> None:
     assert KeySpace("p").plan("k1") == "p:plans:entry:k1" and KeySpace("p").plans_index == "p:plans:index"
     sharded = KeySpace("p", shards=3)
     assert sharded.plan("k1") == "p:{p:plans}:entry:k1" and sharded.plans_index == "p:{p:plans}:index"
+
+
+async def test_a_paraphrase_with_the_same_intent_reuses_a_plan_and_another_language_does_not() -> None:
+    planner = ScriptedModel([GOOD, GOOD], local=False)
+    orch = deployment(planner)
+    await orch.run("translate this text into French", {"text": "a"})
+    near = await orch.run("translate this text into French, formally", {"text": "b"})  # not the same keywords
+    other = await orch.run("translate this text into German", {"text": "c"})  # another target language
+    assert near.planned_by == "cache" and near.ok
+    assert other.planned_by == "planner" and len(planner.calls) == 2
+
+
+async def test_near_matches_need_an_intent_word() -> None:
+    planner = ScriptedModel([GOOD, GOOD], local=False)
+    orch = deployment(planner)
+    await orch.run(TASK, {"text": "a"})  # "write a haiku about this text": no intent word
+    assert (await orch.run("a haiku about this text, nicely", {"text": "b"})).planned_by == "planner"
+
+
+async def test_near_matches_on_redis_find_the_family_and_forget_expired_members(
+        redis_client: aioredis.Redis, keyspace: KeySpace) -> None:
+    writer, reader = deployment(ScriptedModel([GOOD], local=False)), deployment(ScriptedModel([GOOD], local=False))
+    for orch in (writer, reader):
+        orch.planning = TaskPlanning(orch.settings, orch.registry, orch.pool,
+                                     cache=RedisPlanCache(redis_client, keyspace, ttl=60))
+    await writer.run("translate this text into French", {"text": "a"})
+    near = await reader.run("translate this text into French, formally", {"text": "b"})
+    assert near.planned_by == "cache"
+    cache = reader.planning.cache
+    assert isinstance(cache, RedisPlanCache)
+    [entry] = await cache.entries()
+    await redis_client.delete(keyspace.plan(entry.key))  # as if it expired
+    assert await cache.family(entry.family) == []
+    assert await redis_client.scard(keyspace.plan_family(entry.family)) == 0
