@@ -226,6 +226,25 @@ class KeySpace:
         """String with TTL: a live worker's status heartbeat (JSON)."""
         return self.key("worker", escape_part(name))
 
+    # -- the plan cache (orchestrator.planning.cache) ---------------------------------
+    # One hash tag for every plan key in the sharded layout, so the cache lives in one slot.
+
+    def _plans(self, *parts: str) -> str:
+        return self.key("{" + f"{self.prefix}:plans" + "}", *parts) if self.sharded else self.key("plans", *parts)
+
+    def plan(self, cache_key: str) -> str:
+        """String with TTL: a cached plan template (:class:`~orchestrator.planning.CacheEntry`) as JSON."""
+        return self._plans("entry", escape_part(cache_key))
+
+    def plan_family(self, family: str) -> str:
+        """Set: the cache keys of the plans one input signature and catalog share (near matches)."""
+        return self._plans("family", escape_part(family))
+
+    @property
+    def plans_index(self) -> str:
+        """Sorted set: the plan cache's keys, scored by last use (trimmed to the size cap)."""
+        return self._plans("index")
+
     @property
     def jobs_done(self) -> str:
         """Pub/sub channel: the id of each job that reached a final status (wakes waiting clients)."""

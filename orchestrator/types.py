@@ -121,6 +121,11 @@ class CostReport(BaseModel):
         )
 
 
+PlannedBy = Literal["workflow", "plan", "router", "cache", "planner"]
+"""Where a run's plan came from: a named workflow, a given Plan, or for a free-form task the
+task router (a workflow that fits), the plan cache (an earlier run's plan) or the planner model."""
+
+
 class RunResult(BaseModel):
     """The outcome of a run: the answer, the plan, every step, the cost."""
 
@@ -133,6 +138,8 @@ class RunResult(BaseModel):
     cost: CostReport = Field(default_factory=CostReport)
     error: str | None = None
     replanned: bool = False
+    planned_by: PlannedBy | None = None
+    """Which tier planned the run (see :data:`PlannedBy`); None for runs recorded before it existed."""
     started_at: float = Field(default_factory=time.time)
     duration_ms: float = 0.0
 
@@ -182,6 +189,7 @@ __all__ = [
     "CostReport",
     "Event",
     "EventType",
+    "PlannedBy",
     "RunResult",
     "RunStatus",
     "Sensitivity",

@@ -94,6 +94,9 @@ class Workflow:
     name: str
     description: str = ""
     inputs: dict[str, Input] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+    """Requests this workflow answers, as users write them ("triage this ticket"): the task router
+    (:mod:`orchestrator.planning`) matches free-form requests against them and the description."""
     _steps: list[Step] = field(default_factory=list, repr=False)
     _output: dict[str, Any] = field(default_factory=dict, repr=False)
 

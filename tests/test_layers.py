@@ -45,6 +45,7 @@ LAYERS: dict[str, int] = {
     "orchestrator.store": ENGINE,
     "orchestrator.redis": ENGINE,
     "orchestrator.queue": ENGINE,
+    "orchestrator.planning": ENGINE,
     "orchestrator.worker": ENGINE,
     "orchestrator._queue_scripts": ENGINE,
     "orchestrator.workflows": COMPOSITION,

@@ -42,6 +42,9 @@ def build() -> Workflow:
             "max_words": Input(int, "Longest allowed bullet summary, in words.", required=False,
                                default=DEFAULT_SUMMARY_WORDS),
         },
+        examples=["Summarize this report", "Give me the key points of this document",
+                  "Summarise this article and tell me the main risks", "TL;DR of this long report please",
+                  "What are the main findings of this paper?", "Digest this document into a headline and bullets"],
     )
     chunks = wf.step("chunks", "chunk_text", instruction="Split the document into sections.",
                      params={"max_chars": SECTION_CHARS}, text=wf.input.document)

@@ -51,6 +51,9 @@ def build() -> Workflow:
         "Extract vendor, date, invoice number, total and currency from a receipt or invoice and "
         "validate them against a schema.",
         inputs={"document": Input(str, "The receipt or invoice text (e.g. OCR output).")},
+        examples=["What is the total on this receipt?", "Extract the vendor, date and total from this invoice",
+                  "Read the fields of this receipt", "Pull the invoice number and amount due out of this bill",
+                  "Who issued this invoice and how much was paid?", "Parse this receipt into structured data"],
     )
     extract = wf.step("extract", "extractor",
                       instruction="Extract the invoice fields from this receipt or invoice.",

@@ -38,6 +38,8 @@ from orchestrator.logging import get_logger
 from orchestrator.models.base import Model
 from orchestrator.models.pool import ModelPool
 from orchestrator.plan import Plan
+from orchestrator.planning import Decision, TaskPlanning
+from orchestrator.planning.reuse import reuse_plan
 from orchestrator.settings import Budget
 from orchestrator.specialist import Specialist
 from orchestrator.types import Event, RunResult, Sensitivity
@@ -94,6 +96,8 @@ class Orchestrator:
         self._jobs: JobBackend | None = None
         self._owned: list[Any] = []
         self._portal = Portal()
+        self.planning = TaskPlanning(settings, registry, self.pool, redis=lambda: self._redis("the plan cache"))
+        """The task router and plan cache in front of the planner (:mod:`orchestrator.planning`)."""
 
     async def __aenter__(self) -> Orchestrator:
         return self
@@ -169,6 +173,9 @@ class Orchestrator:
         inputs take the workflow's declared level or the deployment default.
         """
         executor = await self._ensure()
+        decision = await self._decide(target, inputs, sensitivity)
+        if decision is not None and decision.tier == "router":  # a shipped workflow fits the task
+            target, inputs = str(decision.workflow), decision.inputs
         values, make_plan = self._prepare(target, checked_inputs(target, inputs))
         levels = self._levels(target, values, sensitivity or {})
         task_level = self.check_task(target, sensitivity) if make_plan is None else None
@@ -184,14 +191,17 @@ class Orchestrator:
         sinks: list[EventSink] = [s for s in (self._store, events) if s is not None]
         spec = RunSpec(run_id=run_id or uuid.uuid4().hex, inputs=values, sensitivity=levels,
                        sink=FanOut(sinks), guard=guard, baseline_model=self.router.baseline.ref
-                       if self.router.baseline else None)
-        if make_plan is None:  # a free-form task: the planner makes the plan
-            self._attach_planner(spec, str(target), values, levels)
+                       if self.router.baseline else None,
+                       planned_by=decision.tier if decision else "plan" if isinstance(target, Plan) else "workflow")
+        if make_plan is None:  # a free-form task: a cached plan or the planner
+            self._attach_planner(spec, str(target), values, levels, decision)
         else:
             spec.make_plan = make_plan
         if self._store is not None:
             await self._store.save_run(RunResult(run_id=spec.run_id, status="running"))
         result = await executor.execute(spec)
+        if decision is not None:  # cache a planned run's plan; drop a failed cached one
+            await self.planning.settle(decision, result, values, secrets=guard.confidential.values)
         if self._store is not None:
             await self._store.save_run(result)
         return result
@@ -424,7 +434,7 @@ class Orchestrator:
             raise UserError("nothing to run: give a workflow name or a task")
         if looks_like_workflow(target, self.registry.workflow_names):  # a mistyped name, not a task
             raise UnknownNameError("workflow", target, self.registry.workflow_names)
-        if self.settings.planner_spec() is None:
+        if self.settings.planner_spec() is None and not self.planning.router_available:
             raise ConfigError(
                 "free-form tasks need a planner model: set [planner] model in orchestrator.toml "
                 '(e.g. model = "openai:gpt-4o-mini") or ORCHESTRATOR_PLANNER__MODEL, or run a workflow: '
@@ -455,8 +465,24 @@ class Orchestrator:
         model = GuardedModel(spec.name, self.pool, guard, sensitivity=sensitivity, step_id="plan")
         return Planner(model, self.registry.catalog(), self.settings.planner)
 
+    async def _decide(self, target: str | Plan | Workflow, inputs: Mapping[str, Any] | None,
+                      sensitivity: Mapping[str, Sensitivity | str] | None) -> Decision | None:
+        """The planning tier of a free-form task (None for workflows and plans)."""
+        names = self.registry.workflow_names  # for a mistyped name or no tier at all, _prepare explains
+        if (not isinstance(target, str) or target in names or not target.strip() or looks_like_workflow(target, names)
+                or (self.settings.planner_spec() is None and not self.planning.router_available)):
+            return None
+        level = self.check_task(target, sensitivity)
+        return await self.planning.decide(target, dict(inputs or {}),
+                                          confidential=level is Sensitivity.CONFIDENTIAL)
+
     def _attach_planner(self, spec: RunSpec, task: str, values: Mapping[str, Any],
-                        levels: Mapping[str, Sensitivity]) -> None:
+                        levels: Mapping[str, Sensitivity], decision: Decision | None = None) -> None:
+        if decision is not None and decision.plan is not None:  # a cached plan; the planner if it fails
+            has = self.settings.planner_spec() is not None
+            reuse_plan(spec, decision.plan, self._planner(spec.guard, Sensitivity.PUBLIC) if has else None,
+                       task, describe_inputs(values, levels))
+            return
         # The planner sees descriptions, never confidential content: it plans at "public" level,
         # and the guard still scans every outgoing request for confidential values.
         planner = self._planner(spec.guard, Sensitivity.PUBLIC)

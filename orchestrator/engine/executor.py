@@ -46,7 +46,7 @@ from orchestrator.models.base import Usage
 from orchestrator.plan import NO_ITEM, Plan, Step, resolve
 from orchestrator.settings import ExecutorSettings
 from orchestrator.specialist import Specialist, Tool
-from orchestrator.types import CostReport, Event, EventType, RunResult, RunStatus, Sensitivity, StepResult
+from orchestrator.types import CostReport, Event, EventType, PlannedBy, RunResult, RunStatus, Sensitivity, StepResult
 
 log = get_logger(__name__)
 
@@ -68,6 +68,8 @@ class RunSpec:
     planner_cost: Callable[[], float] = lambda: 0.0
     planner_usage: Callable[[], Usage] = Usage
     baseline_model: str | None = None
+    planned_by: PlannedBy | None = None
+    """The tier that planned the run; a replan by the planner model may change it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +196,7 @@ class Executor:
         self._check_agents(plan)
         self._live[run_id].plans[phase] = plan
         data = plan.model_dump(mode="json")
-        await self._emit(spec, "plan.ready", data={"plan": data, "phase": phase})
+        await self._emit(spec, "plan.ready", data={"plan": data, "phase": phase, "planned_by": spec.planned_by})
         return data
 
     @staticmethod
@@ -356,7 +358,8 @@ class Executor:
                                      planner_usage=spec.planner_usage())
         result = RunResult(run_id=spec.run_id, status=status,
                            answer=answer, plan=plan.model_dump(mode="json") if plan else None,
-                           steps=steps, cost=cost, error=error, replanned=replanned)
+                           steps=steps, cost=cost, error=error, replanned=replanned,
+                           planned_by=spec.planned_by)
         kind: EventType = "run.finished" if status == "completed" else "run.failed"
         await self._emit(spec, kind, data={"status": status, "error": error, "answer": answer,
                                            "cost": cost.model_dump(mode="json")})

@@ -8,8 +8,9 @@
 
 Each message is planned and run. A message that starts with a workflow name and a colon
 (``ticket_triage: <text>``) runs that workflow with the text as its single required input;
-any other message is a free-form task for the planner, with the thread's earlier turns
-passed as the context input ``history``. Messages persist per thread in the store, so a
+any other message is a free-form task, planned by the first tier that can (the task router,
+the plan cache, the planner model: see :mod:`orchestrator.planning`), with the thread's
+earlier turns passed as the context input ``history``. Messages persist per thread in the store, so a
 thread can be resumed by id. Lines starting with ``/`` are commands (``/plan``, ``/cost``,
 ``/new``, ``/help``, ``/quit``).
 """
@@ -45,6 +46,8 @@ COMMANDS: dict[str, str] = {
     "/help": "list commands",
     "/quit": "leave the chat",
 }
+TASK_TIERS = ("router", "cache", "planner")
+"""The tiers that plan free-form messages; the chats name the one that answered."""
 _WORKFLOW_MESSAGE = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*:\s*(.*)$", re.DOTALL)
 
 ReplyKind = Literal["answer", "command", "error", "quit"]
@@ -93,8 +96,9 @@ class ThreadCost:
 
 
 def has_planner(orchestrator: Orchestrator) -> bool:
-    """Whether free-form tasks can be planned (a planner model is configured)."""
-    return orchestrator.settings.planner_spec() is not None
+    """Whether free-form tasks can be planned: by a planner model, or by the local task router
+    (:mod:`orchestrator.planning`), which runs the workflow that fits a message."""
+    return orchestrator.settings.planner_spec() is not None or orchestrator.planning.router_available
 
 
 def single_input(workflow: Workflow) -> str:
@@ -228,7 +232,8 @@ def describe_event(event: Event) -> str | None:
     data = event.data
     if event.type == "plan.ready":
         steps = data.get("plan", {}).get("steps", [])
-        return f"plan: {len(steps)} steps: " + ", ".join(f"{s['id']} ({s['agent']})" for s in steps)
+        tier = f" (planned by {data['planned_by']})" if data.get("planned_by") in TASK_TIERS else ""
+        return f"plan{tier}: {len(steps)} steps: " + ", ".join(f"{s['id']} ({s['agent']})" for s in steps)
     if event.type == "step.started":
         return f"  ... {event.step_id:<14} {data.get('agent', '')}"
     if event.type in ("step.finished", "step.failed"):
@@ -386,6 +391,7 @@ class ChatSession:
 __all__ = [
     "COMMANDS",
     "HISTORY_TURNS",
+    "TASK_TIERS",
     "ChatReply",
     "ChatSession",
     "ThreadCost",

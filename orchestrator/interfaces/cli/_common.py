@@ -108,9 +108,10 @@ class Progress:
 
     async def emit(self, event: Event) -> None:
         data = event.data
-        if event.type == "plan.ready":
-            steps = data.get("plan", {}).get("steps", [])
-            self._line(f"plan: {len(steps)} steps: " + ", ".join(f"{s['id']} ({s['agent']})" for s in steps))
+        if event.type == "plan.ready":  # the chats' line: steps, and the tier of a free-form task
+            from orchestrator.interfaces.chat import describe_event
+
+            self._line(describe_event(event) or "plan ready")
         elif event.type == "step.started":
             self._line(f"  ... {event.step_id:<16} {data.get('agent', '')}")
         elif event.type in ("step.finished", "step.failed", "step.skipped"):
@@ -152,4 +153,6 @@ def step_table(result: RunResult) -> str:
     rows.append(f"cost ${c.cost_usd:.6f}; on {c.baseline_model or 'the planner model'} everywhere: "
                 f"${c.baseline_cost_usd:.6f}; saved ${c.saving_usd:.6f}; tokens {c.usage.total_tokens}; "
                 f"{c.local_steps} local / {c.remote_steps} cloud model steps; {result.duration_ms:.0f} ms")
+    if result.planned_by:
+        rows.append(f"planned by: {result.planned_by}")
     return "\n".join(rows)

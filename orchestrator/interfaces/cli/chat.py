@@ -75,7 +75,8 @@ async def _greet(session: ChatSession, *, resumed: bool) -> None:
 
     orch = session.orchestrator
     print(f"orchestrator chat; thread {session.thread_id} (resume with --thread {session.thread_id})")
-    planner = orch.settings.planner.model if has_planner(orch) else "none (workflow messages only)"
+    planner = orch.settings.planner.model or ("none; free-form messages go to the task router"
+                                              if has_planner(orch) else "none (workflow messages only)")
     print(f"workflows: {', '.join(orch.registry.workflow_names) or 'none'}; planner: {planner}")
     print("start a message with '<workflow>: ' to run a workflow; /help lists commands")
     if resumed:
@@ -116,7 +117,7 @@ async def _loop(session: ChatSession, interactive: bool) -> int:
 
 
 def _show(reply: ChatReply, interactive: bool) -> None:
-    from orchestrator.interfaces.chat import describe_cost
+    from orchestrator.interfaces.chat import TASK_TIERS, describe_cost
 
     if reply.kind == "error":
         print(f"error: {reply.text}", file=sys.stdout if interactive else sys.stderr, flush=True)
@@ -124,7 +125,8 @@ def _show(reply: ChatReply, interactive: bool) -> None:
     if interactive and reply.result is not None:
         print()
         print(reply.text)
-        print(f"  [{describe_cost(reply.result.cost, reply.result.duration_ms)}]")
+        tier = f"planned by {reply.result.planned_by}; " if reply.result.planned_by in TASK_TIERS else ""
+        print(f"  [{tier}{describe_cost(reply.result.cost, reply.result.duration_ms)}]")
         print()
     else:
         print(reply.text, flush=True)

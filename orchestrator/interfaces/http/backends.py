@@ -40,7 +40,7 @@ def check_target(orchestrator: Orchestrator, target: str, inputs: Mapping[str, A
     if target in registry.workflow_names:
         registry.workflow(target).bind(inputs)
         return
-    if orchestrator.settings.planner_spec() is None:
+    if orchestrator.settings.planner_spec() is None and not orchestrator.planning.router_available:
         if " " not in target.strip():
             raise UnknownNameError("workflow", target, registry.workflow_names)
         raise ConfigError(no_planner_message(registry), key="planner.model")

@@ -143,7 +143,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> dic
         "choices": [{"index": 0, "finish_reason": "stop",
                      "message": {"role": "assistant", "content": render_answer(result.answer)}}],
         "usage": _usage(result),
-        "orchestrator": {"job_id": job_id, "run_id": result.run_id, "cost": result.cost.model_dump(mode="json")},
+        "orchestrator": {"job_id": job_id, "run_id": result.run_id, "planned_by": result.planned_by,
+                         "cost": result.cost.model_dump(mode="json")},
     }
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from orchestrator.errors import JobError, StoreError
+from orchestrator.interfaces.chat import has_planner
 from orchestrator.interfaces.http.auth import KeyedRoute, QueryKeyedRoute
 from orchestrator.interfaces.http.backends import JobBackend, check_target
 from orchestrator.interfaces.http.errors import ApiError, error_response
@@ -138,7 +139,7 @@ async def list_workflows(request: Request) -> WorkflowList:
             name: InputInfo(type=spec.type.__name__, description=spec.description, required=spec.required,
                             sensitivity=spec.sensitivity)
             for name, spec in w.inputs.items()}) for w in orchestrator.registry.workflows()],
-        planner=orchestrator.settings.planner_spec() is not None,
+        planner=has_planner(orchestrator),  # a planner model, or the task router for free-form messages
     )
 
 

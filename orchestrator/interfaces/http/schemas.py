@@ -110,7 +110,7 @@ class WorkflowList(BaseModel):
 
     workflows: list[WorkflowInfo]
     planner: bool
-    """Whether free-form tasks can be submitted (a planner model is configured)."""
+    """Whether free-form tasks can be submitted (a planner model, or the local task router)."""
 
 
 class AgentList(BaseModel):
