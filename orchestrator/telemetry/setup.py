@@ -1,0 +1,63 @@
+"""Turning telemetry on for a process from its settings: the SDK's tracer provider and exporter.
+
+:func:`configure_telemetry` is what the ``orchestrator`` commands call; a library user who has
+set up OpenTelemetry already calls :func:`~orchestrator.telemetry.enable_tracing` instead. The
+SDK and the OTLP exporter come with the ``otel`` extra (``pip install 'slm-orchestrator[otel]'``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.errors import ConfigError
+from orchestrator.telemetry import metrics, tracing
+from orchestrator.telemetry.config import TelemetrySettings, resolved
+
+_OWNED: dict[str, Any] = {}
+"""The tracer provider this module made (shut down, flushing its spans, by :func:`shutdown`)."""
+
+
+def configure_telemetry(settings: TelemetrySettings | None = None, *, metrics_on: bool = False,
+                        processor: Any = None) -> TelemetrySettings:
+    """Set up tracing (and, with ``metrics_on``, metrics) as ``settings`` and the ``OTEL_*``
+    variables say; returns the settings as resolved. ``processor`` replaces the exporter's
+    batching span processor (tests pass one with an in-memory exporter)."""
+    final = resolved(settings)
+    if metrics_on and final.metrics:
+        metrics.enable_metrics()
+    if not final.tracing and processor is None:
+        return final
+    try:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError:
+        raise ConfigError("tracing needs the OpenTelemetry SDK: pip install 'slm-orchestrator[otel]' "
+                          "(or turn it off: [telemetry] tracing = false)", key="telemetry.tracing") from None
+    provider = TracerProvider(resource=Resource.create({"service.name": final.service_name or ""}))
+    provider.add_span_processor(processor or _batching(final))
+    shutdown()
+    _OWNED["provider"] = provider
+    tracing.enable_tracing(provider, capture_content=final.capture_content)
+    return final
+
+
+def _batching(settings: TelemetrySettings) -> Any:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    if settings.exporter == "console":
+        return BatchSpanProcessor(ConsoleSpanExporter())
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    endpoint = settings.endpoint and settings.endpoint.rstrip("/") + "/v1/traces"
+    return BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter())
+
+
+def shutdown() -> None:
+    """Flush and close the tracer provider :func:`configure_telemetry` made, and stop tracing."""
+    provider = _OWNED.pop("provider", None)
+    if provider is not None:
+        tracing.disable_tracing()
+        provider.shutdown()
+
+
+__all__ = ["configure_telemetry", "shutdown"]
