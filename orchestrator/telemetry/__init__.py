@@ -10,15 +10,17 @@ CLI and the web chat draw from a run's record.
 from orchestrator.telemetry import metrics
 from orchestrator.telemetry.config import TelemetrySettings, resolved
 from orchestrator.telemetry.propagation import attach, headers_carrier, inject
-from orchestrator.telemetry.setup import configure_telemetry, shutdown
+from orchestrator.telemetry.setup import configure_telemetry, process_telemetry, shutdown
 from orchestrator.telemetry.tracing import (
     ATTRIBUTES,
     captures_content,
     disable_tracing,
     enable_tracing,
+    http_span,
     model_span,
     plan_span,
     record_content,
+    record_http,
     record_item,
     record_model_call,
     record_plan,
@@ -38,11 +40,14 @@ __all__ = [
     "disable_tracing",
     "enable_tracing",
     "headers_carrier",
+    "http_span",
     "inject",
     "metrics",
     "model_span",
     "plan_span",
+    "process_telemetry",
     "record_content",
+    "record_http",
     "record_item",
     "record_model_call",
     "record_plan",

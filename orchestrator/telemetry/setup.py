@@ -7,11 +7,16 @@ SDK and the OTLP exporter come with the ``otel`` extra (``pip install 'slm-orche
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from orchestrator.errors import ConfigError
+from orchestrator.logging import get_logger
 from orchestrator.telemetry import metrics, tracing
 from orchestrator.telemetry.config import TelemetrySettings, resolved
+
+log = get_logger(__name__)
 
 _OWNED: dict[str, Any] = {}
 """The tracer provider this module made (shut down, flushing its spans, by :func:`shutdown`)."""
@@ -52,6 +57,30 @@ def _batching(settings: TelemetrySettings) -> Any:
     return BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter())
 
 
+@contextmanager
+def process_telemetry(settings: TelemetrySettings | None = None, *, metrics_on: bool = False,
+                      metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> Iterator[TelemetrySettings]:
+    """Telemetry for the life of a process (``orchestrator serve``, ``orchestrator worker``): set up,
+    with ``metrics_port`` (else ``settings.metrics_port``) ``/metrics`` served on ``metrics_host``
+    from a thread, and on exit the server stopped and the spans flushed."""
+    port = metrics_port if metrics_port is not None else (settings.metrics_port if settings else None)
+    final = configure_telemetry(settings, metrics_on=metrics_on or port is not None)
+    server = None
+    registry = metrics.registry()
+    if port is not None and registry is not None:
+        from prometheus_client import start_http_server
+
+        server, _ = start_http_server(port, addr=metrics_host, registry=registry)
+        log.info("metrics.serving", host=metrics_host, port=server.server_port)
+    try:
+        yield final
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        shutdown()
+
+
 def shutdown() -> None:
     """Flush and close the tracer provider :func:`configure_telemetry` made, and stop tracing."""
     provider = _OWNED.pop("provider", None)
@@ -60,4 +89,4 @@ def shutdown() -> None:
         provider.shutdown()
 
 
-__all__ = ["configure_telemetry", "shutdown"]
+__all__ = ["configure_telemetry", "process_telemetry", "shutdown"]

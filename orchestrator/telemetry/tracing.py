@@ -199,6 +199,27 @@ def _step_attributes(span: Span, result: StepResult, sensitivity: Sensitivity | 
         _error(span, "step failed" if confidential or not result.error else result.error)
 
 
+# -- HTTP requests -------------------------------------------------------------------------------
+
+
+def http_span(method: str, path: str) -> AbstractContextManager[Span | None]:
+    """The server span of one HTTP request (renamed after its route once it is known)."""
+    if _STATE.tracer is None:
+        return _OFF
+    return _span(method, {"http.request.method": method, "url.path": path}, server=True)
+
+
+def record_http(span: Span | None, method: str, route: str | None, status: int) -> None:
+    if span is None:
+        return
+    span.set_attribute("http.response.status_code", status)
+    if route:
+        span.set_attribute("http.route", route)
+        span.update_name(f"{method} {route}")
+    if status >= 500:
+        _error(span, f"HTTP {status}")
+
+
 # -- model calls -------------------------------------------------------------------------------
 
 
@@ -264,10 +285,12 @@ __all__ = [
     "captures_content",
     "disable_tracing",
     "enable_tracing",
+    "http_span",
     "model_span",
     "plan_span",
     "provider_name",
     "record_content",
+    "record_http",
     "record_item",
     "record_model_call",
     "record_plan",

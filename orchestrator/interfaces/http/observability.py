@@ -1,0 +1,75 @@
+"""The HTTP server's telemetry: a server span per request (joining an incoming ``traceparent``),
+a structlog access line per request, and the Prometheus ``/metrics`` endpoint.
+
+The access line carries the method, the path (never the query string, which may hold
+``api_key``), the status and the latency; never bodies, headers or keys. ``/metrics`` needs no
+API key, like ``/healthz``: it holds counts and names only, no content.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orchestrator import telemetry
+from orchestrator.logging import get_logger
+from orchestrator.telemetry import metrics
+
+access_log = get_logger("orchestrator.http.access")
+
+
+class Observed:
+    """ASGI middleware: trace and log every HTTP request (outermost, so refusals count too)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        method, path = scope["method"], scope["path"]
+        with (telemetry.attach(telemetry.headers_carrier(Headers(scope=scope))),
+              telemetry.http_span(method, path) as span):
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                route = getattr(scope.get("route"), "path", None)
+                telemetry.record_http(span, method, route, status[0])
+                access_log.info("http.request", method=method, path=path, status=status[0],
+                                latency_ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """The metrics in Prometheus' text format, the queue depth read at the scrape."""
+    backend: Any = getattr(request.app.state, "jobs", None)
+    depth = getattr(backend, "depth", None)
+    if depth is not None:
+        try:
+            metrics.queue_depth(await depth())
+        except Exception as exc:  # Redis away: the other metrics still go out
+            access_log.warning("metrics.queue_depth_failed", error=type(exc).__name__)
+    return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+
+
+def install(app: FastAPI, *, metrics_on: bool = True) -> None:
+    """Trace and log ``app``'s requests and serve ``/metrics`` (counting from now, if ``metrics_on``)."""
+    if metrics_on:
+        metrics.enable_metrics()
+    app.add_middleware(Observed)
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+
+
+__all__ = ["Observed", "install", "metrics_endpoint"]
