@@ -35,7 +35,7 @@ def test_the_config_file_wins_except_over_otel_sdk_disabled() -> None:
 def test_the_section_is_part_of_the_settings() -> None:
     settings = Settings(telemetry={"tracing": True, "endpoint": "http://127.0.0.1:4318", "metrics_port": 9464})
     assert settings.telemetry.metrics_port == 9464
-    with pytest.raises(ConfigError, match="telemetry.exporter"):
+    with pytest.raises(ConfigError, match=r"telemetry\.exporter"):
         Settings(telemetry={"exporter": "zipkin"})
 
 
