@@ -11,6 +11,7 @@ from orchestrator.telemetry import metrics
 from orchestrator.telemetry.config import TelemetrySettings, resolved
 from orchestrator.telemetry.propagation import attach, headers_carrier, inject
 from orchestrator.telemetry.setup import configure_telemetry, process_telemetry, shutdown
+from orchestrator.telemetry.timeline import Timeline, render_text, timeline
 from orchestrator.telemetry.tracing import (
     ATTRIBUTES,
     captures_content,
@@ -34,6 +35,7 @@ from orchestrator.telemetry.tracing import (
 __all__ = [
     "ATTRIBUTES",
     "TelemetrySettings",
+    "Timeline",
     "attach",
     "captures_content",
     "configure_telemetry",
@@ -53,9 +55,11 @@ __all__ = [
     "record_plan",
     "record_run",
     "record_step",
+    "render_text",
     "resolved",
     "run_span",
     "shutdown",
     "step_span",
+    "timeline",
     "tracing_enabled",
 ]

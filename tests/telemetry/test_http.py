@@ -20,10 +20,12 @@ PARENT = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT}-01"
 
 
-async def _submit(orch: Any, *, workers: int = 0, **request: Any) -> tuple[dict[str, Any], httpx.AsyncClient]:
+async def _submit(orch: Any, *, workers: int = 0, target: str = "echo",
+                  **request: Any) -> tuple[dict[str, Any], httpx.AsyncClient]:
+    """Submit ``target`` over HTTP and wait until it finished: the job (with the ``/metrics`` text)."""
     app = create_app(orch, workers=workers)
     async with lifespan(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        accepted = await client.post("/v1/jobs", json={"target": "echo", "inputs": {"text": "hi"}}, **request)
+        accepted = await client.post("/v1/jobs", json={"target": target, "inputs": {"text": "hi"}}, **request)
         job = await wait_finished(client, accepted.json()["job_id"])
         job["metrics"] = (await client.get("/metrics")).text
     await orch.aclose()

@@ -86,6 +86,9 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--limit", type=int, default=50, help="at most this many, newest first (default 50)")
     _common(listing)
     listing.set_defaults(func=run_list)
+    from orchestrator.interfaces.cli.timeline import add_commands  # jobs show, runs show
+
+    add_commands(subparsers, actions)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
