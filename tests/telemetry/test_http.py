@@ -72,3 +72,15 @@ async def test_access_lines_have_method_path_status_latency_and_no_keys() -> Non
     post, = [line for line in access if line["method"] == "POST"]
     assert post["path"] == "/v1/jobs" and post["status"] == 202 and post["latency_ms"] >= 0
     assert "sk-secret-123" not in repr(access) and "hi" not in {str(v) for line in access for v in line.values()}
+
+
+async def test_the_timeline_route_serves_a_finished_jobs_bars() -> None:
+    app = create_app(build(redis_url=None))
+    async with lifespan(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        job_id = (await client.post("/v1/jobs", json={"target": "echo", "inputs": {"text": "hi"}})).json()["job_id"]
+        await wait_finished(client, job_id)
+        line = (await client.get(f"/v1/jobs/{job_id}/timeline")).json()
+        assert [s["step_id"] for s in line["steps"]] == ["shout"] and line["steps"][0]["model"] == "function:small"
+        missing = await client.get("/v1/jobs/nope/timeline")
+        assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
+        assert "drawTimeline" in (await client.get("/web/timeline.js")).text
