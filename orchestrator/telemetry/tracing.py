@@ -15,8 +15,8 @@ recorded only when the user opts in (:func:`record_content`), and never for conf
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.telemetry import metrics
@@ -78,12 +78,22 @@ def captures_content() -> bool:
     return _STATE.tracer is not None and _STATE.content
 
 
-def _span(name: str, attributes: dict[str, Any], *, server: bool = False) -> AbstractContextManager[Any]:
+@contextmanager
+def _span(name: str, attributes: dict[str, Any], *, server: bool = False) -> Iterator[Span]:
+    """A current span; an exception through it marks it failed with ``error.type`` only (its
+    message may quote data, so it is not recorded)."""
     assert _STATE.tracer is not None
     from opentelemetry.trace import SpanKind
 
     kind = SpanKind.SERVER if server else SpanKind.INTERNAL
-    return _STATE.tracer.start_as_current_span(name, kind=kind, attributes=attributes)
+    with _STATE.tracer.start_as_current_span(name, kind=kind, attributes=attributes, record_exception=False,
+                                             set_status_on_exception=False) as span:
+        try:
+            yield span
+        except BaseException as exc:
+            span.set_attribute("error.type", type(exc).__qualname__)
+            _error(span, type(exc).__qualname__)
+            raise
 
 
 # -- runs and planning ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from orchestrator import telemetry
+from orchestrator.errors import ModelError
 from orchestrator.models import FunctionModel, ModelCall, ScriptedModel
 from orchestrator.telemetry import metrics
 from tests.engine.priced import answer, orchestrator
@@ -123,3 +124,18 @@ async def test_with_tracing_off_nothing_is_recorded() -> None:
     with telemetry.run_span("r", "wf", planned=False) as span:
         assert span is None
     assert telemetry.inject() is None
+
+
+async def test_a_failing_model_call_records_its_error_type_not_its_message(spans: InMemorySpanExporter) -> None:
+    def leaky(call: ModelCall) -> Any:
+        raise ModelError("scripted:small", f"cannot parse {call.last_user}")
+
+    plan = {"goal": "g", "steps": [{"id": "read", "agent": "echo", "inputs": {"text": "$input.record"}}]}
+    small = FunctionModel(leaky, ref="scripted:small")
+    orch = orchestrator({"small": small, "planner": ScriptedModel([plan])}, cascade=["small"])
+    result = await orch.run("Read it", {"record": SECRET}, sensitivity={"record": "confidential"})
+    assert SECRET in (result.step("read").error or "")  # the step's own record keeps the reason...
+    call, = [s for s in spans.get_finished_spans() if s.name == "chat small"]
+    assert attrs(call)["error.type"] == "ModelError" and call.status.status_code is StatusCode.ERROR
+    dumped = json.dumps([json.loads(s.to_json()) for s in spans.get_finished_spans()])
+    assert "Jane Roe" not in dumped  # ...no span does
