@@ -9,7 +9,7 @@ CLI and the web chat draw from a run's record.
 
 from orchestrator.telemetry import metrics
 from orchestrator.telemetry.config import TelemetrySettings, resolved
-from orchestrator.telemetry.propagation import attach, headers_carrier, inject
+from orchestrator.telemetry.propagation import attach, conversation, headers_carrier, inject
 from orchestrator.telemetry.setup import configure_telemetry, process_telemetry, shutdown
 from orchestrator.telemetry.timeline import Timeline, render_text, timeline
 from orchestrator.telemetry.tracing import (
@@ -39,6 +39,7 @@ __all__ = [
     "attach",
     "captures_content",
     "configure_telemetry",
+    "conversation",
     "disable_tracing",
     "enable_tracing",
     "headers_carrier",

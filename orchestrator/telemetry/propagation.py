@@ -1,8 +1,10 @@
-"""Trace context across processes: W3C ``traceparent`` in queued jobs and HTTP requests.
+"""Trace context across processes: W3C ``traceparent`` (and ``baggage``) in queued jobs and HTTP requests.
 
 A job submitted inside a span carries that span's context (:func:`inject`); the worker runs
 the job under it (:func:`attach`), so the HTTP request, the job and the worker's run are one
-trace. With tracing off, :func:`inject` returns None and :func:`attach` does nothing.
+trace. A chat thread's id rides along as baggage (:func:`conversation`), so the worker's run span
+carries ``gen_ai.conversation.id``. With tracing off, :func:`inject` returns None and the
+context managers do nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +21,8 @@ def inject() -> dict[str, str] | None:
     tracing is off or no span is current."""
     if not tracing.tracing_enabled():
         return None
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
     carrier: dict[str, str] = {}
-    TraceContextTextMapPropagator().inject(carrier)
+    _propagator().inject(carrier)
     return carrier or None
 
 
@@ -34,13 +34,35 @@ def attach(carrier: Mapping[str, str] | None) -> Iterator[None]:
         yield
         return
     from opentelemetry import context
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    token = context.attach(TraceContextTextMapPropagator().extract(dict(carrier)))
+    token = context.attach(_propagator().extract(dict(carrier)))
     try:
         yield
     finally:
         context.detach(token)
+
+
+@contextmanager
+def conversation(conversation_id: str | None) -> Iterator[None]:
+    """Spans started inside (and runs of jobs submitted inside) belong to chat thread ``conversation_id``."""
+    if not conversation_id or not tracing.tracing_enabled():
+        yield
+        return
+    from opentelemetry import baggage, context
+
+    token = context.attach(baggage.set_baggage(CONVERSATION, conversation_id))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def _propagator() -> Any:
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
 
 
 def headers_carrier(headers: Any) -> dict[str, str] | None:
@@ -49,10 +71,13 @@ def headers_carrier(headers: Any) -> dict[str, str] | None:
     if not parent:
         return None
     carrier = {"traceparent": parent}
-    state = headers.get("tracestate")
-    if state:
-        carrier["tracestate"] = state
+    for name in ("tracestate", "baggage"):
+        value = headers.get(name)
+        if value:
+            carrier[name] = value
     return carrier
 
 
-__all__ = ["attach", "headers_carrier", "inject"]
+CONVERSATION = "gen_ai.conversation.id"
+
+__all__ = ["CONVERSATION", "attach", "conversation", "headers_carrier", "inject"]

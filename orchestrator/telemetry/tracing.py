@@ -103,7 +103,8 @@ def run_span(run_id: str, target: object, *, planned: bool,
              conversation_id: str | None = None) -> AbstractContextManager[Span | None]:
     """The span of one run of ``target`` (a workflow's name or object, a plan, a task):
     named after the workflow, or ``plan`` / ``task``, never after the task's text (it may be
-    confidential). ``planned``: the planner makes the plan (a free-form task)."""
+    confidential). ``planned``: the planner makes the plan (a free-form task). The chat thread
+    (``gen_ai.conversation.id``) comes from ``conversation_id`` or the context's baggage."""
     if _STATE.tracer is None:
         return _OFF
     from orchestrator.plan import Plan
@@ -117,6 +118,7 @@ def run_span(run_id: str, target: object, *, planned: bool,
         name, kind = (target.name if isinstance(target, Workflow) else str(target)), "workflow"
     attributes: dict[str, Any] = {"gen_ai.operation.name": "invoke_workflow", "gen_ai.workflow.name": name,
                                   "slm.run.id": run_id, "slm.run.kind": kind}
+    conversation_id = conversation_id or _conversation()
     if conversation_id:
         attributes["gen_ai.conversation.id"] = conversation_id
     return _span(f"invoke_workflow {name}", attributes)
@@ -216,7 +218,11 @@ def http_span(method: str, path: str) -> AbstractContextManager[Span | None]:
     """The server span of one HTTP request (renamed after its route once it is known)."""
     if _STATE.tracer is None:
         return _OFF
-    return _span(method, {"http.request.method": method, "url.path": path}, server=True)
+    attributes: dict[str, Any] = {"http.request.method": method, "url.path": path}
+    conversation_id = _conversation()
+    if conversation_id:
+        attributes["gen_ai.conversation.id"] = conversation_id
+    return _span(method, attributes, server=True)
 
 
 def record_http(span: Span | None, method: str, route: str | None, status: int) -> None:
@@ -281,6 +287,14 @@ def record_content(span: Span | None, sensitivity: Sensitivity, sent: Sequence[A
 def provider_name(spec: ModelSpec) -> str:
     """``gen_ai.provider.name`` for a model spec (the scheme, spelled as the conventions do)."""
     return _PROVIDERS.get(spec.scheme, spec.scheme)
+
+
+def _conversation() -> str | None:
+    """The chat thread the current context belongs to (W3C baggage), if any."""
+    from opentelemetry import baggage
+
+    value = baggage.get_baggage("gen_ai.conversation.id")
+    return str(value) if value else None
 
 
 def _error(span: Span, description: str) -> None:

@@ -84,3 +84,14 @@ async def test_the_timeline_route_serves_a_finished_jobs_bars() -> None:
         missing = await client.get("/v1/jobs/nope/timeline")
         assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
         assert "drawTimeline" in (await client.get("/web/timeline.js")).text
+
+
+async def test_a_chat_threads_runs_carry_its_conversation_id(spans: InMemorySpanExporter, keyspace: KeySpace) -> None:
+    app = create_app(build(redis_url=REDIS_URL, key_prefix=keyspace.prefix), workers=1)
+    async with lifespan(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        accepted = await client.post("/v1/threads/web-0123/messages", json={"message": "hi", "workflow": "echo"})
+        await wait_finished(client, accepted.json()["job_id"])
+    run, = [s for s in spans.get_finished_spans() if s.name == "invoke_workflow echo"]
+    assert dict(run.attributes or {})["gen_ai.conversation.id"] == "web-0123"  # in the worker, via the job
+    post, = [s for s in spans.get_finished_spans() if s.name.startswith("POST /v1/threads")]
+    assert dict(post.attributes or {})["gen_ai.conversation.id"] == "web-0123"

@@ -9,6 +9,7 @@ API key, like ``/healthz``: it holds counts and names only, no content.
 
 from __future__ import annotations
 
+import re
 import time
 from importlib import resources
 from typing import Any
@@ -29,6 +30,7 @@ from orchestrator.telemetry import metrics
 from orchestrator.telemetry.timeline import Timeline, timeline
 
 access_log = get_logger("orchestrator.http.access")
+_THREAD = re.compile(r"^/v1/threads/([^/]+)")
 
 
 class Observed:
@@ -50,7 +52,9 @@ class Observed:
             await send(message)
 
         method, path = scope["method"], scope["path"]
+        thread = _THREAD.match(path)
         with (telemetry.attach(telemetry.headers_carrier(Headers(scope=scope))),
+              telemetry.conversation(thread.group(1) if thread else None),
               telemetry.http_span(method, path) as span):
             try:
                 await self.app(scope, receive, sending)
