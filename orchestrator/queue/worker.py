@@ -333,6 +333,7 @@ class Worker:
         if events is None:  # the runner writes its events to its own store: watch that its end gets there
             flight.ends = events = _EndSeen()
         with telemetry.attach(job.trace):  # the run joins the submitter's trace
+            telemetry.record_queued(job.id, job.attempts, job.created_at)
             flight.run = fencing.run_fenced(fence, self.runner.run(
                 job.target, job.inputs, run_id=job.run_id, sensitivity=job.sensitivity, events=events,
             ), name=f"run-{job.id}")

@@ -33,7 +33,7 @@ ATTRIBUTES = (
     "slm.run.id", "slm.run.kind", "slm.run.status", "slm.step.id", "slm.step.status", "slm.step.item",
     "slm.step.attempts", "slm.plan.phase", "slm.plan.steps", "slm.planner.model", "slm.model", "slm.local",
     "slm.confidence", "slm.escalated_from", "slm.sensitivity", "slm.cost_usd", "slm.baseline_cost_usd",
-    "slm.saving_usd", "slm.job.id",
+    "slm.saving_usd", "slm.job.id", "slm.job.attempt",
 )
 """Our own span attributes (the GenAI ones keep their standard names)."""
 
@@ -211,6 +211,23 @@ def _step_attributes(span: Span, result: StepResult, sensitivity: Sensitivity | 
         _error(span, "step failed" if confidential or not result.error else result.error)
 
 
+# -- the queue -------------------------------------------------------------------------------
+
+
+def record_queued(job_id: str, attempt: int, queued_at: float) -> None:
+    """The time a job spent in the queue, from its submission (``queued_at``, epoch seconds) until
+    a worker started this ``attempt``: a span of the submitter's trace, ended now."""
+    if _STATE.tracer is None:
+        return
+    from opentelemetry.trace import SpanKind
+
+    now = time.time_ns()
+    span = _STATE.tracer.start_span("slm.job.queued", kind=SpanKind.CONSUMER, start_time=min(int(queued_at * 1e9), now),
+                                    attributes={"messaging.system": "redis", "messaging.operation.type": "process",
+                                                "slm.job.id": job_id, "slm.job.attempt": attempt})
+    span.end(end_time=now)
+
+
 # -- HTTP requests -------------------------------------------------------------------------------
 
 
@@ -318,6 +335,7 @@ __all__ = [
     "record_item",
     "record_model_call",
     "record_plan",
+    "record_queued",
     "record_run",
     "record_step",
     "run_span",

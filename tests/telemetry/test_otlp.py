@@ -73,6 +73,8 @@ def test_one_trace_spans_the_http_request_the_queue_and_the_worker(keyspace: Key
         by_name = {s["name"]: s for s in trace}
         run = by_name["invoke_workflow echo"]
         assert run["service"] == "slm-worker" and run["parent"] == post["id"]
+        queued = by_name["slm.job.queued"]
+        assert queued["service"] == "slm-worker" and queued["parent"] == post["id"]  # the time in the queue
         step = by_name["invoke_agent echo"]
         assert step["parent"] == run["id"] and by_name["chat small"]["parent"] == step["id"]
         assert job_id  # the request that started it all
