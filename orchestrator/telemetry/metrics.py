@@ -71,6 +71,10 @@ def disable_metrics() -> None:
     _STATE["metrics"] = None
 
 
+def enabled() -> bool:
+    return _STATE["metrics"] is not None
+
+
 def registry() -> CollectorRegistry | None:
     current = _STATE["metrics"]
     return None if current is None else current.registry
@@ -154,6 +158,7 @@ __all__ = [
     "CONTENT_TYPE",
     "disable_metrics",
     "enable_metrics",
+    "enabled",
     "exposition",
     "job_finished",
     "job_retried",

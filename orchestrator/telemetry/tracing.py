@@ -274,7 +274,8 @@ def record_model_call(span: Span | None, spec: ModelSpec, operation: str, usage:
                       started: float, response_model: str = "") -> None:
     """What one model request spent (``started``: its ``time.perf_counter()``), on its span and in
     the GenAI client metrics."""
-    metrics.model_call(provider_name(spec), spec.model_id, operation, usage, time.perf_counter() - started)
+    if metrics.enabled():
+        metrics.model_call(provider_name(spec), spec.model_id, operation, usage, time.perf_counter() - started)
     if span is None:
         return
     span.set_attributes({"gen_ai.usage.input_tokens": usage.input_tokens,
