@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from orchestrator.errors import ConfigError
+from orchestrator._optional import needs_extra
 from orchestrator.logging import get_logger
 from orchestrator.telemetry import metrics, tracing
 from orchestrator.telemetry.config import TelemetrySettings, resolved
@@ -32,12 +32,9 @@ def configure_telemetry(settings: TelemetrySettings | None = None, *, metrics_on
         metrics.enable_metrics()
     if not final.tracing and processor is None:
         return final
-    try:
+    with needs_extra("otel", needed_for="tracing (telemetry.tracing, or an OTEL_* exporter variable)"):
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
-    except ImportError:
-        raise ConfigError("tracing needs the OpenTelemetry SDK: pip install 'slm-orchestrator[otel]' "
-                          "(or turn it off: [telemetry] tracing = false)", key="telemetry.tracing") from None
     provider = TracerProvider(resource=Resource.create({"service.name": final.service_name or ""}))
     provider.add_span_processor(processor or _batching(final))
     shutdown()
@@ -51,7 +48,8 @@ def _batching(settings: TelemetrySettings) -> Any:
 
     if settings.exporter == "console":
         return BatchSpanProcessor(ConsoleSpanExporter())
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    with needs_extra("otel", needed_for="the OTLP trace exporter"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     endpoint = settings.endpoint and settings.endpoint.rstrip("/") + "/v1/traces"
     return BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter())

@@ -57,7 +57,10 @@ def enable_tracing(provider: TracerProvider | None = None, *, capture_content: b
     """Record spans with ``provider`` (default: OpenTelemetry's global one, which an application
     may have set up already); ``capture_content`` records prompts and answers that are not
     confidential."""
-    from opentelemetry import trace
+    from orchestrator._optional import needs_extra
+
+    with needs_extra("otel", needed_for="tracing"):
+        from opentelemetry import trace
 
     _STATE.provider = provider or trace.get_tracer_provider()
     _STATE.tracer = _STATE.provider.get_tracer(INSTRUMENTATION)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from orchestrator import telemetry
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, MissingDependency
 from orchestrator.settings import Settings
 from orchestrator.telemetry import TelemetrySettings, resolved
 
@@ -43,4 +45,12 @@ def test_configure_with_tracing_off_sets_nothing_up(monkeypatch: pytest.MonkeyPa
     for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER"):
         monkeypatch.delenv(name, raising=False)
     telemetry.configure_telemetry(TelemetrySettings())
+    assert not telemetry.tracing_enabled()
+
+
+def test_tracing_without_the_sdk_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.resources", None)  # as if the otel extra were missing
+    with pytest.raises(MissingDependency) as caught:
+        telemetry.configure_telemetry(TelemetrySettings(tracing=True))
+    assert caught.value.install == "pip install 'slm-orchestrator[otel]'"
     assert not telemetry.tracing_enabled()
