@@ -191,18 +191,19 @@ def record_item(span: Span | None, result: StepResult, sensitivity: Sensitivity)
 
 
 def _step_attributes(span: Span, result: StepResult, sensitivity: Sensitivity | None) -> None:
-    span.set_attributes({
+    attributes: dict[str, Any] = {
         "slm.step.status": result.status, "slm.local": result.local, "slm.step.attempts": len(result.attempts),
         "slm.cost_usd": result.cost_usd, "slm.baseline_cost_usd": result.baseline_cost_usd,
         "gen_ai.usage.input_tokens": result.usage.input_tokens,
         "gen_ai.usage.output_tokens": result.usage.output_tokens,
-    })
+    }
     if result.model is not None:
-        span.set_attribute("slm.model", result.model)
+        attributes["slm.model"] = result.model
     if result.confidence is not None:
-        span.set_attribute("slm.confidence", result.confidence)
+        attributes["slm.confidence"] = result.confidence
     if result.escalated_from:
-        span.set_attribute("slm.escalated_from", list(result.escalated_from))
+        attributes["slm.escalated_from"] = list(result.escalated_from)
+    span.set_attributes(attributes)  # one call: each one takes the span's lock and checks the value
     for attempt in result.attempts:
         event: dict[str, Any] = {"slm.model": attempt.model, "slm.attempt.outcome": attempt.outcome,
                                  "slm.attempt.repair": attempt.repair, "slm.local": attempt.local}
@@ -281,10 +282,11 @@ def record_model_call(span: Span | None, spec: ModelSpec, operation: str, usage:
         metrics.model_call(provider_name(spec), spec.model_id, operation, usage, time.perf_counter() - started)
     if span is None:
         return
-    span.set_attributes({"gen_ai.usage.input_tokens": usage.input_tokens,
-                         "gen_ai.usage.output_tokens": usage.output_tokens, "slm.cost_usd": cost_usd})
+    attributes: dict[str, Any] = {"gen_ai.usage.input_tokens": usage.input_tokens,
+                                  "gen_ai.usage.output_tokens": usage.output_tokens, "slm.cost_usd": cost_usd}
     if response_model:
-        span.set_attribute("gen_ai.response.model", response_model.split(":", 1)[-1])
+        attributes["gen_ai.response.model"] = response_model.split(":", 1)[-1]
+    span.set_attributes(attributes)
 
 
 def record_content(span: Span | None, sensitivity: Sensitivity, sent: Sequence[Any], answer: str,
