@@ -9,8 +9,9 @@ status), never content.
 GenAI client metrics, named as the conventions name them in Prometheus:
 ``gen_ai_client_token_usage`` (tokens per call, by ``gen_ai_token_type``) and
 ``gen_ai_client_operation_duration_seconds`` (seconds per call, by model: the model-call
-latency). Ours are ``slm_*``: runs and steps by outcome, escalations, cost, baseline and saving
-in US dollars, queue depth, jobs in flight, job outcomes, retries and dead letters.
+latency; a failed call carries its ``error_type``). Ours are ``slm_*``: runs and steps by
+outcome, escalations, cost, baseline and saving in US dollars, queue depth, jobs in flight, job
+outcomes, retries and dead letters.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class _Metrics:
         self.tokens = Histogram("gen_ai_client_token_usage", "Tokens used per model call.",
                                 [*_GENAI, "gen_ai_token_type"], buckets=_TOKEN_BUCKETS, registry=r)
         self.duration = Histogram("gen_ai_client_operation_duration_seconds", "Seconds per model call.",
-                                  list(_GENAI), buckets=_DURATION_BUCKETS, registry=r)
+                                  [*_GENAI, "error_type"], buckets=_DURATION_BUCKETS, registry=r)
         self.runs = Counter("slm_runs", "Runs finished, by status.", ["status"], registry=r)
         self.steps = Counter("slm_steps", "Steps finished, by agent and status.", ["agent", "status"], registry=r)
         self.escalations = Counter("slm_escalations", "Steps that escalated past their first model.",
@@ -90,12 +91,17 @@ def exposition() -> bytes:
     return generate_latest(current.registry)
 
 
-def model_call(provider: str, model: str, operation: str, usage: Usage, seconds: float) -> None:
+def model_call(provider: str, model: str, operation: str, usage: Usage | None, seconds: float, *,
+               error_type: str = "") -> None:
+    """One model request: its duration (``error_type`` names the exception of a failed one, as
+    the conventions' ``error.type``), and the tokens of a successful one (``usage``)."""
     current = _STATE["metrics"]
     if current is None:
         return
     labels = (operation, provider, model)
-    current.duration.labels(*labels).observe(seconds)
+    current.duration.labels(*labels, error_type).observe(seconds)
+    if usage is None:
+        return
     if usage.input_tokens:
         current.tokens.labels(*labels, "input").observe(usage.input_tokens)
     if usage.output_tokens:

@@ -262,16 +262,33 @@ def record_http(span: Span | None, method: str, route: str | None, status: int) 
 
 def model_span(spec: ModelSpec, operation: str, sensitivity: Sensitivity,
                step_id: str | None) -> AbstractContextManager[Span | None]:
-    """One request to a model (``operation``: ``chat`` or ``embeddings``)."""
-    if _STATE.tracer is None:
+    """One request to a model (``operation``: ``chat``, ``embeddings``, ``text_completion``); a
+    request that raises is counted in the duration metric with its ``error_type``."""
+    if _STATE.tracer is None and not metrics.enabled():
         return _OFF
-    attributes: dict[str, Any] = {
-        "gen_ai.operation.name": operation, "gen_ai.provider.name": provider_name(spec),
-        "gen_ai.request.model": spec.model_id, "slm.model": spec.ref, "slm.local": spec.is_local,
-        "slm.sensitivity": sensitivity.value}
-    if step_id:
-        attributes["slm.step.id"] = step_id
-    return _span(f"{operation} {spec.model_id}", attributes)
+    return _model_call(spec, operation, sensitivity, step_id)
+
+
+@contextmanager
+def _model_call(spec: ModelSpec, operation: str, sensitivity: Sensitivity,
+                step_id: str | None) -> Iterator[Span | None]:
+    started = time.perf_counter()
+    try:
+        if _STATE.tracer is None:
+            yield None
+            return
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": operation, "gen_ai.provider.name": provider_name(spec),
+            "gen_ai.request.model": spec.model_id, "slm.model": spec.ref, "slm.local": spec.is_local,
+            "slm.sensitivity": sensitivity.value}
+        if step_id:
+            attributes["slm.step.id"] = step_id
+        with _span(f"{operation} {spec.model_id}", attributes) as span:
+            yield span
+    except Exception as exc:
+        metrics.model_call(provider_name(spec), spec.model_id, operation, None, time.perf_counter() - started,
+                           error_type=type(exc).__qualname__)
+        raise
 
 
 def record_model_call(span: Span | None, spec: ModelSpec, operation: str, usage: Usage, cost_usd: float,

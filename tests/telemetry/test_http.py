@@ -60,7 +60,7 @@ async def test_metrics_count_runs_steps_and_model_calls(prometheus: None) -> Non
     text = job["metrics"]
     assert 'slm_runs_total{status="completed"} 1.0' in text
     assert 'slm_steps_total{agent="echo",status="completed"} 1.0' in text
-    assert ('gen_ai_client_operation_duration_seconds_count{gen_ai_operation_name="chat",'
+    assert ('gen_ai_client_operation_duration_seconds_count{error_type="",gen_ai_operation_name="chat",'
             'gen_ai_provider_name="function",gen_ai_request_model="small"} 1.0') in text
     assert 'gen_ai_token_type="input"' in text
 

@@ -126,7 +126,8 @@ async def test_with_tracing_off_nothing_is_recorded() -> None:
     assert telemetry.inject() is None
 
 
-async def test_a_failing_model_call_records_its_error_type_not_its_message(spans: InMemorySpanExporter) -> None:
+async def test_a_failing_model_call_records_its_error_type_not_its_message(spans: InMemorySpanExporter,
+                                                                          prometheus: None) -> None:
     def leaky(call: ModelCall) -> Any:
         raise ModelError("scripted:small", f"cannot parse {call.last_user}")
 
@@ -139,3 +140,6 @@ async def test_a_failing_model_call_records_its_error_type_not_its_message(spans
     assert attrs(call)["error.type"] == "ModelError" and call.status.status_code is StatusCode.ERROR
     dumped = json.dumps([json.loads(s.to_json()) for s in spans.get_finished_spans()])
     assert "Jane Roe" not in dumped  # ...no span does
+    failed = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "scripted", "gen_ai_request_model": "small",
+              "error_type": "ModelError"}
+    assert metrics.metric("gen_ai_client_operation_duration_seconds_count", failed) == 1
