@@ -71,3 +71,14 @@ async def test_jobs_show_and_runs_show_draw_the_timeline(monkeypatch: pytest.Mon
     assert [s["step_id"] for s in steps] == ["wait", "shout"] and steps[1]["segments"][-1]["kind"] == "running"
     missing = _cli(keyspace, "runs", "show", "no-such-run")
     assert missing.returncode == 2 and "no run 'no-such-run'" in missing.stderr
+
+
+def test_orchestrator_run_draws_the_timeline_after_its_result() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCH_TEST_", "ORCHESTRATOR_"))}
+    env.update({"PYTHONPATH": str(ROOT), "ORCH_TEST_DELAY": "0.05"})
+    done = subprocess.run([sys.executable, "-m", "orchestrator", "run", "--app", "tests.interfaces.app:build",
+                           "slow_echo", "--input", "text=hello", "-q", "--timeline"], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    timeline_rows = done.stdout.split("model / where / tokens / cost", 1)[1]
+    assert "(plan)" in timeline_rows and "wait" in timeline_rows and "function:small local" in timeline_rows
