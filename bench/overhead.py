@@ -10,6 +10,7 @@ machine; the figure is µs per step (run time / N), the median over rounds. The 
 inflate; wall time (which also holds the Redis round trips) is reported beside it.
 
     python -m bench.overhead [--steps 50] [--runs 20] [--rounds 5] [--no-redis] [--profile]
+    python -m bench.overhead --tracing   # tracing off vs on (no-op exporter, batching OTLP exporter)
 """
 
 from __future__ import annotations
@@ -172,6 +173,32 @@ async def measure(steps: int = 50, runs: int = 20, rounds: int = 5, redis: bool 
     return rows
 
 
+async def measure_tracing(steps: int = 50, runs: int = 20, rounds: int = 5) -> list[Row]:
+    """Tracing off vs on (a no-op exporter; a batching OTLP exporter to a local receiver), side by
+    side on the specialist-step chain, plus what the off path costs per step."""
+    from bench import _tracing
+
+    quiet_logging()
+    rows: list[Row] = []
+    extra = {"steps": steps, "runs_per_round": runs, "rounds": rounds, "checkpointer": "InMemorySaver"}
+    engine = executor(InMemorySaver(), "sync")
+    plain = ours_runner(engine, chain_plan(steps, "noop_model"))
+    off = _tracing.traced(plain, None)
+    with _tracing.otlp_receiver() as endpoint:
+        for mode, provider in _tracing.providers(endpoint).items():
+            on, base = await side_by_side(_tracing.traced(plain, provider), off, runs=runs, rounds=rounds, steps=steps)
+            provider.shutdown()
+            rows.append(Row(NAME, f"tracing on, {mode}, CPU", on.cpu, "us/step", base.cpu, "tracing off", extra=extra))
+            rows.append(Row(NAME, f"tracing on, {mode}, wall", on.wall, "us/step", base.wall, "tracing off",
+                            extra=extra))
+    step_us = (await per_step_us(off, runs, steps)).cpu
+    off_ns = _tracing.off_path_ns()
+    rows.append(Row(NAME, "tracing off: the helpers' cost per step", off_ns / 1000, "us/step", step_us,
+                    "one specialist step (CPU)", "ratio <= 0.01", off_ns / 1000 / step_us <= 0.01,
+                    extra={"ns_per_step": round(off_ns, 1)}))
+    return rows
+
+
 async def profile(steps: int, runs: int, agent: str) -> str:
     """A pyinstrument profile of our executor on the InMemorySaver chain (``pip install pyinstrument``)."""
     from pyinstrument import Profiler
@@ -194,12 +221,18 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--durability", choices=("sync", "async", "exit"), default="sync",
                         help="LangGraph durability for both sides (ours defaults to sync)")
     parser.add_argument("--no-redis", action="store_true", help="skip the RedisCheckpointer rows")
+    parser.add_argument("--tracing", action="store_true",
+                        help="measure tracing instead: off vs on (no-op exporter, batching OTLP exporter)")
     parser.add_argument("--profile", choices=("tool", "specialist"),
                         help="print a pyinstrument profile of our executor instead")
     args = parser.parse_args(argv)
     if args.profile:
         print(asyncio.run(profile(args.steps, args.runs, "noop" if args.profile == "tool" else "noop_model")))
         return []
+    if args.tracing:
+        rows = asyncio.run(measure_tracing(args.steps, args.runs, args.rounds))
+        report(NAME + "_tracing", rows)
+        return rows
     rows = asyncio.run(measure(args.steps, args.runs, args.rounds, not args.no_redis, args.durability))
     report(NAME, rows)
     return rows

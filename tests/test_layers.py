@@ -1,6 +1,6 @@
 """The layers of docs/architecture.md, enforced: every import in the package goes down, never up.
 
-1. foundation: errors, types, payload, plan, workflow, specialist, events, logging, keys, settings, models
+1. foundation: errors, types, payload, plan, workflow, specialist, events, logging, keys, settings, models, telemetry
 2. plugins: orchestrator.agents, orchestrator.tools (they never import each other)
 3. engine and state: engine, store, redis, queue (never the plugins: they come through the registry)
 4. composition root: orchestrator.workflows and orchestrator.interfaces
@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "orchestrator._optional": FOUNDATION,
     "orchestrator.settings": FOUNDATION,
     "orchestrator.models": FOUNDATION,
+    "orchestrator.telemetry": FOUNDATION,
     "orchestrator.agents": PLUGINS,
     "orchestrator.tools": PLUGINS,
     "orchestrator.engine": ENGINE,

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from orchestrator import telemetry
 from orchestrator.engine._sync import Portal
 from orchestrator.engine._targets import Plugin, checked_inputs, looks_like_workflow, register_plugin
 from orchestrator.engine.batch import BatchConfig, BatchProgress, ItemResult, Items, run_many
@@ -199,7 +200,9 @@ class Orchestrator:
             spec.make_plan = make_plan
         if self._store is not None:
             await self._store.save_run(RunResult(run_id=spec.run_id, status="running"))
-        result = await executor.execute(spec)
+        with telemetry.run_span(spec.run_id, target, planned=make_plan is None) as span:
+            result = await executor.execute(spec)
+            telemetry.record_run(span, result)
         if decision is not None:  # cache a planned run's plan; drop a failed cached one
             await self.planning.settle(decision, result, values, secrets=guard.confidential.values)
         if self._store is not None:
@@ -505,6 +508,7 @@ class Orchestrator:
         spec.make_plan = make_plan
         if self.settings.planner.replan:
             spec.replan = replan
+        spec.planner_model = model.ref
         spec.planner_cost = lambda: model.cost_usd
         spec.planner_usage = lambda: model.usage
 

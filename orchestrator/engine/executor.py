@@ -36,6 +36,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.func import entrypoint, task
 from pydantic import BaseModel, ValidationError
 
+from orchestrator import telemetry
 from orchestrator.engine.guard import RunGuard
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
@@ -70,6 +71,8 @@ class RunSpec:
     baseline_model: str | None = None
     planned_by: PlannedBy | None = None
     """The tier that planned the run; a replan by the planner model may change it."""
+    planner_model: str | None = None
+    """The model that plans a free-form task (None: the plan is given or compiled)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +185,12 @@ class Executor:
                                   replanned=replanned)
 
     async def _make_plan(self, run_id: str, phase: int) -> dict[str, Any]:
+        with telemetry.plan_span(phase, self._live[run_id].spec.planner_model) as span:
+            data = await self._planned(run_id, phase)
+            telemetry.record_plan(span, data)
+            return data
+
+    async def _planned(self, run_id: str, phase: int) -> dict[str, Any]:
         spec = self._live[run_id].spec
         if phase == 0:
             assert spec.make_plan is not None
@@ -257,9 +266,18 @@ class Executor:
         live = self._live[run_id]
         phase = live.phases[index]
         fan_out = phase.fan_outs[step_id]
+        step, sensitivity = phase.plan.step_map[step_id], phase.sensitivity[step_id]
         async with live.limit:
-            return await self._call(live.spec, phase.plan.step_map[step_id], phase.sensitivity[step_id],
-                                    fan_out.outputs, fan_out.items[position])
+            with telemetry.step_span(step_id, step.agent, sensitivity, tool=self._is_tool(step), item=position) as span:
+                result = await self._call(live.spec, step, sensitivity, fan_out.outputs, fan_out.items[position])
+                telemetry.record_item(span, result, sensitivity)
+                return result
+
+    def _is_tool(self, step: Step) -> bool:
+        try:
+            return isinstance(self.registry.agent(step.agent), Tool)
+        except KeyError:
+            return False
 
     def _settle(self, phase: _Phase, result: StepResult) -> StepResult:
         phase.results[result.step_id] = result
@@ -275,15 +293,17 @@ class Executor:
         await self._emit(spec, "step.started", step.id, {"agent": step.agent, "sensitivity": sensitivity.value,
                                                          "instruction": step.instruction})
         started = time.time()
-        with structlog.contextvars.bound_contextvars(step_id=step.id):
+        with (structlog.contextvars.bound_contextvars(step_id=step.id),
+              telemetry.step_span(step.id, step.agent, sensitivity, tool=self._is_tool(step)) as span):
             outputs = {k: r.output for k, r in upstream.items()}
             if step.for_each is None:
                 result = await self._call(spec, step, sensitivity, outputs)
             else:
                 result = await self._fan_out(spec, phase, step, outputs)
-        result.started_at, result.finished_at = started, time.time()
-        result.latency_ms = (result.finished_at - started) * 1000
-        result.sensitivity = sensitivity
+            result.started_at, result.finished_at = started, time.time()
+            result.latency_ms = (result.finished_at - started) * 1000
+            result.sensitivity = sensitivity
+            telemetry.record_step(span, result)
         if sensitivity is Sensitivity.CONFIDENTIAL and result.output is not None:
             spec.guard.confidential.add(result.output)
         kind: EventType = "step.finished" if result.status == "completed" else "step.failed"

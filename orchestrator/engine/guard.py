@@ -41,6 +41,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from orchestrator import telemetry
 from orchestrator.errors import BudgetExceeded, ModelError, ModelTimeout, PrivacyViolation
 from orchestrator.models.base import (
     Capabilities,
@@ -193,8 +194,9 @@ class GuardedModel:
         except TimeoutError:
             raise ModelTimeout(self.ref, seconds) from None
 
-    def _account(self, usage: Usage, started: float) -> None:
+    def _account(self, usage: Usage, started: float, span: Any, operation: str, response_model: str = "") -> None:
         cost = self.spec.cost(usage.input_tokens, usage.output_tokens)
+        telemetry.record_model_call(span, self.spec, operation, usage, cost, started, response_model)
         self.usage = self.usage + usage
         self.cost_usd += cost
         self.latency_ms += (time.perf_counter() - started) * 1000
@@ -207,16 +209,19 @@ class GuardedModel:
         sent = [m if m.content is c else m.model_copy(update={"content": c})
                 for m, c in zip(messages, contents, strict=True)]
         started = time.perf_counter()
-        completion = await self._bounded(lambda: self._inner.complete(
-            sent, schema=schema, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
-        self._account(completion.usage, started)
+        with telemetry.model_span(self.spec, "chat", self._sensitivity, self._step_id) as span:
+            completion = await self._bounded(lambda: self._inner.complete(
+                sent, schema=schema, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
+            self._account(completion.usage, started, span, "chat", completion.model)
+            telemetry.record_content(span, self._sensitivity, sent, completion.text, self._guard.confidential.leaked_in)
         return completion
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         sent = await self._admit(texts)
         started = time.perf_counter()
-        vectors = await self._bounded(lambda: self._inner.embed(sent))
-        self._account(Usage(input_tokens=sum(estimate_tokens(t) for t in sent)), started)
+        with telemetry.model_span(self.spec, "embeddings", self._sensitivity, self._step_id) as span:
+            vectors = await self._bounded(lambda: self._inner.embed(sent))
+            self._account(Usage(input_tokens=sum(estimate_tokens(t) for t in sent)), started, span, "embeddings")
         return vectors
 
     async def score(self, prompt: str, options: Sequence[str]) -> list[float]:
@@ -239,9 +244,10 @@ class GuardedModel:
             raise ModelError(self.ref, "this model does not score (capabilities.scoring is false)")
         sent_prompt, *sent_options = await self._admit([prompt, *options])
         started = time.perf_counter()
-        result = await self._bounded(lambda: call(scorer, sent_prompt, sent_options))
-        reads = sum(estimate_tokens(sent_prompt + option) for option in sent_options)
-        self._account(Usage(input_tokens=reads), started)  # backends report no usage for scoring
+        with telemetry.model_span(self.spec, "text_completion", self._sensitivity, self._step_id) as span:
+            result = await self._bounded(lambda: call(scorer, sent_prompt, sent_options))
+            reads = sum(estimate_tokens(sent_prompt + option) for option in sent_options)
+            self._account(Usage(input_tokens=reads), started, span, "text_completion")  # no usage reported
         return result, sent_options
 
     async def aclose(self) -> None:

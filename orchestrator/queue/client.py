@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
 
 from orchestrator.errors import IdempotencyConflict, JobError
 from orchestrator.keys import KeySpace
@@ -285,6 +286,19 @@ class JobQueue(WorkerLeases):
             scored += page
         scored.sort(key=lambda pair: pair[1], reverse=True)
         return [job_id for job_id, _score in scored[start:start + count]]
+
+    async def depth(self) -> int:
+        """Jobs queued and not yet delivered to any worker (the consumer group's lag, every shard)."""
+        total = 0
+        with redis_errors(self.client):
+            for shard in range(self.keys.shards):
+                try:
+                    groups = await self.client.xinfo_groups(self.keys.shard_stream(shard))
+                except ResponseError:  # no stream yet: nothing was ever queued on this shard
+                    continue
+                group = self.keys.jobs_group
+                total += sum(int(g.get("lag") or 0) for g in groups if text(g.get("name") or "") == group)
+        return total
 
     async def dead_letters(self, limit: int = 100) -> builtins.list[dict[str, str]]:
         """The newest dead-lettered jobs: ``{"job", "error", "attempts"}`` (merged over the shards)."""

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError
 
+from orchestrator import telemetry
 from orchestrator.errors import JobError
 from orchestrator.events import EventSink
 from orchestrator.payload import check_payload
@@ -42,6 +43,9 @@ class Job(BaseModel):
     run_id: str
     idempotency_key: str | None = None
     created_at: float = Field(default_factory=time.time)
+    trace: dict[str, str] | None = None
+    """The submitter's trace context (W3C ``traceparent``), when tracing is on: the worker's run
+    joins that trace."""
     status: JobStatus = "queued"
     attempts: int = 0
     """How many times a worker started the job. The latest attempt's number is its fencing
@@ -75,7 +79,8 @@ def new_job(job_id: str, target: str, inputs: Mapping[str, Any] | None, *,
     check_payload(target, "target")
     check_payload(dict(inputs or {}))
     return Job(id=job_id, target=target, inputs=dict(inputs or {}), run_id=job_id,
-               sensitivity=dict(sensitivity) if sensitivity else None, idempotency_key=idempotency_key)
+               sensitivity=dict(sensitivity) if sensitivity else None, idempotency_key=idempotency_key,
+               trace=telemetry.inject())
 
 
 def run_outcome(job: Job, run: RunResult | None, *, waited: bool, timeout: float | None) -> RunResult:

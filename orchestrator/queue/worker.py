@@ -46,6 +46,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from orchestrator import telemetry
 from orchestrator.errors import LeaseLost, PlanError, StoreError, UserError
 from orchestrator.events import EventSink
 from orchestrator.logging import get_logger
@@ -195,6 +196,7 @@ class Worker:
 
     def _launch(self, flight: _InFlight) -> None:
         self._in_flight[flight.job.id] = flight
+        telemetry.metrics.jobs_in_flight(len(self._in_flight))
         self._running.add(flight.job.id)
         task = asyncio.create_task(self._process(flight), name=f"job-{flight.job.id}")
         self._tasks.add(task)
@@ -316,6 +318,7 @@ class Worker:
             self._log.error("job.unrecorded", job_id=flight.job.id, error=_describe(exc))
         finally:
             self._in_flight.pop(flight.job.id, None)
+            telemetry.metrics.jobs_in_flight(len(self._in_flight))
             self._run_ended(flight.job.id)
 
     def _run_ended(self, job_id: str) -> None:
@@ -329,9 +332,11 @@ class Worker:
         events: EventSink | None = self._events
         if events is None:  # the runner writes its events to its own store: watch that its end gets there
             flight.ends = events = _EndSeen()
-        flight.run = fencing.run_fenced(fence, self.runner.run(
-            job.target, job.inputs, run_id=job.run_id, sensitivity=job.sensitivity, events=events,
-        ), name=f"run-{job.id}")
+        with telemetry.attach(job.trace):  # the run joins the submitter's trace
+            telemetry.record_queued(job.id, job.attempts, job.created_at)
+            flight.run = fencing.run_fenced(fence, self.runner.run(
+                job.target, job.inputs, run_id=job.run_id, sensitivity=job.sensitivity, events=events,
+            ), name=f"run-{job.id}")
         flight.run.add_done_callback(lambda _run: self._run_ended(job.id))
         result: RunResult | None = None
         error: Exception | None = None
@@ -383,6 +388,7 @@ class Worker:
                             dead_letter=True)
         else:
             await self.queue.worker_retry(job, flight.delivery, reason)
+            telemetry.metrics.job_retried()
 
     async def _end(self, flight: _InFlight, status: JobStatus, error: str, *, run: RunResult | None = None,
                    dead_letter: bool = False) -> None:
@@ -409,6 +415,7 @@ class Worker:
                     end = None
                 await self.queue.worker_finish(flight.job, flight.delivery, status, error, run=run,
                                                dead_letter=dead_letter)
+                telemetry.metrics.job_finished(status, dead_letter=dead_letter)
                 return
             except StoreError as exc:
                 if time.monotonic() + delay > deadline:

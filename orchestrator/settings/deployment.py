@@ -36,6 +36,7 @@ from orchestrator.settings.sections import (
     split_list,
 )
 from orchestrator.specialist import SpecialistConfig
+from orchestrator.telemetry.config import TelemetrySettings
 from orchestrator.types import Sensitivity
 
 
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     _sources: tuple[str, ...] = PrivateAttr(default=())
     _layers: tuple[Layer, ...] = PrivateAttr(default=())

@@ -44,6 +44,7 @@ ROUTES = [
     Case("GET", "/v1/jobs/{job_id}"),
     Case("DELETE", "/v1/jobs/{job_id}"),
     Case("GET", "/v1/jobs/{job_id}/events"),
+    Case("GET", "/v1/jobs/{job_id}/timeline"),
     Case("GET", "/v1/agents"),
     Case("GET", "/v1/workflows"),
     Case("GET", "/v1/models"),

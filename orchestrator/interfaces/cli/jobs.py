@@ -51,6 +51,8 @@ def register(subparsers: Any) -> None:
     worker.add_argument("--name", help="consumer name (default: host-pid-random)")
     worker.add_argument("--grace", type=float, metavar="SECONDS",
                         help="on SIGTERM, how long in-flight jobs may finish before they are handed back")
+    worker.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus /metrics on 127.0.0.1:PORT (default: telemetry.metrics_port, none)")
     worker.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
                         help="info (the default) logs each job's start and end")
     add_config_options(worker)
@@ -84,6 +86,9 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--limit", type=int, default=50, help="at most this many, newest first (default 50)")
     _common(listing)
     listing.set_defaults(func=run_list)
+    from orchestrator.interfaces.cli.timeline import add_commands  # jobs show, runs show
+
+    add_commands(subparsers, actions)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -237,6 +242,7 @@ def _with_queue(args: argparse.Namespace, body: Callable[[JobQueue], Awaitable[i
 async def _worker(args: argparse.Namespace) -> int:
     import signal
 
+    from orchestrator import telemetry
     from orchestrator.queue import Worker
 
     settings = load_settings(args)
@@ -247,7 +253,8 @@ async def _worker(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await Worker(runner, queue, concurrency=args.concurrency, name=args.name).run(stop)
+        with telemetry.process_telemetry(settings.telemetry, metrics_port=args.metrics_port):
+            await Worker(runner, queue, concurrency=args.concurrency, name=args.name).run(stop)
     finally:
         close = getattr(runner, "aclose", None)
         if close is not None:

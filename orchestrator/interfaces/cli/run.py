@@ -30,6 +30,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--run-id", help="resume (or name) this run")
     run.add_argument("--json", action="store_true", help="print the whole RunResult as JSON")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--timeline", action="store_true", help="also draw the run's steps as bars over time")
     add_batch_options(run)
     add_config_options(run)
     run.set_defaults(func=_run)
@@ -71,6 +72,11 @@ async def _run_async(args: argparse.Namespace, inputs: dict[str, Any], levels: d
         print_json(result.model_dump(mode="json"))
     else:
         print_result(result)
+        if args.timeline:
+            from orchestrator.telemetry import render_text, timeline
+
+            print()
+            print(render_text(timeline(result)))
     return 0 if result.ok else 1
 
 

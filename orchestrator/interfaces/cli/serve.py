@@ -33,6 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
 async def _serve_async(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from orchestrator import telemetry
     from orchestrator.interfaces.http import create_app
     from orchestrator.interfaces.http.server import server_config
     from orchestrator.logging import get_logger
@@ -52,7 +53,8 @@ async def _serve_async(args: argparse.Namespace) -> int:
                                timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
         log.info("http.serving", host=host, port=port, backend="redis" if settings.redis_url else "memory")
-        await server.serve()
+        with telemetry.process_telemetry(settings.telemetry, metrics_on=True):
+            await server.serve()
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from orchestrator.interfaces.http import observability
 from orchestrator.interfaces.http.auth import ApiKeys
 from orchestrator.interfaces.http.backends import JobBackend, create_backend
 from orchestrator.interfaces.http.docs import docs_router
@@ -72,6 +73,7 @@ def create_app(orchestrator: Orchestrator, settings: Settings | None = None, *,
     app.state.settings = settings
     app.state.api_keys = ApiKeys(settings.http.api_keys)
     install_error_handlers(app)
+    observability.install(app, metrics_on=settings.telemetry.metrics)
     app.include_router(public)
     app.include_router(api)
     app.include_router(streams)
