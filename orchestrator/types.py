@@ -148,6 +148,7 @@ EventType = Literal[
     "run.started",
     "plan.ready",
     "step.started",
+    "step.delta",
     "step.finished",
     "step.failed",
     "step.skipped",
@@ -155,7 +156,10 @@ EventType = Literal[
     "run.failed",
     "run.lease_lost",
 ]
-"""``run.lease_lost``: a worker's attempt lost its job's lease and stopped; another attempt
+"""``step.delta``: a piece of a generative step's answer as the model produces it (``data``:
+``text``, ``draft`` (1, 2 ... per answer the step's models started: a repair or an escalation
+starts a new one) and ``model``); the step's output is in its ``step.finished`` as always.
+``run.lease_lost``: a worker's attempt lost its job's lease and stopped; another attempt
 carries the run on (not terminal: followers keep following)."""
 
 

@@ -43,6 +43,7 @@ from orchestrator.errors import BudgetExceeded, OrchestratorError, PlanError, Pr
 from orchestrator.events import EventSink
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Usage
+from orchestrator.models.streaming import listening
 from orchestrator.plan import NO_ITEM, Plan, Step, resolve
 from orchestrator.settings import ExecutorSettings
 from orchestrator.specialist import Specialist, Tool
@@ -273,7 +274,10 @@ class Executor:
         await self._emit(spec, "step.started", step.id, {"agent": step.agent, "sensitivity": sensitivity.value,
                                                          "instruction": step.instruction})
         started = time.time()
-        with structlog.contextvars.bound_contextvars(step_id=step.id):
+        async def delta(piece: str, draft: int, model: str) -> None:
+            await self._emit(spec, "step.delta", step.id, {"text": piece, "draft": draft, "model": model})
+
+        with structlog.contextvars.bound_contextvars(step_id=step.id), listening(delta):
             outputs = {k: r.output for k, r in upstream.items()}
             if step.for_each is None:
                 result = await self._call(spec, step, sensitivity, outputs)

@@ -36,7 +36,7 @@ from orchestrator.errors import ModelError
 from orchestrator.logging import get_logger
 from orchestrator.models import guard, llamacpp_probe
 from orchestrator.models._resilience import CallPolicy, parse_json, schema_instruction
-from orchestrator.models.base import Capabilities, Completion, Message, Usage, choice
+from orchestrator.models.base import Capabilities, Completion, Message, TextDeltas, Usage, choice, messages_tokens
 from orchestrator.models.spec import ModelSpec
 
 log = get_logger(__name__)
@@ -196,7 +196,7 @@ class LlamaCppModel:
         self._capabilities = Capabilities(
             structured_output="grammar", logprobs=self.prompt_format == "plain", embeddings=True,
             scoring=True, local=spec.is_local, context_size=self.n_ctx,
-            parameters_b=options.get("parameters_b", default_size),
+            parameters_b=options.get("parameters_b", default_size), streaming=True,
         )
 
     @property
@@ -238,6 +238,42 @@ class LlamaCppModel:
             local=self._capabilities.local,
             token_logprobs=token_logprobs,
         )
+
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        on_delta: TextDeltas,
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        """A free-text answer generated with ``stream=True``: each piece goes to ``on_delta`` as
+        llama.cpp produces it (from the worker thread, through the event loop, in order)."""
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def emit(piece: str) -> None:  # called in the worker thread
+            loop.call_soon_threadsafe(pieces.put_nowait, piece)
+
+        async def pump() -> None:
+            while (piece := await pieces.get()) is not None:
+                await on_delta(piece)
+
+        limit = max_tokens or self.default_max_tokens
+        want_logprobs = logprobs and self._capabilities.logprobs
+        pumping = asyncio.create_task(pump())
+        try:
+            result, latency_ms = await self._run("stream", False, lambda llama, stop: self._generate(
+                llama, messages, None, limit, temperature, want_logprobs, stop, emit))
+        except BaseException:
+            pumping.cancel()
+            raise
+        loop.call_soon(pieces.put_nowait, None)  # after every piece the thread queued
+        await pumping
+        text, usage, token_logprobs = result
+        return Completion(text=text, usage=usage, latency_ms=latency_ms, model=self.ref,
+                          local=self._capabilities.local, token_logprobs=token_logprobs)
 
     async def choose(self, prompt: str, options: Sequence[str]) -> tuple[str, float]:
         """The option the model finds likeliest as the continuation of ``prompt``, with its
@@ -301,22 +337,36 @@ class LlamaCppModel:
 
     def _generate(
         self, llama: Any, messages: Sequence[Message], grammar: Any, max_tokens: int,
-        temperature: float, logprobs: bool, stop: threading.Event,
+        temperature: float, logprobs: bool, stop: threading.Event, emit: Callable[[str], None] | None = None,
     ) -> tuple[str, Usage, list[float] | None]:
+        """One generation; with ``emit``, streamed: each piece of text is handed to it as produced."""
         from llama_cpp import StoppingCriteriaList
 
         criteria = StoppingCriteriaList([lambda _ids, _logits: stop.is_set()])
         if self.prompt_format == "chat":
-            out = llama.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages], grammar=grammar,
-                max_tokens=max_tokens, temperature=temperature, stopping_criteria=criteria)
+            chat = [{"role": m.role, "content": m.content} for m in messages]
+            if emit is not None:
+                parts = llama.create_chat_completion(messages=chat, max_tokens=max_tokens, temperature=temperature,
+                                                     stopping_criteria=criteria, stream=True)
+                text = _streamed((p["choices"][0]["delta"].get("content") or "" for p in parts), emit)
+                return text, Usage(input_tokens=messages_tokens(messages), output_tokens=len(llama.tokenize(
+                    text.encode(), add_bos=False))), None
+            out = llama.create_chat_completion(messages=chat, grammar=grammar, max_tokens=max_tokens,
+                                               temperature=temperature, stopping_criteria=criteria)
             text = out["choices"][0]["message"]["content"] or ""
             return text, _usage(out), None
         prompt = plain_prompt(messages, self.user_label, self.assistant_label)
         stops = None if grammar is not None else [f"\n{self.user_label}", f"\n{self.assistant_label}"]
-        out = llama.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, grammar=grammar,
-                                      stop=stops, stopping_criteria=criteria)
-        text = out["choices"][0]["text"]
+        if emit is not None:
+            parts = llama.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, stop=stops,
+                                            stopping_criteria=criteria, stream=True)
+            text = _streamed((p["choices"][0]["text"] for p in parts), emit)
+            out = {"usage": {"prompt_tokens": len(llama.tokenize(prompt.encode())),
+                             "completion_tokens": len(llama.tokenize(text.encode(), add_bos=False))}}
+        else:
+            out = llama.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, grammar=grammar,
+                                          stop=stops, stopping_criteria=criteria)
+            text = out["choices"][0]["text"]
         token_logprobs = None
         if logprobs and text:
             prefix = llama.tokenize(prompt.encode())
@@ -342,6 +392,16 @@ class LlamaCppModel:
         if isinstance(exc, RuntimeError):
             return ModelError(self.ref, f"llama.cpp failed: {exc}")
         return None
+
+
+def _streamed(pieces: Any, emit: Callable[[str], None]) -> str:
+    """Hand each non-empty piece to ``emit``; the pieces joined."""
+    text = []
+    for piece in pieces:
+        if piece:
+            emit(piece)
+            text.append(piece)
+    return "".join(text)
 
 
 def _usage(out: dict[str, Any]) -> Usage:
