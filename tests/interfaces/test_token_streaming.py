@@ -15,11 +15,13 @@ from orchestrator.engine.app import Orchestrator
 from orchestrator.engine.registry import Registry
 from orchestrator.interfaces.http import create_app
 from orchestrator.interfaces.http.answer_stream import REVISED
+from orchestrator.keys import KeySpace
 from orchestrator.models import FunctionModel, ModelCall, ModelSpec
 from orchestrator.models.base import Completion, Message, TextDeltas
 from orchestrator.models.scripted import Chunks, Reply
 from orchestrator.settings import Settings
 from orchestrator.workflow import Input, Workflow
+from tests.conftest import REDIS_URL
 from tests.interfaces.conftest import KEY, serving
 
 PIECES = ("The ", "team ", "ships ", "on ", "Friday.")
@@ -42,7 +44,7 @@ class GatedWriter(FunctionModel):
         return await super().stream(messages, gated, **kwargs)
 
 
-def deployment(model: FunctionModel, *, max_words: int = 20) -> Orchestrator:
+def deployment(model: FunctionModel, *, max_words: int = 20, **overrides: Any) -> Orchestrator:
     registry = Registry()
     registry.add(Summarizer())
     digest = Workflow("digest", "Summarise a text.", inputs={"text": Input(str, "The text.")})
@@ -51,7 +53,7 @@ def deployment(model: FunctionModel, *, max_words: int = 20) -> Orchestrator:
     registry.add_workflow(digest)
     settings = Settings(models={"writer": ModelSpec(ref="function:writer", local=True)},
                         default_cascade=["writer"], planner={"model": None}, default_sensitivity="public",
-                        redis_url=None, http={"api_keys": [KEY]})
+                        **{"redis_url": None, "http": {"api_keys": [KEY]}, **overrides})
     return Orchestrator(settings, registry=registry, models={"writer": model})
 
 
@@ -130,3 +132,24 @@ def _replies(replies: list[Reply]) -> Any:
         return replies.pop(0)
 
     return answer
+
+
+async def test_deltas_reach_the_client_through_the_redis_queue_and_a_worker(keyspace: KeySpace) -> None:
+    model = GatedWriter([Chunks(*PIECES)])
+    orch = deployment(model, redis_url=REDIS_URL, key_prefix=keyspace.prefix)
+    try:
+        async with serving(create_app(orch, workers=1)) as url, AsyncOpenAI(
+                base_url=f"{url}/v1", api_key=KEY, max_retries=0, timeout=20) as client:
+            stream = await client.chat.completions.create(
+                model="workflow:digest", messages=[{"role": "user", "content": "text"}], stream=True)
+            contents: list[str] = []
+            async with asyncio.timeout(15):
+                async for chunk in stream:
+                    if chunk.choices and (piece := chunk.choices[0].delta.content):
+                        if not contents:
+                            assert not model.gate.is_set()
+                            model.gate.set()
+                        contents.append(piece)
+    finally:
+        await orch.aclose()
+    assert "".join(contents) == "summary: The team ships on Friday." and contents[0] == "summary: The "
