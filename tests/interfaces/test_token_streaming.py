@@ -4,7 +4,11 @@ of ``/v1/chat/completions`` arriving while the summarizer's model is still writi
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +28,7 @@ from orchestrator.workflow import Input, Workflow
 from tests.conftest import REDIS_URL
 from tests.interfaces.conftest import KEY, serving
 
+ROOT = Path(__file__).resolve().parents[2]
 PIECES = ("The ", "team ", "ships ", "on ", "Friday.")
 
 
@@ -153,3 +158,18 @@ async def test_deltas_reach_the_client_through_the_redis_queue_and_a_worker(keys
     finally:
         await orch.aclose()
     assert "".join(contents) == "summary: The team ships on Friday." and contents[0] == "summary: The "
+
+
+def build_streaming() -> Orchestrator:
+    """``--app`` factory: the digest workflow on a model that streams its reply in PIECES."""
+    return deployment(FunctionModel(lambda call: Chunks(*PIECES), ref="function:writer", streaming=True))
+
+
+def test_terminal_chat_shows_the_text_as_it_is_written() -> None:
+    app = "tests.interfaces.test_token_streaming:build_streaming"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")}
+    done = subprocess.run([sys.executable, "-m", "orchestrator", "chat", "--app", app], input="digest: some text\n",
+                          capture_output=True, text=True, timeout=60, env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["summary: The team ships on Friday."]  # the answer, once, on stdout
+    assert "  >> summary: The team ships on Friday.\n" in done.stderr  # the live text, with the progress
