@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from openai import AsyncOpenAI
 
@@ -27,6 +28,7 @@ from orchestrator.settings import Settings
 from orchestrator.workflow import Input, Workflow
 from tests.conftest import REDIS_URL
 from tests.interfaces.conftest import KEY, serving
+from tests.interfaces.test_sse import parse_sse
 
 ROOT = Path(__file__).resolve().parents[2]
 PIECES = ("The ", "team ", "ships ", "on ", "Friday.")
@@ -173,3 +175,18 @@ def test_terminal_chat_shows_the_text_as_it_is_written() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["summary: The team ships on Friday."]  # the answer, once, on stdout
     assert "  >> summary: The team ships on Friday.\n" in done.stderr  # the live text, with the progress
+
+
+async def test_job_sse_stream_carries_the_step_deltas() -> None:
+    orch = build_streaming()
+    try:
+        async with serving(create_app(orch)) as url, httpx.AsyncClient(
+                base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as client:
+            submitted = await client.post("/v1/jobs", json={"target": "digest", "inputs": {"text": "t"}})
+            job_id = submitted.json()["job_id"]
+            messages = parse_sse((await client.get(f"/v1/jobs/{job_id}/events")).text)
+    finally:
+        await orch.aclose()
+    deltas = [m for m in messages if m["event"] == "step.delta"]
+    assert [m["data"]["data"]["text"] for m in deltas] == list(PIECES)
+    assert messages[-1]["event"] == "run.finished"
