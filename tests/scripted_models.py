@@ -20,21 +20,26 @@ def bad_planner(spec: ModelSpec) -> ScriptedModel:
 def slow_loading(spec: ModelSpec) -> FunctionModel:
     """Loads its "weights" (a short sleep in a thread, as llama.cpp loads) on its first call."""
     import asyncio
+    import threading
     import time
 
     from orchestrator.models.loading import report_load, report_load_start
 
-    def load() -> float:
-        report_load_start(spec.ref)
+    lock, loaded = threading.Lock(), []
+
+    def load() -> float:  # the first caller loads; concurrent ones wait for it, as llama.cpp's do
         started = time.perf_counter()
-        time.sleep(0.3)
+        with lock:
+            if loaded:
+                return 0.0 if started > loaded[0] else time.perf_counter() - started
+            report_load_start(spec.ref)
+            time.sleep(0.3)
+            loaded.append(time.perf_counter())
         return time.perf_counter() - started
 
     async def answer(call: ModelCall) -> str:
-        if not state:
-            state.append(await asyncio.to_thread(load))
-            report_load(spec.ref, state[0])
+        if seconds := await asyncio.to_thread(load):
+            report_load(spec.ref, seconds)
         return "OK"
 
-    state: list[float] = []
     return FunctionModel(answer, ref=spec.ref)

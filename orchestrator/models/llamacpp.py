@@ -91,15 +91,17 @@ def _prove_build(ref: str, model_id: str) -> None:
 
 def _load(ref: str, model_id: str, n_ctx: int, embedding: bool, extra: dict[str, Any]) -> tuple[_Loaded, float]:
     """Load (once per process) the model for ``model_id``; blocking, run it in a thread. Returns it
-    and the seconds spent loading (0 when it was loaded already)."""
+    and the seconds spent loading it or waiting for another thread's load of it (0 when it was
+    loaded already)."""
     import llama_cpp
 
     _quiet_llama_cpp(llama_cpp)
     path = resolve_path(model_id)
     key = (path, n_ctx, embedding)
+    started = time.perf_counter()
+    waiting = key not in _LOADED  # not loaded yet: this call waits for a load, its own or another's
     with _LOAD_LOCK:
         loaded = _LOADED.get(key)
-        started = time.perf_counter()
         if loaded is None:
             report_load_start(ref)
             kwargs: dict[str, Any] = {"n_ctx": n_ctx, "verbose": False, "embedding": embedding, **extra}
@@ -108,10 +110,9 @@ def _load(ref: str, model_id: str, n_ctx: int, embedding: bool, extra: dict[str,
             if not _LOADED:
                 atexit.register(_close_all)
             loaded = _LOADED[key] = _Loaded(llama_cpp.Llama(model_path=path, **kwargs), threading.Lock())
-            seconds = time.perf_counter() - started
-            log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding, seconds=round(seconds, 2))
-            return loaded, seconds
-        return loaded, 0.0
+            log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding,
+                     seconds=round(time.perf_counter() - started, 2))
+        return loaded, time.perf_counter() - started if waiting else 0.0
 
 
 _LOG_CALLBACK: Any = None

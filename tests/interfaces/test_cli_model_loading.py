@@ -31,3 +31,10 @@ def test_models_check_shows_progress_on_stderr_while_a_model_loads(config: Path)
     as_json = cli("models", "check", "--json", config=config)
     [check] = json.loads(as_json.stdout)  # stdout stays clean JSON; the progress went to stderr
     assert check["ok"] and check["load_ms"] >= 300 and check["latency_ms"] is not None
+
+
+def test_run_says_when_a_model_starts_loading(config: Path) -> None:
+    proc = cli("run", "ticket_triage", "--input", "ticket=My card was charged twice for order LP-7731.",
+               config=config)
+    assert "loading python:tests.scripted_models:slow_loading (weights load on first use" in proc.stderr
+    assert "Traceback" not in proc.stderr
