@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from typing import Any, ClassVar
 
 from orchestrator.engine.app import Orchestrator
 from orchestrator.engine.registry import Registry
 from orchestrator.events import Collector
+from orchestrator.interfaces.cli._common import Progress
 from orchestrator.models import FunctionModel, ModelCall, ModelSpec
 from orchestrator.models.base import Model
 from orchestrator.models.loading import report_load, report_load_start
@@ -94,3 +96,11 @@ async def test_loading_weights_is_reported_apart_from_the_steps_latency() -> Non
     finished = next(e for e in events.events if e.type == "step.finished")
     assert finished.data["load_ms"] == round(step.load_ms, 1)
     assert second.load_ms == 0.0  # loaded once
+
+
+async def test_cli_progress_says_no_model_call_for_such_a_step() -> None:
+    lines = io.StringIO()
+    async with deployment(FunctionModel(lambda call: "x", ref="function:small"), Lookup()) as orch:
+        await orch.run(plan("lookup", "known"), {}, events=Progress(lines))
+    finished = [line for line in lines.getvalue().splitlines() if line.strip().startswith("ok")]
+    assert len(finished) == 1 and "no model call" in finished[0] and "function:small" not in finished[0]

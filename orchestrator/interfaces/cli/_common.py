@@ -116,7 +116,8 @@ class Progress:
         elif event.type in ("step.finished", "step.failed", "step.skipped"):
             mark = {"step.finished": "ok ", "step.failed": "ERR", "step.skipped": "-- "}[event.type]
             where = "local" if data.get("local", True) else "cloud"
-            model = data.get("model") or ("tool" if event.type == "step.finished" else "")
+            unused = "no model call" if data.get("attempts") else "tool"  # a specialist that needed none
+            model = data.get("model") or (unused if event.type == "step.finished" else "")
             detail = f"{model} ({where})" if data.get("model") else model
             tail = f"  {data.get('error') or data.get('reason')}" if event.type != "step.finished" else ""
             if data.get("load_ms"):
