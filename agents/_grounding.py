@@ -185,10 +185,44 @@ def softmax(scores: Sequence[float], temperature: float = 1.0) -> list[float]:
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _SPEAKER = re.compile(r"^[\w .'\-]{1,40}:\s")
+RULE_BASED_MAX_CHARS = 50_000
+"""Texts up to this long are split where punctuation ends a sentence *and* pysbd's rules agree
+(abbreviations, initials, times: "Dr. Smith arrived at 5 p.m. on Jan. 3." stays one sentence);
+a longer one (a log, a dump) at punctuation alone: pysbd takes about 20 ms per 1,000 characters."""
+_SEGMENTER: Any = None
+
+
+def _rule_based(line: str) -> list[str]:
+    """``line`` cut at the punctuation boundaries pysbd (English rules) also sees (its boundary lies
+    in the closing quotes and spaces after the stop); closing quotes stay with their sentence.
+    pysbd alone mishandles quotes (a lone '"' as a sentence)."""
+    global _SEGMENTER
+    if _SEGMENTER is None:
+        import pysbd
+
+        _SEGMENTER = pysbd.Segmenter(language="en", clean=False)
+    ends, offset = [], 0
+    for segment in _SEGMENTER.segment(line):
+        offset += len(segment)
+        ends.append(offset)
+    parts, start = [], 0
+    for match in _SENTENCE_END.finditer(line):
+        if any(match.start() <= end <= match.end() for end in ends):
+            cut = match.start() + len(match.group().rstrip()) if match.group().strip() else match.start()
+            parts.append(line[start:cut])
+            start = match.end()
+    parts.append(line[start:])
+    return parts
+
+
+def _by_punctuation(line: str) -> list[str]:
+    return _SENTENCE_END.split(line)
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text``, verbatim; each dialogue line (``Name: ...``) and bullet is one."""
+    """Sentences of ``text``, verbatim; each dialogue line (``Name: ...``) and bullet is one.
+    Prose is split by pysbd's rules (up to :data:`RULE_BASED_MAX_CHARS`, else at punctuation)."""
+    segment = _rule_based if len(text) <= RULE_BASED_MAX_CHARS else _by_punctuation
     sentences: list[str] = []
     for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
         lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
@@ -202,7 +236,7 @@ def split_sentences(text: str) -> list[str]:
             sentences.extend(lines)
             continue
         for line in lines if len(lines) > 1 and all(len(ln) < 80 for ln in lines) else [" ".join(lines)]:
-            parts = [part.strip() for part in _SENTENCE_END.split(line) if part.strip()]
+            parts = [part.strip() for part in segment(line) if part.strip()]
             sentences.extend(_join_enumerators(parts))
     return sentences
 

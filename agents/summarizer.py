@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from orchestrator.agents._grounding import bag_of_words, is_heading, select_sentences, split_sentences, word_count
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Completion, Message, Model, assistant, estimate_tokens, system, user
+from orchestrator.models.streaming import generate
 from orchestrator.specialist import Specialist, Verdict
 
 log = get_logger(__name__)
@@ -130,8 +131,8 @@ class Summarizer(Specialist[SummarizerInput, SummarizerOutput]):
         if previous is not None:
             messages = [*messages, assistant(previous.raw), user(self.repair_message(previous))]
         log.debug("summarizer.attempt", model=model.ref, method=method, repair=previous is not None)
-        completion = await model.complete(
-            messages, max_tokens=_max_tokens(request.max_words), logprobs=model.capabilities.logprobs
+        completion = await generate(  # streamed as step.delta events where the model streams
+            model, messages, max_tokens=_max_tokens(request.max_words), logprobs=model.capabilities.logprobs
         )
         return self._judge(request, completion, method)
 

@@ -51,6 +51,9 @@ class Attempt(BaseModel):
     output: Any = None
     """A ``low_confidence`` attempt's valid answer (the one not trusted enough), so an evaluation can
     tell whether the local model was right where it escalated; None for other outcomes."""
+    calls: int = 0
+    """Requests the attempt sent to the model; 0 when the specialist answered without it (a
+    pattern match, a rule), and then the step does not name the model as the one that answered."""
 
 
 class StepResult(BaseModel):
@@ -74,6 +77,9 @@ class StepResult(BaseModel):
     baseline_cost_usd: float = 0.0
     """What this step would have cost on the large (planner) model."""
     latency_ms: float = 0.0
+    load_ms: float = 0.0
+    """Time spent loading model weights during the step (an in-process model's first call); not
+    part of ``latency_ms``, which is the time the step took to answer."""
     started_at: float = 0.0
     finished_at: float = 0.0
     sensitivity: Sensitivity | None = None
@@ -158,6 +164,7 @@ EventType = Literal[
     "run.started",
     "plan.ready",
     "step.started",
+    "step.delta",
     "step.finished",
     "step.failed",
     "step.skipped",
@@ -165,7 +172,10 @@ EventType = Literal[
     "run.failed",
     "run.lease_lost",
 ]
-"""``run.lease_lost``: a worker's attempt lost its job's lease and stopped; another attempt
+"""``step.delta``: a piece of a generative step's answer as the model produces it (``data``:
+``text``, ``draft`` (1, 2 ... per answer the step's models started: a repair or an escalation
+starts a new one) and ``model``); the step's output is in its ``step.finished`` as always.
+``run.lease_lost``: a worker's attempt lost its job's lease and stopped; another attempt
 carries the run on (not terminal: followers keep following)."""
 
 

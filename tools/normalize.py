@@ -6,9 +6,17 @@ by field, guided by the schema's ``properties``:
 
 * ``"format": "date"``: common written dates to ``YYYY-MM-DD``. Numeric dates
   are read in ``date_order`` (day first by default) unless only one reading
-  is a real date (``03/25/2024`` is read month first).
+  is a real date (``03/25/2024`` is read month first). English month names and
+  CJK dates (``2024年3月5日``) are read here; month names of other languages
+  (``5. März 2024``, ``5 mars 2024``, ``5 de marzo de 2024``) by ``dateparser``
+  when it is installed (``pip install 'slm-orchestrator[dates]'``), restricted
+  to :data:`DATE_LANGUAGES` and strict (day, month and year all written); without
+  it such a value is left as it is rather than guessed.
 * ``"type": "number"`` / ``"integer"``: amounts with currency signs, spaces and
-  thousands separators, in either ``1,234.50`` or ``1.234,50`` style.
+  thousands separators, in either ``1,234.50`` or ``1.234,50`` style; a ``k``,
+  ``m`` or ``bn`` written right after the number multiplies it (``$1.2k`` is
+  1200); accounting negatives (``(12.50)``, ``12.50-``) and a sign before the
+  currency (``-$5``) keep their sign.
 * a field named ``currency`` or with ``"format": "currency"``: a currency sign
   or code found in the value (``€``, ``RM``, ``usd``) to its ISO 4217 code.
 * other strings: surrounding whitespace removed.
@@ -20,6 +28,7 @@ report. Fields the schema does not describe pass through unchanged.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -40,7 +49,14 @@ _DAY_MONTH_YEAR = re.compile(
     rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th)?[ .-]*({_MONTH})\.?[ ,.-]*(\d{{2,4}})(?!\d)", re.I
 )
 _MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH})\.?[ .-]*(\d{{1,2}})(?:st|nd|rd|th)?[ ,.-]+(\d{{2,4}})(?!\d)", re.I)
+_CJK_DATE = re.compile(r"(\d{2,4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
+_LETTERS = re.compile(r"[^\W\d_]{3,}")
+DATE_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
+"""The languages ``dateparser`` reads month names in (a short list keeps it fast and unambiguous)."""
 _AMOUNT = re.compile(r"[-+]?\d+(?:[.,']\d+|[ \u00a0]\d{3}(?!\d))*")
+_MULTIPLIER = re.compile(r"(k|m|mn|bn)(?![^\W\d_])", re.IGNORECASE)
+_MULTIPLIERS = {"k": 1e3, "m": 1e6, "mn": 1e6, "bn": 1e9}
+_SIGN_BEFORE_CURRENCY = re.compile(r"-\s*(?:[^\w\s]{1,3}|[A-Za-z]{2,3})\s*$")
 
 # Symbols and local abbreviations first; bare ISO codes are recognised on their own.
 _CURRENCY_SIGNS = [("US$", "USD"), ("A$", "AUD"), ("C$", "CAD"), ("S$", "SGD"), ("HK$", "HKD"),
@@ -66,7 +82,10 @@ def _make_date(year: int, month: int, day: int) -> dt.date | None:
 
 
 def parse_date(value: str, order: DateOrder = "DMY") -> dt.date | None:
-    """The first date written in ``value`` (numeric or with a month name), or None."""
+    """The first date written in ``value`` (numeric, with a month name, or in CJK form), or None."""
+    if match := _CJK_DATE.search(value):
+        cjk_year, cjk_month, cjk_day = (int(g) for g in match.groups())
+        return _make_date(cjk_year, cjk_month, cjk_day)
     if match := _NUMERIC_DATE.search(value):
         a, b, c = (int(g) for g in match.groups())
         if len(match.group(1)) == 4:
@@ -85,15 +104,42 @@ def parse_date(value: str, order: DateOrder = "DMY") -> dt.date | None:
     if match := _MONTH_DAY_YEAR.search(value):
         month, day, year = match.groups()
         return _make_date(int(year), _MONTHS[month.lower()], int(day))
-    return None
+    return _foreign_date(value, order) if _LETTERS.search(value) else None
+
+
+def _foreign_date(value: str, order: DateOrder) -> dt.date | None:
+    """A date with a month name in one of :data:`DATE_LANGUAGES`, by ``dateparser`` when installed."""
+    if len(re.findall(r"\d+", value)) < 2 or importlib.util.find_spec("dateparser") is None:
+        return None  # a day and a year must be written: never "yesterday" or "March"
+    import dateparser
+
+    found = dateparser.parse(value, languages=list(DATE_LANGUAGES), settings={
+        "DATE_ORDER": order, "STRICT_PARSING": True, "REQUIRE_PARTS": ["day", "month", "year"],
+        "PREFER_LOCALE_DATE_ORDER": False, "PARSERS": ["absolute-time"]})
+    return found.date() if found is not None else None
 
 
 def parse_amount(value: str) -> float | None:
-    """The first amount written in ``value`` (``"RM 1,234.50"`` -> ``1234.5``), or None."""
+    """The first amount written in ``value`` (``"RM 1,234.50"`` -> ``1234.5``, ``"$1.2k"`` -> ``1200``,
+    ``"(12.50)"`` -> ``-12.5``), or None."""
     match = _AMOUNT.search(value)
     if not match:
         return None
-    number = re.sub(r"[' \u00a0]", "", match.group()).rstrip(".,")
+    amount = _number(match.group())
+    if amount is None:
+        return None
+    after, before = value[match.end():], value[:match.start()]
+    if multiplier := _MULTIPLIER.match(after):
+        amount = round(amount * _MULTIPLIERS[multiplier.group(1).lower()], 9)
+        after = after[multiplier.end():]
+    negative = (("(" in before and ")" in after and not before.rstrip().endswith(tuple("0123456789")))
+                or after.strip().startswith("-") or bool(_SIGN_BEFORE_CURRENCY.search(before)))
+    return -abs(amount) if negative else amount
+
+
+def _number(text: str) -> float | None:
+    """A written number: thousands separators dropped, the decimal mark told from them."""
+    number = re.sub(r"[' \u00a0]", "", text).rstrip(".,")
     commas, dots = number.count(","), number.count(".")
     if commas and dots:
         decimal = "," if number.rfind(",") > number.rfind(".") else "."
@@ -173,8 +219,8 @@ class NormalizeFields(Tool[NormalizeFieldsInput, NormalizeFieldsOutput]):
     name = "normalize_fields"
     description = (
         "Convert extracted field values to the forms their JSON schema asks for: dates written any "
-        "common way to YYYY-MM-DD (format date), amounts such as 'RM 1,234.50' to numbers (type "
-        "number), currency signs such as '€' to ISO codes (a field named currency). Params: schema, "
+        "common way to YYYY-MM-DD (format date), amounts such as 'RM 1,234.50', '$1.2k' or '(12.50)' to "
+        "numbers (type number), currency signs such as '€' to ISO codes (a field named currency). Params: schema, "
         "date_order (DMY, MDY or YMD for ambiguous dates). Returns data and changed (converted field "
         "names). Use it between an extractor and validate_json. Deterministic, no model."
     )
@@ -194,5 +240,5 @@ class NormalizeFields(Tool[NormalizeFieldsInput, NormalizeFieldsOutput]):
         return NormalizeFieldsOutput(data=data, changed=changed)
 
 
-__all__ = ["DateOrder", "NormalizeFields", "NormalizeFieldsInput", "NormalizeFieldsOutput",
+__all__ = ["DATE_LANGUAGES", "DateOrder", "NormalizeFields", "NormalizeFieldsInput", "NormalizeFieldsOutput",
            "normalize_value", "parse_amount", "parse_currency", "parse_date"]

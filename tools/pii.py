@@ -1,19 +1,36 @@
-"""Find personal data in text and replace it with typed placeholders.
+"""Find personal data in text and replace it with typed placeholders: patterns and checksums only.
 
-Kinds, checked in this order (an earlier kind wins where matches overlap):
+What is covered, exactly. Kinds, checked in this order (an earlier kind wins where matches overlap):
 
 * ``email``  addresses such as ``jane.doe@example.com``
-* ``iban``   bank accounts, grouped or not, with a valid mod-97 checksum and the
-  country's registered length
+* ``iban``   bank accounts, grouped or not, valid by ``python-stdnum`` (mod-97
+  checksum, the country's length and format)
 * ``card``   payment card numbers of 13-19 digits, unbroken or in groups of
   3-6 digits split by spaces or dashes, starting with 2-6 and passing the
-  Luhn check
+  Luhn check (``python-stdnum``)
+* ``ssn``    US social security numbers written ``123-45-6789`` or ``123 45 6789``
+  (or nine digits right after "SSN" / "social security number"), valid by
+  ``python-stdnum`` (no 000/666/9xx area, 00 group or 0000 serial, no known
+  advertising numbers)
+* ``dob``    a date of birth: a date (``12.03.1980``, ``1980-03-12``, ``12 March 1980``,
+  ``March 12, 1980``) right after "DOB", "date of birth", "birth date", "born (on)",
+  "geb.", "geboren (am)", "né(e) le" or "fecha de nacimiento"; the cue stays
+* ``ipv6``   addresses such as ``2001:db8::8a2e:370:7334`` (valid by :mod:`ipaddress`,
+  at least two groups)
 * ``ipv4``   addresses such as ``192.168.10.24``
 * ``phone``  international numbers (``+44 20 7946 0958``, ``0044 ...``), North
   American numbers (``(555) 010-2030``, ``555-010-2030``) and national numbers
   with a trunk prefix (``020 7946 0958``, ``06 12 34 56 78``)
 
 A bare run of digits is never taken for a phone number (it is usually an id).
+
+**Not covered**: names of people, street addresses, passport, driving-licence and tax
+numbers, national ids other than the US SSN, dates of birth without a cue, account
+numbers that are not IBANs, free-text descriptions (health, beliefs). Finding those needs
+named-entity recognition. Presidio is not offered as a backend here: its analyzer needs a
+spaCy language model, which is downloaded on first use and not installable offline in this
+project's environment. With ``redact_for_remote`` a remote model still sees every personal
+datum outside the kinds above; mark such inputs ``confidential`` to keep them local.
 Each distinct value gets one placeholder (``[EMAIL_1]``, ``[PHONE_2]`` ...),
 so a text that mentions the same address twice still reads consistently.
 Matched values never reach the logs; only the counts do.
@@ -21,6 +38,7 @@ Matched values never reach the logs; only the counts do.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +49,11 @@ from pydantic import BaseModel, Field
 from orchestrator.logging import get_logger
 from orchestrator.specialist import Tool
 
-PIIKind = Literal["email", "iban", "card", "ipv4", "phone"]
-KINDS: tuple[PIIKind, ...] = ("email", "iban", "card", "ipv4", "phone")
+PIIKind = Literal["email", "iban", "card", "ssn", "dob", "ipv6", "ipv4", "phone"]
+KINDS: tuple[PIIKind, ...] = ("email", "iban", "card", "ssn", "dob", "ipv6", "ipv4", "phone")
+NOT_COVERED = ("names of people", "street addresses", "passport, driving-licence and tax numbers",
+               "national ids other than the US SSN", "dates of birth without a cue")
+"""What :func:`redact` does not find (see the module's documentation)."""
 
 log = get_logger(__name__)
 
@@ -57,6 +78,16 @@ _PHONES = (
     ),
 )
 _DATE = re.compile(r"\d{1,2}[.-]\d{1,2}[.-](?:19|20)\d{2}(?!\d)")
+_SSN = re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])")
+_SSN_CUED = re.compile(r"\b(?:SSN#?|social security(?: number| no\.?)?)\s*[:#]?\s*(\d{9})(?!\d)", re.IGNORECASE)
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_DOB = re.compile(
+    r"\b(?:D\.?O\.?B\.?|date of birth|birth ?date|born(?: on)?|geb\.|geboren(?: am)?|n[ée]e? le|"
+    r"fecha de nacimiento)\s*[:\-]?\s*"
+    rf"(\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}(?:st|nd|rd|th)?\.? {_MONTH},? \d{{4}}|"
+    rf"{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}})(?!\d)", re.IGNORECASE)
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?![\w:]|\.\d)")
 
 # Registered IBAN lengths (SWIFT IBAN registry); other countries need 15-34 characters.
 _IBAN_LENGTHS = {
@@ -74,25 +105,24 @@ _IBAN_LENGTHS = {
 
 def luhn_valid(digits: str) -> bool:
     """True when ``digits`` (only 0-9) pass the Luhn checksum used by payment cards."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return bool(digits) and total % 10 == 0
+    from stdnum import luhn
+
+    return digits.isdigit() and bool(luhn.is_valid(digits))
 
 
 def iban_valid(iban: str) -> bool:
-    """True when ``iban`` (no spaces) has a known length for its country and a valid mod-97 checksum."""
-    iban = iban.upper()
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", iban):
-        return False
-    expected = _IBAN_LENGTHS.get(iban[:2])
-    if expected is not None and len(iban) != expected:
-        return False
-    rearranged = iban[4:] + iban[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    """True when ``iban`` (no spaces) is a valid IBAN: its country's length and format, and the
+    mod-97 checksum (``python-stdnum``)."""
+    from stdnum import iban as iban_number
+
+    return bool(re.fullmatch(r"[A-Za-z]{2}\d{2}[A-Za-z0-9]{11,30}", iban)) and bool(iban_number.is_valid(iban))
+
+
+def ssn_valid(number: str) -> bool:
+    """True when ``number`` (nine digits, dashes or spaces allowed) is a valid US SSN (``python-stdnum``)."""
+    from stdnum.us import ssn
+
+    return bool(ssn.is_valid(re.sub(r"[ -]", "", number)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +182,32 @@ def _cards(text: str) -> Iterable[_Match]:
                 break
 
 
+def _ssns(text: str) -> Iterable[_Match]:
+    for m in _SSN.finditer(text):
+        if ssn_valid(m.group()):
+            yield _Match("ssn", m.start(), m.end(), re.sub(r"\D", "", m.group()))
+    for m in _SSN_CUED.finditer(text):
+        if ssn_valid(m.group(1)):
+            yield _Match("ssn", m.start(1), m.end(1), m.group(1))
+
+
+def _dobs(text: str) -> Iterable[_Match]:
+    for m in _DOB.finditer(text):
+        yield _Match("dob", m.start(1), m.end(1), m.group(1).lower())
+
+
+def _ipv6s(text: str) -> Iterable[_Match]:
+    for m in _IPV6.finditer(text):
+        raw = m.group()
+        if sum(1 for group in raw.split(":") if group) < 2:
+            continue
+        try:
+            address = ipaddress.IPv6Address(raw)
+        except ValueError:
+            continue
+        yield _Match("ipv6", m.start(), m.end(), address.compressed)
+
+
 def _ipv4s(text: str) -> Iterable[_Match]:
     for m in _IPV4.finditer(text):
         yield _Match("ipv4", m.start(), m.end(), m.group())
@@ -170,7 +226,8 @@ def _phones(text: str) -> Iterable[_Match]:
 
 
 _FINDERS: dict[PIIKind, Callable[[str], Iterable[_Match]]] = {
-    "email": _emails, "iban": _ibans, "card": _cards, "ipv4": _ipv4s, "phone": _phones,
+    "email": _emails, "iban": _ibans, "card": _cards, "ssn": _ssns, "dob": _dobs, "ipv4": _ipv4s,
+    "ipv6": _ipv6s, "phone": _phones,
 }
 
 
@@ -199,7 +256,8 @@ class Redaction:
 
 
 def redact(text: str, kinds: Sequence[PIIKind] = KINDS) -> Redaction:
-    """Replace emails, IBANs, card numbers, IPv4 addresses and phone numbers in ``text``."""
+    """Replace the kinds of personal data :data:`KINDS` lists in ``text`` (and nothing else: see
+    :data:`NOT_COVERED`)."""
     claimed: list[_Match] = []
     for kind in KINDS:
         if kind not in kinds:
@@ -247,11 +305,12 @@ class RedactPII(Tool[RedactPIIInput, RedactPIIOutput]):
 
     name = "redact_pii"
     description = (
-        "Remove personal data from a text before it is shared: email addresses, phone numbers, "
-        "payment card numbers (Luhn-checked), IBANs (checksum-validated) and IPv4 addresses are "
-        "replaced with typed placeholders such as [EMAIL_1] or [CARD_1]; the same value always gets "
-        "the same placeholder. Returns the redacted text and found (count per kind). Deterministic, "
-        "no model. Do not use it before a step that must read the removed values."
+        "Remove some kinds of personal data from a text before it is shared: email addresses, phone "
+        "numbers, payment card numbers (Luhn-checked), IBANs and US SSNs (checksum-validated), dates of "
+        "birth after a cue such as 'DOB:', IPv4 and IPv6 addresses are replaced with typed placeholders "
+        "such as [EMAIL_1] or [CARD_1]; the same value always gets the same placeholder. It does NOT find "
+        "names, street addresses or passport numbers. Returns the redacted text and found (count per "
+        "kind). Deterministic, no model. Do not use it before a step that must read the removed values."
     )
     Input = RedactPIIInput
     Output = RedactPIIOutput
@@ -261,5 +320,5 @@ class RedactPII(Tool[RedactPIIInput, RedactPIIOutput]):
         return RedactPIIOutput(text=result.text, found=result.found)
 
 
-__all__ = ["KINDS", "PIIKind", "RedactPII", "RedactPIIInput", "RedactPIIOutput", "Redaction",
-           "iban_valid", "luhn_valid", "redact"]
+__all__ = ["KINDS", "NOT_COVERED", "PIIKind", "RedactPII", "RedactPIIInput", "RedactPIIOutput", "Redaction",
+           "iban_valid", "luhn_valid", "redact", "ssn_valid"]

@@ -44,6 +44,8 @@ from orchestrator.errors import BudgetExceeded, OrchestratorError, PlanError, Pr
 from orchestrator.events import EventSink
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Usage
+from orchestrator.models.loading import recording_loads
+from orchestrator.models.streaming import listening
 from orchestrator.plan import NO_ITEM, Plan, Step, resolve
 from orchestrator.settings import ExecutorSettings
 from orchestrator.specialist import Specialist, Tool
@@ -293,7 +295,10 @@ class Executor:
         await self._emit(spec, "step.started", step.id, {"agent": step.agent, "sensitivity": sensitivity.value,
                                                          "instruction": step.instruction})
         started = time.time()
-        with (structlog.contextvars.bound_contextvars(step_id=step.id),
+        async def delta(piece: str, draft: int, model: str) -> None:
+            await self._emit(spec, "step.delta", step.id, {"text": piece, "draft": draft, "model": model})
+
+        with (structlog.contextvars.bound_contextvars(step_id=step.id), listening(delta), recording_loads() as loads,
               telemetry.step_span(step.id, step.agent, sensitivity, tool=self._is_tool(step)) as span):
             outputs = {k: r.output for k, r in upstream.items()}
             if step.for_each is None:
@@ -301,7 +306,8 @@ class Executor:
             else:
                 result = await self._fan_out(spec, phase, step, outputs)
             result.started_at, result.finished_at = started, time.time()
-            result.latency_ms = (result.finished_at - started) * 1000
+            result.load_ms = loads.seconds * 1000  # weights loaded on the way: reported, not counted as answering
+            result.latency_ms = max(0.0, (result.finished_at - started) * 1000 - result.load_ms)
             result.sensitivity = sensitivity
             telemetry.record_step(span, result)
         if sensitivity is Sensitivity.CONFIDENTIAL and result.output is not None:
@@ -458,7 +464,7 @@ def _sensitivities(plan: Plan, spec: RunSpec) -> dict[str, Sensitivity]:
 def _step_event(result: StepResult) -> dict[str, Any]:
     return {
         "agent": result.agent, "status": result.status, "model": result.model, "local": result.local,
-        "latency_ms": round(result.latency_ms, 1), "cost_usd": result.cost_usd,
+        "latency_ms": round(result.latency_ms, 1), "load_ms": round(result.load_ms, 1), "cost_usd": result.cost_usd,
         "confidence": result.confidence, "escalated_from": result.escalated_from,
         "attempts": len(result.attempts), "error": result.error, "output": result.output,
     }

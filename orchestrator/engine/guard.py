@@ -12,7 +12,7 @@ How it is enforced
 A step never holds a model client: the router hands each attempt a
 :class:`GuardedModel`, and every request a specialist (or the planner) makes
 goes through its :meth:`GuardedModel._admit`, whatever the method
-(``complete``, ``embed``, ``score``, ``choose``). For a model that is not
+(``complete``, ``stream``, ``embed``, ``score``, ``choose``). For a model that is not
 local, ``_admit``:
 
 1. refuses the request with :class:`~orchestrator.errors.PrivacyViolation` if
@@ -48,9 +48,11 @@ from orchestrator.models.base import (
     Completion,
     Message,
     ScoringModel,
+    TextDeltas,
     Usage,
     estimate_tokens,
     scoring_model,
+    streaming_model,
 )
 from orchestrator.models.pool import ModelPool
 from orchestrator.models.spec import ModelSpec
@@ -158,6 +160,8 @@ class GuardedModel:
         self.usage = Usage()
         self.cost_usd = 0.0
         self.latency_ms = 0.0
+        self.calls = 0
+        """Requests sent to the model (0: whoever held this answered without it)."""
 
     @property
     def ref(self) -> str:
@@ -181,6 +185,7 @@ class GuardedModel:
             if self._guard.redact is not None:
                 admitted = [await self._guard.redacted(t) for t in admitted]
         self._guard.ledger.check()
+        self.calls += 1
         return admitted
 
     async def _bounded(self, call: Callable[[], Awaitable[_T]]) -> _T:
@@ -202,18 +207,34 @@ class GuardedModel:
         self.latency_ms += (time.perf_counter() - started) * 1000
         self._guard.ledger.charge(usage, cost)
 
+    async def _admit_messages(self, messages: Sequence[Message]) -> list[Message]:
+        contents = await self._admit([m.content for m in messages])
+        return [m if m.content is c else m.model_copy(update={"content": c})
+                for m, c in zip(messages, contents, strict=True)]
+
     async def complete(self, messages: Sequence[Message], *, schema: dict[str, Any] | None = None,
                        max_tokens: int | None = None, temperature: float = 0.0,
                        logprobs: bool = False) -> Completion:
-        contents = await self._admit([m.content for m in messages])
-        sent = [m if m.content is c else m.model_copy(update={"content": c})
-                for m, c in zip(messages, contents, strict=True)]
+        sent = await self._admit_messages(messages)
         started = time.perf_counter()
         with telemetry.model_span(self.spec, "chat", self._sensitivity, self._step_id) as span:
             completion = await self._bounded(lambda: self._inner.complete(
                 sent, schema=schema, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
             self._account(completion.usage, started, span, "chat", completion.model)
             telemetry.record_content(span, self._sensitivity, sent, completion.text, self._guard.confidential.leaked_in)
+        return completion
+
+    async def stream(self, messages: Sequence[Message], on_delta: TextDeltas, *, max_tokens: int | None = None,
+                     temperature: float = 0.0, logprobs: bool = False) -> Completion:
+        """The inner model's streamed answer (``Capabilities.streaming``), guarded as ``complete`` is."""
+        streamer = streaming_model(self._inner)
+        if streamer is None:
+            raise ModelError(self.ref, "this model does not stream (capabilities.streaming is false)")
+        sent = await self._admit_messages(messages)
+        started = time.perf_counter()
+        completion = await self._bounded(lambda: streamer.stream(
+            sent, on_delta, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
+        self._account(completion.usage, started)
         return completion
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:

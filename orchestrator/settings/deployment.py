@@ -68,7 +68,10 @@ class Settings(BaseSettings):
     ``["gpu-box.internal"]``: a model whose ``base_url``/``host`` names one of them exactly may
     receive confidential data. Loopback addresses and ``localhost`` are local without it."""
     redact_for_remote: bool = False
-    """Run PII redaction on text before it goes to a model that is not local."""
+    """Run PII redaction (the ``redact_pii`` tool) on text before it goes to a model that is not
+    local. It replaces emails, phone numbers, cards, IBANs, US SSNs, cued dates of birth and IP
+    addresses only: names, street addresses and passport numbers still go out (see
+    ``orchestrator.tools.pii``); mark such inputs confidential to keep them on local models."""
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     redis_url: str | None = None
     """Redis for runs, checkpoints, events and the queue (env ``REDIS_URL`` too); None: in-process."""

@@ -88,3 +88,14 @@ def test_choose_results_in_any_common_shape_become_a_distribution() -> None:
     assert _as_distribution(("b", 0.8), options) == pytest.approx({"a": 0.2, "b": 0.8})
     assert _as_distribution([0.25, 0.75], options) == {"a": 0.25, "b": 0.75}
     assert _as_distribution("garbage", options) is None
+
+
+def test_split_sentences_keeps_abbreviations_initials_and_times_inside_a_sentence() -> None:
+    assert split_sentences("Dr. Smith arrived at 5 p.m. on Jan. 3. He left at 6.") == [
+        "Dr. Smith arrived at 5 p.m. on Jan. 3.", "He left at 6."]
+    assert split_sentences("The U.S. team met Mr. J. R. Jones. They won.") == [
+        "The U.S. team met Mr. J. R. Jones.", "They won."]
+
+
+def test_split_sentences_keeps_closing_quotes_with_their_sentence() -> None:
+    assert split_sentences('He said: "We won." Mr. Jones agreed.') == ['He said: "We won."', "Mr. Jones agreed."]

@@ -22,7 +22,9 @@ class Reply:
 
     status: int = 200
     body: Any = None
+    """Sent as JSON; a ``str`` is sent as it is (a stream of SSE or NDJSON lines)."""
     delay: float = 0.0
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -88,10 +90,10 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             reply = server.answer(Request(self.command, path, headers, body))
             if reply.delay:
                 time.sleep(reply.delay)
-            payload = json.dumps(reply.body).encode()
+            payload = (reply.body if isinstance(reply.body, str) else json.dumps(reply.body)).encode()
             try:
                 self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", reply.content_type)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -76,3 +76,26 @@ def test_values_that_cannot_be_converted_are_left_for_validation() -> None:
     out = NormalizeFields().run(request)
     assert out.data == {"date": "yesterday", "total": "n/a", "currency": None}
     assert out.changed == []
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("2024年3月5日", "2024-03-05"), ("2024 年 3 月 5 日", "2024-03-05"),
+    ("5. März 2024", "2024-03-05"), ("5 mars 2024", "2024-03-05"), ("5 de marzo de 2024", "2024-03-05"),
+])
+def test_dates_in_other_languages(text: str, iso: str) -> None:
+    found = parse_date(text)
+    assert found is not None and found.isoformat() == iso
+
+
+def test_dates_that_are_not_fully_written_are_refused_not_guessed() -> None:
+    assert parse_date("Montag 5. März") is None  # no year
+    assert parse_date("31 février 2024") is None  # no such day
+    assert parse_date("Total 12.50") is None
+
+
+@pytest.mark.parametrize(("text", "amount"), [
+    ("$1.2k", 1200.0), ("1.1k", 1100.0), ("USD 2bn", 2e9), ("€3.5m", 3.5e6), ("12 km", 12.0),
+    ("(12.50)", -12.5), ("(RM 12.00)", -12.0), ("12.50-", -12.5), ("-$5", -5.0),
+])
+def test_amount_multipliers_and_accounting_negatives(text: str, amount: float) -> None:
+    assert parse_amount(text) == amount

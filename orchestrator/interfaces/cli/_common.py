@@ -117,11 +117,18 @@ class Progress:
         elif event.type in ("step.finished", "step.failed", "step.skipped"):
             mark = {"step.finished": "ok ", "step.failed": "ERR", "step.skipped": "-- "}[event.type]
             where = "local" if data.get("local", True) else "cloud"
-            model = data.get("model") or ("tool" if event.type == "step.finished" else "")
+            unused = "no model call" if data.get("attempts") else "tool"  # a specialist that needed none
+            model = data.get("model") or (unused if event.type == "step.finished" else "")
             detail = f"{model} ({where})" if data.get("model") else model
             tail = f"  {data.get('error') or data.get('reason')}" if event.type != "step.finished" else ""
+            if data.get("load_ms"):
+                tail += f"  (+{data['load_ms'] / 1000:.1f} s loading the model)"
             self._line(f"  {mark} {event.step_id:<16} {data.get('agent', ''):<12} {detail:<36} "
                        f"{data.get('latency_ms', 0):>8.0f} ms{tail}")
+
+    def loading(self, ref: str) -> None:
+        """A model's weights begin to load (called from the loader's thread)."""
+        self._line(f"      loading {ref} (weights load on first use; this takes a few seconds) ...")
 
     def _line(self, text: str) -> None:
         print(text, file=self.stream, flush=True)

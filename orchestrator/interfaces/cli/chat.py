@@ -43,17 +43,34 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 class _StepLines:
-    """Prints plan and step events as they happen."""
+    """Prints plan and step events as they happen, and a generative step's text as it is written
+    (``  >> <step>: ...``, one line per step and draft; the answer itself follows as usual)."""
 
     def __init__(self, stream: TextIO):
         self.stream = stream
+        self._writing: tuple[str | None, object] | None = None
 
     async def emit(self, event: Event) -> None:
         from orchestrator.interfaces.chat import describe_event
 
+        if event.type == "step.delta":
+            writing = (event.step_id, event.data.get("draft"))
+            if writing != self._writing:
+                self._end_text()
+                print(f"  >> {event.step_id}: ", end="", file=self.stream)
+                self._writing = writing
+            print(event.data.get("text", ""), end="", file=self.stream, flush=True)
+            return
         line = describe_event(event)
+        if line is not None or event.terminal:
+            self._end_text()
         if line is not None:
             print(line, file=self.stream, flush=True)
+
+    def _end_text(self) -> None:
+        if self._writing is not None:
+            print(file=self.stream, flush=True)
+            self._writing = None
 
 
 async def _chat_async(args: argparse.Namespace, *, interactive: bool) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from orchestrator.interfaces.cli._common import add_config_options, load_settings, print_json
@@ -46,11 +47,19 @@ def _list(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from orchestrator.models.check import check_models
+    from orchestrator.models.loading import recording_loads
 
     settings = load_settings(args)
     names = args.names or settings.used_models()
     specs = [settings.model_spec(n) for n in names]
-    results = asyncio.run(check_models(specs, timeout=args.timeout))
+    print(f"checking {len(specs)} model{'s' if len(specs) != 1 else ''} ...", file=sys.stderr, flush=True)
+
+    def loading(ref: str) -> None:  # from a loader's thread; stderr keeps stdout clean for --json
+        print(f"  loading {ref} (weights load on first use; this takes a few seconds) ...", file=sys.stderr,
+              flush=True)
+
+    with recording_loads(on_start=loading):
+        results = asyncio.run(check_models(specs, timeout=args.timeout))
     if args.json:
         print_json([r.model_dump(mode="json") for r in results])
     else:
@@ -63,6 +72,7 @@ def _check_line(r: Any) -> str:
     if not r.ok:
         return f"FAIL {r.name:<12} {r.ref:<34} {r.reason}"
     caps = r.capabilities
-    return (f"ok   {r.name:<12} {r.ref:<34} {r.latency_ms:>7.0f} ms  structured={caps.structured_output} "
+    loaded = f" (+{r.load_ms / 1000:.1f} s loading)" if r.load_ms else ""
+    return (f"ok   {r.name:<12} {r.ref:<34} {r.latency_ms:>7.0f} ms{loaded}  structured={caps.structured_output} "
             f"embeddings={caps.embeddings} logprobs={caps.logprobs} ctx={caps.context_size} "
             f"{'local' if caps.local else 'cloud'}")

@@ -64,10 +64,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _run_async(args: argparse.Namespace, inputs: dict[str, Any], levels: dict[str, Sensitivity]) -> int:
+    from orchestrator.models.loading import recording_loads
+
     orch = build_orchestrator(args)
     async with orch:
         progress = None if args.quiet or args.json else Progress()
-        result = await orch.run(args.target, inputs, run_id=args.run_id, sensitivity=levels, events=progress)
+        with recording_loads(on_start=progress.loading if progress else None):
+            result = await orch.run(args.target, inputs, run_id=args.run_id, sensitivity=levels, events=progress)
     if args.json:
         print_json(result.model_dump(mode="json"))
     else:

@@ -7,7 +7,9 @@ go through the same backend as ``POST /v1/jobs``. Set ``"progress": true`` in th
 body to receive each plan and step event as a line while streaming (off by default): the lines
 come in the chunks' ``delta.progress`` field, never in ``delta.content``, so the assistant's
 message is the answer alone (clients that do not know the field ignore it; the official
-``openai`` client shows it in ``delta.model_extra["progress"]``).
+``openai`` client shows it in ``delta.model_extra["progress"]``). The content streams as it
+is generated when the answer is one generative text (see
+:mod:`~orchestrator.interfaces.http.answer_stream`), else it comes whole when the run ends.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Request
@@ -24,13 +26,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.interfaces.chat import describe_event, has_planner, parse_message, render_answer, workflow_inputs
+from orchestrator.interfaces.http.answer_stream import AnswerStream
 from orchestrator.interfaces.http.auth import KeyedRoute
 from orchestrator.interfaces.http.backends import JobBackend, check_target, outcome, settled
 from orchestrator.interfaces.http.errors import ApiError, error_body
 from orchestrator.interfaces.http.schemas import CheckedBody, ErrorResponse
 from orchestrator.interfaces.http.sse import SSE_HEADERS
 from orchestrator.logging import get_logger
-from orchestrator.types import RunResult
+from orchestrator.types import Event, RunResult
 
 if TYPE_CHECKING:
     from orchestrator.engine.app import Orchestrator
@@ -134,7 +137,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> dic
     log.info("openai.completion", job_id=job_id, model=body.model, stream=body.stream)
     if body.stream:
         return StreamingResponse(_stream(jobs, job_id, body), media_type="text/event-stream", headers=SSE_HEADERS)
-    result = await _wait(jobs, job_id, progress=None)
+    result = await _wait(jobs, job_id)
     if not result.ok:
         raise ApiError(422, "run_failed", f"the run {result.status}: {result.error or 'no reason given'}")
     return {
@@ -154,12 +157,12 @@ def _usage(result: RunResult) -> dict[str, int]:
             "total_tokens": usage.total_tokens}
 
 
-async def _wait(jobs: JobBackend, job_id: str, progress: asyncio.Queue[str] | None) -> RunResult:
+async def _wait(jobs: JobBackend, job_id: str, on_event: Callable[[Event], None] | None = None) -> RunResult:
     """Follow the job to its terminal event (cancelling it if the client goes away)."""
     try:
         async for _, event in jobs.events(job_id, follow=True):
-            if progress is not None and (line := describe_event(event)) is not None:
-                progress.put_nowait(line.strip() + "\n")
+            if on_event is not None:
+                on_event(event)
             if event.terminal:
                 break
     except asyncio.CancelledError:
@@ -191,31 +194,35 @@ def _pieces(text: str, size: int = CHUNK_CHARS) -> list[str]:
 async def _stream(jobs: JobBackend, job_id: str, body: ChatCompletionRequest) -> AsyncIterator[str]:
     model = body.model
     yield _chunk(job_id, model, {"role": "assistant", "content": ""})
-    result: RunResult
-    if body.progress:
-        lines: asyncio.Queue[str] = asyncio.Queue()
-        waiter = asyncio.create_task(_wait(jobs, job_id, lines))
-        try:
-            while not (waiter.done() and lines.empty()):
-                getter = asyncio.create_task(lines.get())
-                await asyncio.wait({getter, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                if getter.done():
-                    yield _chunk(job_id, model, {"progress": getter.result()})  # not the assistant's content
-                else:
-                    getter.cancel()
-            result = waiter.result()
-        finally:
-            if not waiter.done():
-                waiter.cancel()
-                await asyncio.gather(waiter, return_exceptions=True)
-    else:
-        result = await _wait(jobs, job_id, None)
+    deltas: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    answer = AnswerStream()
+
+    def on_event(event: Event) -> None:
+        if body.progress and (line := describe_event(event)) is not None:
+            deltas.put_nowait({"progress": line.strip() + "\n"})  # not the assistant's content
+        if piece := answer.feed(event):
+            deltas.put_nowait({"content": piece})
+
+    waiter = asyncio.create_task(_wait(jobs, job_id, on_event))
+    try:
+        while not (waiter.done() and deltas.empty()):
+            getter = asyncio.create_task(deltas.get())
+            await asyncio.wait({getter, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                yield _chunk(job_id, model, getter.result())
+            else:
+                getter.cancel()
+        result = waiter.result()
+    finally:
+        if not waiter.done():
+            waiter.cancel()
+            await asyncio.gather(waiter, return_exceptions=True)
     if not result.ok:
         error = error_body("run_failed", f"the run {result.status}: {result.error or 'no reason given'}")
         yield f"data: {json.dumps(error)}\n\n"
         yield "data: [DONE]\n\n"
         return
-    for piece in _pieces(render_answer(result.answer)):
+    for piece in _pieces(answer.rest(render_answer(result.answer))):
         yield _chunk(job_id, model, {"content": piece})
     yield _chunk(job_id, model, {}, "stop")
     if (body.stream_options or {}).get("include_usage"):

@@ -1,0 +1,69 @@
+"""Model loading: how long loading weights took, told apart from answering.
+
+An in-process backend (llama.cpp) loads a model's weights on its first call, which takes
+seconds. It calls :func:`report_load` when it did load; whoever wants to know listens with
+:func:`recording_loads` (the executor, around each step: the step's ``latency_ms`` leaves the
+load out and ``load_ms`` says what it was; ``orchestrator models check``, to show that a model is
+loading). Outside a listener, reports go nowhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """One model load."""
+
+    model: str
+    seconds: float
+
+
+@dataclass
+class Loads:
+    """The loads reported within one :func:`recording_loads` block."""
+
+    loads: list[Load] = field(default_factory=list)
+    on_start: Callable[[str], None] | None = None
+    """Told the model reference when a load begins (progress for people waiting)."""
+
+    @property
+    def seconds(self) -> float:
+        return sum(load.seconds for load in self.loads)
+
+
+_CURRENT: contextvars.ContextVar[Loads | None] = contextvars.ContextVar("orchestrator_loads", default=None)
+
+
+@contextlib.contextmanager
+def recording_loads(on_start: Callable[[str], None] | None = None) -> Iterator[Loads]:
+    """Collect the loads reported within the block (and in tasks it starts); without ``on_start``,
+    an enclosing block's is told when a load begins."""
+    outer = _CURRENT.get()
+    loads = Loads(on_start=on_start or (outer.on_start if outer is not None else None))
+    token = _CURRENT.set(loads)
+    try:
+        yield loads
+    finally:
+        _CURRENT.reset(token)
+
+
+def report_load_start(model: str) -> None:
+    """A backend is about to load ``model``'s weights."""
+    current = _CURRENT.get()
+    if current is not None and current.on_start is not None:
+        current.on_start(model)
+
+
+def report_load(model: str, seconds: float) -> None:
+    """A backend loaded ``model``'s weights, taking ``seconds``."""
+    current = _CURRENT.get()
+    if current is not None:
+        current.loads.append(Load(model, seconds))
+
+
+__all__ = ["Load", "Loads", "recording_loads", "report_load", "report_load_start"]
