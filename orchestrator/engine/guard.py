@@ -232,9 +232,11 @@ class GuardedModel:
             raise ModelError(self.ref, "this model does not stream (capabilities.streaming is false)")
         sent = await self._admit_messages(messages)
         started = time.perf_counter()
-        completion = await self._bounded(lambda: streamer.stream(
-            sent, on_delta, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
-        self._account(completion.usage, started)
+        with telemetry.model_span(self.spec, "chat", self._sensitivity, self._step_id) as span:
+            completion = await self._bounded(lambda: streamer.stream(
+                sent, on_delta, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
+            self._account(completion.usage, started, span, "chat", completion.model)
+            telemetry.record_content(span, self._sensitivity, sent, completion.text, self._guard.confidential.leaked_in)
         return completion
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
