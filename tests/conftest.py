@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis.asyncio as aioredis
+import structlog
 
 from orchestrator.keys import KeySpace
 from orchestrator.redis.connection import connect
@@ -35,6 +36,16 @@ def pytest_configure(config: pytest.Config) -> None:
     from orchestrator.logging import configure_logging
 
     configure_logging("debug", "console")
+
+
+@pytest.fixture(autouse=True)
+def session_logging() -> Iterator[None]:
+    """Every test ends with the session's logging set-up: a CLI command called in-process
+    configures logging for its process (level, output), which would otherwise hide later
+    tests' lines from ``structlog.testing.capture_logs``."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture

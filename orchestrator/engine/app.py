@@ -25,22 +25,22 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mappi
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import telemetry
+from orchestrator.engine._planner_wiring import PlannerWiring
 from orchestrator.engine._sync import Portal
 from orchestrator.engine._targets import Plugin, checked_inputs, looks_like_workflow, register_plugin
 from orchestrator.engine.batch import BatchConfig, BatchProgress, ItemResult, Items, run_many
 from orchestrator.engine.executor import Executor, PlanSource, RunSpec
-from orchestrator.engine.guard import GuardedModel, RunGuard
-from orchestrator.engine.planner import TASK, Planner, describe_inputs, refuse_confidential_task
+from orchestrator.engine.guard import RunGuard
+from orchestrator.engine.planner import TASK, describe_inputs, refuse_confidential_task
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
-from orchestrator.errors import BudgetExceeded, ConfigError, UnknownNameError, UserError
+from orchestrator.errors import ConfigError, UnknownNameError, UserError
 from orchestrator.events import EventSink, FanOut
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Model
 from orchestrator.models.pool import ModelPool
 from orchestrator.plan import Plan
-from orchestrator.planning import Decision, TaskPlanning
-from orchestrator.planning.reuse import reuse_plan
+from orchestrator.planning import TaskPlanning
 from orchestrator.settings import Budget
 from orchestrator.specialist import Specialist
 from orchestrator.types import Event, RunResult, Sensitivity
@@ -97,8 +97,17 @@ class Orchestrator:
         self._jobs: JobBackend | None = None
         self._owned: list[Any] = []
         self._portal = Portal()
-        self.planning = TaskPlanning(settings, registry, self.pool, redis=lambda: self._redis("the plan cache"))
+        tiers = TaskPlanning(settings, registry, self.pool, redis=lambda: self._redis("the plan cache"))
+        self._wiring = PlannerWiring(settings, registry, self.pool, tiers)
+
+    @property
+    def planning(self) -> TaskPlanning:
         """The task router and plan cache in front of the planner (:mod:`orchestrator.planning`)."""
+        return self._wiring.planning
+
+    @planning.setter
+    def planning(self, planning: TaskPlanning) -> None:
+        self._wiring.planning = planning
 
     async def __aenter__(self) -> Orchestrator:
         return self
@@ -174,7 +183,9 @@ class Orchestrator:
         inputs take the workflow's declared level or the deployment default.
         """
         executor = await self._ensure()
-        decision = await self._decide(target, inputs, sensitivity)
+        decision = None
+        if self._wiring.plans(target):  # a free-form task: the router, the plan cache or the planner
+            decision = await self._wiring.decide(str(target), inputs, self.check_task(target, sensitivity))
         if decision is not None and decision.tier == "router":  # a shipped workflow fits the task
             target, inputs = str(decision.workflow), decision.inputs
         values, make_plan = self._prepare(target, checked_inputs(target, inputs))
@@ -195,7 +206,7 @@ class Orchestrator:
                        if self.router.baseline else None,
                        planned_by=decision.tier if decision else "plan" if isinstance(target, Plan) else "workflow")
         if make_plan is None:  # a free-form task: a cached plan or the planner
-            self._attach_planner(spec, str(target), values, levels, decision)
+            self._wiring.attach(spec, str(target), values, levels, decision)
         else:
             spec.make_plan = make_plan
         if self._store is not None:
@@ -376,7 +387,7 @@ class Orchestrator:
         """Only plan (no execution): what the planner would run for ``task``."""
         values = dict(inputs or {})
         self.check_task(task, sensitivity, planned=True)
-        planner = self._planner(RunGuard(), Sensitivity.PUBLIC)
+        planner = self._wiring.planner(RunGuard(), Sensitivity.PUBLIC)
         return await planner.plan(task, describe_inputs(values, self._levels(task, values, sensitivity or {})))
 
     def check_task(self, target: str | Plan | Workflow, sensitivity: Mapping[str, Sensitivity | str] | None = None,
@@ -460,57 +471,6 @@ class Orchestrator:
                 raise UserError(f"sensitivity of {name!r} must be public, internal or confidential, "
                                 f"not {level!r}") from None
         return levels
-
-    def _planner(self, guard: RunGuard, sensitivity: Sensitivity) -> Planner:
-        spec = self.settings.planner_spec()
-        if spec is None:
-            raise ConfigError("no planner model configured", key="planner.model")
-        model = GuardedModel(spec.name, self.pool, guard, sensitivity=sensitivity, step_id="plan")
-        return Planner(model, self.registry.catalog(), self.settings.planner)
-
-    async def _decide(self, target: str | Plan | Workflow, inputs: Mapping[str, Any] | None,
-                      sensitivity: Mapping[str, Sensitivity | str] | None) -> Decision | None:
-        """The planning tier of a free-form task (None for workflows and plans)."""
-        names = self.registry.workflow_names  # for a mistyped name or no tier at all, _prepare explains
-        if (not isinstance(target, str) or target in names or not target.strip() or looks_like_workflow(target, names)
-                or (self.settings.planner_spec() is None and not self.planning.router_available)):
-            return None
-        level = self.check_task(target, sensitivity)
-        return await self.planning.decide(target, dict(inputs or {}),
-                                          confidential=level is Sensitivity.CONFIDENTIAL)
-
-    def _attach_planner(self, spec: RunSpec, task: str, values: Mapping[str, Any],
-                        levels: Mapping[str, Sensitivity], decision: Decision | None = None) -> None:
-        if decision is not None and decision.plan is not None:  # a cached plan; the planner if it fails
-            has = self.settings.planner_spec() is not None
-            reuse_plan(spec, decision.plan, self._planner(spec.guard, Sensitivity.PUBLIC) if has else None,
-                       task, describe_inputs(values, levels))
-            return
-        # The planner sees descriptions, never confidential content: it plans at "public" level,
-        # and the guard still scans every outgoing request for confidential values.
-        planner = self._planner(spec.guard, Sensitivity.PUBLIC)
-        described = describe_inputs(values, levels)
-        model = planner.model
-        assert isinstance(model, GuardedModel)
-
-        async def make_plan() -> Plan:
-            return await planner.plan(task, described)
-
-        async def replan(previous: Plan, results: list[Any]) -> Plan | None:
-            try:
-                return await planner.replan(task, described, previous, results)
-            except BudgetExceeded:
-                raise  # the run ends budget_exceeded, not failed
-            except Exception as exc:
-                log.warning("planner.replan_failed", error=str(exc))
-                return None
-
-        spec.make_plan = make_plan
-        if self.settings.planner.replan:
-            spec.replan = replan
-        spec.planner_model = model.ref
-        spec.planner_cost = lambda: model.cost_usd
-        spec.planner_usage = lambda: model.usage
 
 
 __all__ = ["Orchestrator", "Plugin"]

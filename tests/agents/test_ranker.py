@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from orchestrator.agents import Extractor
 from orchestrator.agents._ranker import (
@@ -197,15 +195,7 @@ def test_read_labelled_takes_fields_or_entities_and_names_a_bad_line(tmp_path: P
         read_labelled(path)
 
 
-@pytest.fixture
-def session_logging() -> Iterator[None]:
-    """The command configures logging for its process; put the test session's set-up back after."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
-
-@pytest.mark.usefixtures("session_logging")
 def test_train_extractor_command_saves_a_loadable_ranker(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     examples = tmp_path / "train.jsonl"
     examples.write_text("".join(json.dumps({"text": d.text, "fields": d.fields}) + "\n" for d in receipts(20, 7)))
@@ -218,7 +208,6 @@ def test_train_extractor_command_saves_a_loadable_ranker(tmp_path: Path, capsys:
     assert set(SpanRanker.load(out).fields) == {"company", "total", "date"}
 
 
-@pytest.mark.usefixtures("session_logging")
 def test_train_extractor_command_names_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = cli_main(["train", "extractor", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r.json")])
     assert code == 2

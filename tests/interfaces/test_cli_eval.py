@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from orchestrator.interfaces.cli import main
 from tests.evaluation.deployment import rows
@@ -16,13 +14,6 @@ from tests.evaluation.deployment import rows
 APP = "tests.evaluation.deployment:app"
 SPEC = [("a", 0.9, "a"), ("b", 0.8, "b"), ("c", 0.3, "x"), ("d", 0.4, "d"), ("e", 0.7, "z"), ("f", 0.95, "f")]
 
-
-@pytest.fixture(autouse=True)
-def session_logging() -> Iterator[None]:
-    """The command configures logging for its process; put the test session's set-up back after."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 @pytest.fixture
