@@ -33,7 +33,7 @@ from orchestrator.engine.planner import TASK, Planner, describe_inputs, refuse_c
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
 from orchestrator.errors import BudgetExceeded, ConfigError, UnknownNameError, UserError
-from orchestrator.events import EventSink, FanOut
+from orchestrator.events import EventSink, FanOut, end_event, run_end_left_to_caller
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Model
 from orchestrator.models.pool import ModelPool
@@ -193,6 +193,8 @@ class Orchestrator:
         result = await executor.execute(spec)
         if self._store is not None:
             await self._store.save_run(result)
+        if not run_end_left_to_caller():  # the record is saved: its end may be seen now
+            await _emit_end(spec.sink, result)
         return result
 
     def run_many(
@@ -464,6 +466,14 @@ class Orchestrator:
             spec.replan = replan
         spec.planner_cost = lambda: model.cost_usd
         spec.planner_usage = lambda: model.usage
+
+
+async def _emit_end(sink: EventSink, result: RunResult) -> None:
+    """Close the run's event stream (best effort, as every event: a broken UI must not break the run)."""
+    try:
+        await sink.emit(end_event(result))
+    except Exception as exc:
+        log.warning("event.emit_failed", event_type="run end", error=str(exc))
 
 
 __all__ = ["Orchestrator", "Plugin"]
