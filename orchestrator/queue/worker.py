@@ -25,7 +25,10 @@ repeated. Outcomes:
 - lease lost (another worker took the job over, or this one could not renew its lease for a
   visibility timeout): the run is cancelled, nothing is recorded, and the worker says so
   (``job.lease_lost`` in the log, a ``run.lease_lost`` event). Each attempt runs fenced
-  (:mod:`orchestrator.redis.fencing`): whatever a stale attempt still writes is refused.
+  (:mod:`orchestrator.redis.fencing`): whatever a stale attempt still writes is refused. That
+  takes the run store and checkpointer on the queue's Redis: a worker whose queue or runner has
+  a Redis store elsewhere refuses to start (ConfigError), and an attempt's write to another
+  Redis fails (ConfigError: the job fails with that reason) instead of going unfenced.
 
 Recovery: entries whose START failed are handed back at once (not parked until their lease
 expires); a reclaim that fills every free slot is followed by another at once, so a backlog
@@ -57,6 +60,7 @@ from orchestrator.queue.client import JobQueue
 from orchestrator.queue.jobs import Delivery, Job, JobRunner, JobStatus
 from orchestrator.redis import fencing
 from orchestrator.redis.connection import describe
+from orchestrator.store.redis import RedisStore
 from orchestrator.types import Event, RunResult
 
 log = get_logger(__name__)
@@ -136,6 +140,7 @@ class Worker:
         once: a wrong URL is not retried forever); later outages are waited out.
         """
         stop = stop or asyncio.Event()
+        self._check_fencing()
         await self.queue.worker_heartbeat(self.name, self._status(stop))
         self._log.info("worker.started", concurrency=self.concurrency)
         maintenance = asyncio.create_task(self._maintain(stop), name=f"{self.name}-maintenance")
@@ -148,6 +153,15 @@ class Worker:
             with contextlib.suppress(StoreError):
                 await self.queue.worker_gone(self.name)
             self._log.info("worker.stopped", processed=self._stats.processed, failed=self._stats.failed)
+
+    def _check_fencing(self) -> None:
+        """:class:`~orchestrator.errors.ConfigError` if the queue's or the runner's run store is a
+        Redis other than the queue's: its writes could not be fenced (:mod:`orchestrator.redis.fencing`)."""
+        queue = describe(self.queue.client)
+        for owner, store in (("the queue", self.queue.store), ("the runner", getattr(self.runner, "store", None))):
+            client = getattr(store, "client", None)
+            if isinstance(store, RedisStore) and client is not None:
+                fencing.check_same_server(queue, describe(client), f"the run records and events of {owner}'s store")
 
     # -- the loop ------------------------------------------------------------
 
