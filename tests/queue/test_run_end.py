@@ -4,6 +4,7 @@ Found by the lossy-link test (:mod:`tests.queue.test_netns`): the engine wrote `
 inside the run, best-effort, so a blip at that moment left a completed job whose stream never
 ended, and a run that failed after it (saving its record) and was retried ended it twice. The
 end is now the worker's, written by the FINISH script with the outcome (:mod:`orchestrator.events`).
+On one Redis and on the local Redis Cluster.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ from orchestrator.queue.leases import WorkerLeases
 from orchestrator.settings import Settings
 from orchestrator.store.redis import RedisStore
 from orchestrator.types import Event, RunResult
+from tests.conftest import TOPOLOGIES, parametrize_topology
 from tests.queue.conftest import running
 from tests.queue.engine_app import CountingOrchestrator
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_topology(metafunc, TOPOLOGIES)
 
 
 @pytest.fixture
