@@ -31,7 +31,7 @@ def read_items(path: str | Path) -> Iterator[BatchItem]:
         raise InputError(f"--input-file {str(file)!r}: no such file")
     for index, (line, row) in enumerate(read_rows(file, holding=" of inputs")):
         given = row.pop(ID_COLUMN, None)
-        yield BatchItem(id=str(given) if given not in (None, "") else str(line), inputs=row, index=index)
+        yield BatchItem(id=str(given) if given not in (None, "") else str(line), inputs=row, index=index, line=line)
 
 
 def count_items(path: str | Path) -> int:
