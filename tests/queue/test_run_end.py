@@ -99,3 +99,15 @@ async def test_a_run_retried_after_its_end_event_ends_its_stream_once(
     job, ends = await _one_job(engine, 4)
     assert (job.status, job.attempts, failed) == ("completed", 2, ["completed"])
     assert [e.type for e in ends] == ["run.finished"]
+
+
+async def test_a_direct_run_streams_one_end_after_its_record(engine: CountingOrchestrator) -> None:
+    """``Orchestrator.stream`` (no queue): one end event, the last, sent once the record is saved."""
+    seen: list[tuple[str, str | None]] = []
+    async for event in engine.stream("counted", {"tag": 6}, run_id="direct-6"):
+        store = engine.store  # connected on the run's first use
+        assert store is not None
+        saved = await store.get_run("direct-6") if event.terminal else None
+        seen.append((event.type, saved.status if saved is not None else None))
+    assert [kind for kind, _ in seen if kind in ("run.finished", "run.failed")] == ["run.finished"]
+    assert seen[-1] == ("run.finished", "completed")
