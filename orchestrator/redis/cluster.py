@@ -37,6 +37,9 @@ class BoundedCluster(RedisCluster):
 
     def __init__(self, *, max_connections: int, wait: float | None, **kwargs: Any) -> None:
         super().__init__(max_connections=max_connections, **kwargs)
+        self.seed = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+        """The node this client was seeded by, as ``host:port``: names the cluster for good (redis-py
+        reorders its startup nodes as the topology changes)."""
         self._limit = max_connections
         self._turns = asyncio.Semaphore(max_connections)
         self._wait = wait

@@ -32,7 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator.errors import ConfigError, StoreError
 from orchestrator.keys import CLUSTER_SCHEMES, is_cluster_url
-from orchestrator.redis.cluster import bounded_cluster
+from orchestrator.redis.cluster import BoundedCluster, bounded_cluster
 from orchestrator.settings.sections import RedisSettings
 
 if TYPE_CHECKING:
@@ -131,8 +131,10 @@ def connect_settings(settings: Settings, purpose: str = "this") -> aioredis.Redi
 
 
 def describe(client: aioredis.Redis) -> str:
-    """``redis://host:port/db`` of a client (``redis+cluster://host:port`` of a cluster's first
-    seed), without credentials."""
+    """``redis://host:port/db`` of a client (``redis+cluster://host:port`` of the node a cluster
+    client was seeded by), without credentials."""
+    if isinstance(client, BoundedCluster):  # stable: fencing compares servers by this name
+        return "redis+cluster://" + client.seed
     if is_cluster(client):
         seeds = cast(Any, client).nodes_manager.startup_nodes
         seed = next(iter(seeds.values())) if seeds else None

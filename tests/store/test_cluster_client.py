@@ -13,7 +13,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import MaxConnectionsError
 
 from orchestrator.errors import StoreError
-from orchestrator.redis.connection import connect, redis_errors
+from orchestrator.redis.connection import connect, describe, redis_errors
 from orchestrator.settings.sections import RedisSettings
 from tests.redis_cluster import LocalCluster
 
@@ -89,3 +89,17 @@ async def test_a_fault_inside_the_client_during_a_failover_is_a_store_error(
         await bounded.get("{x}:y")
     monkeypatch.undo()
     assert await bounded.get("{" + uuid.uuid4().hex + "}:none") is None  # and the client goes on working
+
+
+async def test_a_cluster_client_keeps_its_name_when_redis_py_reorders_its_nodes(
+    bounded: Any, redis_cluster: LocalCluster
+) -> None:
+    """Fencing compares servers by name: a name that changed after a topology refresh made an
+    attempt's writes look as if they went to another Redis (seen on the lossy-link test)."""
+    name = describe(bounded)
+    await bounded.ping()
+    nodes = bounded.nodes_manager.startup_nodes
+    assert len(nodes) > 1  # initialized: redis-py knows every node now
+    first = next(iter(nodes))
+    nodes[first] = nodes.pop(first)  # the seed moved last, as redis-py does with a node that failed
+    assert describe(bounded) == name == redis_cluster.url
