@@ -8,7 +8,6 @@ with), so loading a head never runs code from the file.
 
 from __future__ import annotations
 
-import csv
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator._optional import lazy_module
+from orchestrator.datasets import read_rows
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Model
@@ -209,7 +209,7 @@ def read_examples(
     """(texts, labels) from a CSV with a header row or a JSONL file."""
     path = Path(path)
     try:
-        rows = _read_rows(path)
+        rows = [row for _line, row in read_rows(path, holding=" with text and label")]
     except OSError as exc:
         raise InputError(f"{path}: cannot read the examples ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
@@ -220,24 +220,6 @@ def read_examples(
     if column is None or text_column not in rows[0]:
         raise InputError(f"{path}: needs columns {text_column!r} and a label column; found {sorted(rows[0])}")
     return [str(r[text_column]) for r in rows], [str(r[column]) for r in rows]
-
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        if path.suffix not in (".jsonl", ".ndjson"):
-            return list(csv.DictReader(handle))
-        rows: list[dict[str, Any]] = []
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}: not a JSON object ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{number}: each line must be a JSON object with text and label")
-            rows.append(row)
-        return rows
 
 
 def _fit_sklearn(x: Array, y: npt.NDArray[np.int_], n_classes: int, c: float) -> tuple[Array, Array]:

@@ -36,6 +36,7 @@ from orchestrator.agents._span_features import (
     span_features,
     token_f1,
 )
+from orchestrator.datasets import jsonl_rows
 from orchestrator.errors import ConfigError, InputError
 
 FORMAT = "slm-orchestrator/span-ranker"
@@ -225,18 +226,14 @@ def read_labelled(path: str | Path, *, fields_key: str | None = None) -> list[La
     read too, as SROIE writes it); an InputError names the first bad line."""
     examples: list[LabelledDocument] = []
     try:
-        rows = Path(path).read_text(encoding="utf-8").splitlines()
+        for number, row in jsonl_rows(path, holding=' like {"text": ..., "fields": {...}}'):
+            try:
+                key = fields_key or next((k for k in ("fields", "entities", "data") if k in row), "fields")
+                examples.append(LabelledDocument(text=row["text"], fields=row[key]))
+            except (KeyError, TypeError, ValidationError) as exc:
+                raise InputError(f"{path}:{number}: not a labelled document ({exc})") from exc
     except OSError as exc:
         raise InputError(f"cannot read the labelled documents {str(path)!r}: {exc}") from exc
-    for number, line in enumerate(rows, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            key = fields_key or next((k for k in ("fields", "entities", "data") if k in row), "fields")
-            examples.append(LabelledDocument(text=row["text"], fields=row[key]))
-        except (ValueError, KeyError, TypeError, ValidationError) as exc:
-            raise InputError(f"{path}:{number}: not a labelled document ({exc})") from exc
     return examples
 
 

@@ -222,6 +222,10 @@ class KeySpace:
             return self.key("job-idempotency", escape_part(idempotency_key))
         return self._of_shard(self.shard_for(idempotency_key), "job-idempotency", escape_part(idempotency_key))
 
+    def batch(self, batch_id: str) -> str:
+        """List: the job ids submitted together as one batch (``submit --input-file``)."""
+        return self.key("batch", escape_part(batch_id))
+
     def worker(self, name: str) -> str:
         """String with TTL: a live worker's status heartbeat (JSON)."""
         return self.key("worker", escape_part(name))

@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "orchestrator.logging": FOUNDATION,
     "orchestrator.keys": FOUNDATION,
     "orchestrator.payload": FOUNDATION,
+    "orchestrator.datasets": FOUNDATION,
     "orchestrator.calibration": FOUNDATION,
     "orchestrator._optional": FOUNDATION,
     "orchestrator.settings": FOUNDATION,

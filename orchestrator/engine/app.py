@@ -35,7 +35,7 @@ from orchestrator.engine.planner import TASK, describe_inputs, refuse_confidenti
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
 from orchestrator.errors import ConfigError, UnknownNameError, UserError
-from orchestrator.events import EventSink, FanOut
+from orchestrator.events import EventSink, FanOut, end_event, run_end_left_to_caller
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Model
 from orchestrator.models.pool import ModelPool
@@ -218,6 +218,8 @@ class Orchestrator:
             await self.planning.settle(decision, result, values, secrets=guard.confidential.values)
         if self._store is not None:
             await self._store.save_run(result)
+        if not run_end_left_to_caller():  # the record is saved: its end may be seen now
+            await _emit_end(spec.sink, result)
         return result
 
     def run_many(
@@ -471,6 +473,14 @@ class Orchestrator:
                 raise UserError(f"sensitivity of {name!r} must be public, internal or confidential, "
                                 f"not {level!r}") from None
         return levels
+
+
+async def _emit_end(sink: EventSink, result: RunResult) -> None:
+    """Close the run's event stream (best effort, as every event: a broken UI must not break the run)."""
+    try:
+        await sink.emit(end_event(result))
+    except Exception as exc:
+        log.warning("event.emit_failed", event_type="run end", error=str(exc))
 
 
 __all__ = ["Orchestrator", "Plugin"]

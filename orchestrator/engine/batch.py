@@ -42,6 +42,8 @@ class BatchItem(BaseModel):
     """The workflow's inputs for this item (e.g. ``{"ticket": "..."}``)."""
     index: int = 0
     """Position in the input (0-based)."""
+    line: int | None = None
+    """The item's line in its input file (1-based), for messages about it."""
 
 
 class ItemResult(BaseModel):

@@ -1,9 +1,9 @@
 """Batch files: items read from JSONL or CSV, results appended to a JSONL file that a re-run resumes.
 
 An input row is one JSON object per line (``.jsonl``/``.ndjson``) or one CSV row with a
-header (``.csv``); its columns are the workflow's inputs. A column named ``id`` names the
-item (and is not an input); without one the item's id is its line number, so a re-run
-over the same file skips the same items. Blank lines are skipped.
+header (``.csv``), read by :mod:`orchestrator.datasets`; its columns are the workflow's inputs.
+A column named ``id`` names the item (and is not an input); without one the item's id is its
+line number, so a re-run over the same file skips the same items. Blank lines are skipped.
 
 The results file holds one :class:`~orchestrator.engine.batch.ItemResult` per line,
 written as each item ends (flushed, so a stop at any moment loses at most the line being
@@ -12,12 +12,11 @@ written; a torn last line is ignored on reading).
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from orchestrator.datasets import read_rows
 from orchestrator.engine.batch import BatchItem, ItemResult
 from orchestrator.errors import InputError
 
@@ -30,41 +29,14 @@ def read_items(path: str | Path) -> Iterator[BatchItem]:
     file = Path(path)
     if not file.is_file():
         raise InputError(f"--input-file {str(file)!r}: no such file")
-    rows = _csv_rows(file) if file.suffix.lower() == ".csv" else _jsonl_rows(file)
-    for index, (line, row) in enumerate(rows):
+    for index, (line, row) in enumerate(read_rows(file, holding=" of inputs")):
         given = row.pop(ID_COLUMN, None)
-        yield BatchItem(id=str(given) if given not in (None, "") else str(line), inputs=row, index=index)
+        yield BatchItem(id=str(given) if given not in (None, "") else str(line), inputs=row, index=index, line=line)
 
 
 def count_items(path: str | Path) -> int:
     """How many items :func:`read_items` will yield (for the progress line's ETA)."""
     return sum(1 for _ in read_items(path))
-
-
-def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with file.open(encoding="utf-8") as handle:
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{file}:{line}: not JSON ({exc.msg}); each line must be one JSON object") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{file}:{line}: a {type(row).__name__}, not a JSON object of inputs")
-            yield line, row
-
-
-def _csv_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with file.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            raise InputError(f"{file}: a CSV file needs a header row naming the inputs")
-        for row in reader:
-            if None in row:
-                raise InputError(f"{file}:{reader.line_num}: more values than the header has columns")
-            if any(value for value in row.values()):
-                yield reader.line_num, dict(row)
 
 
 def read_results(path: str | Path) -> dict[str, ItemResult]:

@@ -18,6 +18,9 @@ A run whose checkpoint shows it finished is not run again: ``execute`` hands
 back the stored result. A failed step is recorded with its reason and its
 dependants are skipped. The caller may supply a ``replan`` callback; it is
 asked once, after a failure, for a new plan, which then runs in a second phase.
+
+The run's end event is not emitted here but by whoever records the outcome (see
+:mod:`orchestrator.events`): a run that fails after it (saving its record) never ends its stream.
 """
 
 from __future__ import annotations
@@ -386,9 +389,7 @@ class Executor:
                            answer=answer, plan=plan.model_dump(mode="json") if plan else None,
                            steps=steps, cost=cost, error=error, replanned=replanned,
                            planned_by=spec.planned_by)
-        kind: EventType = "run.finished" if status == "completed" else "run.failed"
-        await self._emit(spec, kind, data={"status": status, "error": error, "answer": answer,
-                                           "cost": cost.model_dump(mode="json")})
+        # no run.finished here: the caller writes the end once the outcome is recorded (orchestrator.events)
         return result.model_dump(mode="json")
 
     async def _emit(self, spec: RunSpec, kind: EventType, step_id: str | None = None,

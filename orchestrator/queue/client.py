@@ -36,9 +36,10 @@ record, and is added to the dead-letter stream.
 from __future__ import annotations
 
 import builtins
+import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
@@ -178,12 +179,15 @@ class JobQueue(WorkerLeases):
         job_ids: Sequence[str],
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - part of the documented API
+        on_finished: Callable[[Job], Awaitable[None] | None] | None = None,
     ) -> builtins.list[Job]:
         """Wait until every job of ``job_ids`` is finished; their records, in the same order.
 
         One waiter for any number of jobs: it reads every record once, then only those of jobs
         announced on ``jobs:done`` (a batched GET), so each finished job costs O(1). Raises
-        :class:`JobError` for an unknown id, or when ``timeout`` passes first.
+        :class:`JobError` for an unknown id, or when ``timeout`` passes first. ``on_finished``
+        is called (and awaited, if it is a coroutine function) with each job's record as it is
+        found finished, once per job (e.g. for a progress line).
         """
         pending = set(job_ids)
         found: dict[str, Job] = {}
@@ -201,12 +205,33 @@ class JobQueue(WorkerLeases):
                     if job.finished:
                         found[job_id] = job
                         pending.discard(job_id)
+                        if on_finished is not None and inspect.isawaitable(called := on_finished(job)):
+                            await called
             return not pending
 
         if not await self._signals.until(pending, all_finished, timeout):
             total = len(found) + len(pending)
             raise JobError(min(pending), f"not finished within {timeout:g}s ({len(pending)} of {total} unfinished)")
         return [found[job_id] for job_id in job_ids]
+
+    async def add_to_batch(self, batch_id: str, job_ids: Sequence[str]) -> None:
+        """Record ``job_ids`` as members of the batch ``batch_id`` (kept as long as job records)."""
+        if not job_ids:
+            return
+        key = self.keys.batch(batch_id)
+        with redis_errors(self.client):
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.rpush(key, *job_ids)
+                pipe.expire(key, self.settings.result_ttl)
+                await pipe.execute()
+
+    async def batch_jobs(self, batch_id: str) -> builtins.list[str]:
+        """The job ids of a batch, in the order they were added (each once); JobError if unknown."""
+        with redis_errors(self.client):
+            ids = await self.client.lrange(self.keys.batch(batch_id), 0, -1)
+        if not ids:
+            raise JobError(batch_id, "unknown batch (never submitted, or its record expired)")
+        return builtins.list(dict.fromkeys(text(i) for i in ids))
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a job: a queued one at once, a running one as soon as its worker notices.

@@ -36,7 +36,7 @@ from orchestrator.redis.batching import Coalescer
 from orchestrator.redis.connection import mget, redis_errors, text
 from orchestrator.settings import QueueSettings
 from orchestrator.store import Store
-from orchestrator.types import RunResult
+from orchestrator.types import Event, RunResult
 
 log = get_logger(__name__)
 
@@ -191,12 +191,15 @@ class WorkerLeases(RedisQueueBase):
         *,
         run: RunResult | None = None,
         dead_letter: bool = False,
+        end: Event | None = None,
     ) -> Job:
         """Record the outcome of an attempt and acknowledge its delivery, in one step.
 
-        ``run`` (the attempt's run record) is saved too: in the same script when the store is
-        a :class:`RedisStore` on this Redis, else with ``store.save_run`` first. With
-        ``dead_letter``, the job is marked dead-lettered and added to the dead-letter stream.
+        ``run`` (the attempt's run record) is saved too, and ``end`` (the run's end event)
+        written to its event stream: in the same script when the store is a
+        :class:`RedisStore` on this Redis (so the stream ends exactly once, with the job), else
+        with ``store.save_run`` before and ``store.emit`` after. With ``dead_letter``, the job
+        is marked dead-lettered and added to the dead-letter stream.
         Fenced: if the attempt no longer owns the job (another worker took it over), nothing is
         written, the stream entry is left to the attempt holding it, and :class:`LeaseLost` is
         raised. Sending it again (after a blip) is safe: an outcome is recorded once.
@@ -205,10 +208,12 @@ class WorkerLeases(RedisQueueBase):
         store = self._run_store
         if run is not None and store is None:
             await self.store.save_run(run)
-        run_key = store.keys.run(job.run_id) if store is not None else self.keys.run(job.run_id)
-        item = self._item(job.id, [self.keys.job(job.id), run_key], [
+        keys = store.keys if store is not None else self.keys
+        in_script = store is not None
+        item = self._item(job.id, [self.keys.job(job.id), keys.run(job.run_id), keys.run_events(job.run_id)], [
             job.id, delivery.message_id, job.attempts, status, json.dumps(error), error or "",
-            run.model_dump_json() if run is not None and store is not None else "", "1" if dead_letter else ""])
+            run.model_dump_json() if run is not None and in_script else "", "1" if dead_letter else "",
+            end.model_dump_json() if end is not None and in_script else ""])
         reply = await self._finishes(item)
         outcome = text(reply[0])
         if outcome == "missing":
@@ -222,14 +227,16 @@ class WorkerLeases(RedisQueueBase):
             raise LeaseLost(job.id, job.attempts, "outcome")
         updated = Job.model_validate_json(reply[1])
         log.info("job.finished", job_id=job.id, status=updated.status, attempt=job.attempts)
+        if end is not None and not in_script and (updated.status, updated.error) == (status, error):
+            await self.store.emit(end)  # the outcome is this attempt's (not one START gave the job)
         return updated
-
 
     async def _finish_many(self, items: builtins.list[Item]) -> builtins.list[builtins.list[Any]]:
         store = self._run_store
         run_ttl = "" if store is None or store.run_ttl is None else store.run_ttl
+        events = (store.events_maxlen, "" if store.events_ttl is None else store.events_ttl) if store else (1, "")
         shared = [self.keys.jobs_group, repr(time.time()), self.settings.result_ttl, self.keys.jobs_done, run_ttl,
-                  self.settings.dead_letters_maxlen]
+                  self.settings.dead_letters_maxlen, *events]
         return await self._batch(self._finish, self._stream_and_dead, shared, items)
 
     def _stream_and_dead(self, shard: int) -> builtins.list[str]:

@@ -123,11 +123,12 @@ reason}`` (failed: dead-lettered after the last attempt), ``{'stale'}`` (unknown
 job: entry acknowledged) or ``{'relayout'}``."""
 
 FINISH = _PRELUDE + """
--- KEYS: stream, dead letters, then per job: job, run record
+-- KEYS: stream, dead letters, then per job: job, run record, run events
 -- ARGV: group, now (JSON), ttl, done channel, run ttl ('' = none), dead letters kept,
+--       events kept, events ttl ('' = none),
 --       then per job: job id, message id, attempts, status, error (JSON), error (text),
---       run record JSON ('' = none), dead-letter it ('1' or '')
-local function finish(job_key, run_key, a)
+--       run record JSON ('' = none), dead-letter it ('1' or ''), end event JSON ('' = none)
+local function finish(job_key, run_key, events_key, a)
   local function ack()
     redis.call('XACK', KEYS[1], ARGV[1], ARGV[a + 2])
     redis.call('XDEL', KEYS[1], ARGV[a + 2])
@@ -150,14 +151,18 @@ local function finish(job_key, run_key, a)
       redis.call('SET', run_key, ARGV[a + 7])
     end
   end
+  if ARGV[a + 9] ~= '' then
+    redis.call('XADD', events_key, 'MAXLEN', '~', ARGV[7], '*', 'e', ARGV[a + 9])
+    if ARGV[8] ~= '' then redis.call('EXPIRE', events_key, ARGV[8]) end
+  end
   ack()
   if dead then dead_letter(KEYS[2], ARGV[6], ARGV[a + 1], ARGV[a + 6], attempts) end
   ended[#ended + 1] = ARGV[a + 1]
   return {'finished', record}
 end
 local replies = {}
-for i = 1, (#KEYS - 2) / 2 do
-  replies[i] = finish(KEYS[2 * i + 1], KEYS[2 * i + 2], 6 + 8 * (i - 1))
+for i = 1, (#KEYS - 2) / 3 do
+  replies[i] = finish(KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2], 8 + 9 * (i - 1))
 end
 announce(ARGV[4])
 return replies
@@ -165,7 +170,8 @@ return replies
 """Record attempts' outcomes, one reply per job: ``{'finished', record}`` (also when this
 attempt's outcome was recorded already: a FINISH re-sent after a blip is applied once),
 ``{'superseded', record}`` (another attempt owns the job: nothing written, its stream entry
-left to that attempt), ``{'missing'}`` or ``{'relayout'}``."""
+left to that attempt), ``{'missing'}`` or ``{'relayout'}``. The run record and the run's end
+event (when given) are written with the outcome, so the stream ends once, as the job does."""
 
 TOUCH = """
 -- KEYS: stream; ARGV: group, consumer, then message ids

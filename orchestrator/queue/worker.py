@@ -25,14 +25,21 @@ repeated. Outcomes:
 - lease lost (another worker took the job over, or this one could not renew its lease for a
   visibility timeout): the run is cancelled, nothing is recorded, and the worker says so
   (``job.lease_lost`` in the log, a ``run.lease_lost`` event). Each attempt runs fenced
-  (:mod:`orchestrator.redis.fencing`): whatever a stale attempt still writes is refused.
+  (:mod:`orchestrator.redis.fencing`): whatever a stale attempt still writes is refused. That
+  takes the run store and checkpointer on the queue's Redis: a worker whose queue or runner has
+  a Redis store elsewhere refuses to start (ConfigError), and an attempt's write to another
+  Redis fails (ConfigError: the job fails with that reason) instead of going unfenced.
 
 Recovery: entries whose START failed are handed back at once (not parked until their lease
 expires); a reclaim that fills every free slot is followed by another at once, so a backlog
 drains at full speed; a FINISH that fails on a Redis blip is sent again (it is idempotent)
-for up to ``2 * visibility_timeout`` (at least 30 s) before the job is left to be reclaimed;
-a run's end event that the engine could not write (its events are best-effort) is written by
-the worker, fenced, before FINISH, so no completed job leaves its event stream open.
+for up to ``2 * visibility_timeout`` (at least 30 s) before the job is left to be reclaimed.
+
+A run's end event (``run.finished``/``run.failed``) is the worker's to write, with the job's
+outcome (in the FINISH script when the store shares the queue's Redis): the runner is told to
+leave it out (:func:`~orchestrator.events.leave_run_end_to_caller`, and end events it sends to
+a forwarded sink are dropped), so an attempt retried after its run's end, or a stale one, never
+ends the stream, and a follower that sees the end finds the job finished.
 """
 
 from __future__ import annotations
@@ -48,12 +55,13 @@ from typing import Any, Literal
 
 from orchestrator import telemetry
 from orchestrator.errors import LeaseLost, PlanError, StoreError, UserError
-from orchestrator.events import EventSink
+from orchestrator.events import EventSink, WithoutEnd, end_event, leave_run_end_to_caller
 from orchestrator.logging import get_logger
 from orchestrator.queue.client import JobQueue
 from orchestrator.queue.jobs import Delivery, Job, JobRunner, JobStatus
 from orchestrator.redis import fencing
 from orchestrator.redis.connection import describe
+from orchestrator.store.redis import RedisStore
 from orchestrator.types import Event, RunResult
 
 log = get_logger(__name__)
@@ -78,19 +86,6 @@ class _InFlight:
     renewed: float = field(default_factory=time.monotonic)
     """When the lease was last renewed (or taken), on the monotonic clock."""
     fence: fencing.Fence | None = None
-    ends: _EndSeen | None = None
-    """Whether the run's own end event reached the store (runners with a store of their own)."""
-
-
-class _EndSeen:
-    """An event sink placed after the runner's store (a fan-out stops at a sink that raises): it
-    sees the run's end only if the store accepted it."""
-
-    def __init__(self) -> None:
-        self.seen = False
-
-    async def emit(self, event: Event) -> None:
-        self.seen = self.seen or event.terminal
 
 
 @dataclass
@@ -125,7 +120,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         if forward_events is None:
             forward_events = not hasattr(runner, "store")
-        self._events: EventSink | None = queue.store if forward_events else None
+        self._events: EventSink | None = WithoutEnd(queue.store) if forward_events else None
         self._in_flight: dict[str, _InFlight] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[str] = set()
@@ -146,6 +141,7 @@ class Worker:
         once: a wrong URL is not retried forever); later outages are waited out.
         """
         stop = stop or asyncio.Event()
+        self._check_fencing()
         await self.queue.worker_heartbeat(self.name, self._status(stop))
         self._log.info("worker.started", concurrency=self.concurrency)
         maintenance = asyncio.create_task(self._maintain(stop), name=f"{self.name}-maintenance")
@@ -158,6 +154,15 @@ class Worker:
             with contextlib.suppress(StoreError):
                 await self.queue.worker_gone(self.name)
             self._log.info("worker.stopped", processed=self._stats.processed, failed=self._stats.failed)
+
+    def _check_fencing(self) -> None:
+        """:class:`~orchestrator.errors.ConfigError` if the queue's or the runner's run store is a
+        Redis other than the queue's: its writes could not be fenced (:mod:`orchestrator.redis.fencing`)."""
+        queue = describe(self.queue.client)
+        for owner, store in (("the queue", self.queue.store), ("the runner", getattr(self.runner, "store", None))):
+            client = getattr(store, "client", None)
+            if isinstance(store, RedisStore) and client is not None:
+                fencing.check_same_server(queue, describe(client), f"the run records and events of {owner}'s store")
 
     # -- the loop ------------------------------------------------------------
 
@@ -329,13 +334,11 @@ class Worker:
         job = flight.job
         flight.fence = fence = fencing.Fence(job.id, self.queue.keys.job(job.id), job.attempts,
                                              describe(self.queue.client))
-        events: EventSink | None = self._events
-        if events is None:  # the runner writes its events to its own store: watch that its end gets there
-            flight.ends = events = _EndSeen()
+        leave_run_end_to_caller()  # this task's context, which the run's copies: the end is ours
         with telemetry.attach(job.trace):  # the run joins the submitter's trace
             telemetry.record_queued(job.id, job.attempts, job.created_at)
             flight.run = fencing.run_fenced(fence, self.runner.run(
-                job.target, job.inputs, run_id=job.run_id, sensitivity=job.sensitivity, events=events,
+                job.target, job.inputs, run_id=job.run_id, sensitivity=job.sensitivity, events=self._events,
             ), name=f"run-{job.id}")
         flight.run.add_done_callback(lambda _run: self._run_ended(job.id))
         result: RunResult | None = None
@@ -368,11 +371,7 @@ class Worker:
     async def _record(self, flight: _InFlight, result: RunResult) -> None:
         """A run that returned: its status decides the job's (no retry); its record is saved with it."""
         status: JobStatus = "completed" if result.status == "completed" else "failed"
-        end = None
-        if flight.ends is not None and not flight.ends.seen:  # e.g. a blip as the engine wrote it
-            end = Event(type="run.finished" if status == "completed" else "run.failed", run_id=flight.job.run_id,
-                        data={"status": result.status, "error": result.error, "answer": result.answer,
-                              "cost": result.cost.model_dump(mode="json")})
+        end = end_event(result.model_copy(update={"run_id": flight.job.run_id}))
         await self._finish(flight, status, result.error, run=result, end=end)
         self._stats.processed += 1
         if status != "completed":
@@ -393,28 +392,22 @@ class Worker:
     async def _end(self, flight: _InFlight, status: JobStatus, error: str, *, run: RunResult | None = None,
                    dead_letter: bool = False) -> None:
         """Record a run that ended without a usable result, and close its event stream."""
-        await self._finish(flight, status, error, run=run, dead_letter=dead_letter)
+        end = Event(type="run.failed", run_id=flight.job.run_id, data={"status": status, "error": error})
+        await self._finish(flight, status, error, run=run, dead_letter=dead_letter, end=end)
         self._stats.processed += 1
         self._stats.failed += 1
-        await self.queue.store.emit(
-            Event(type="run.failed", run_id=flight.job.run_id, data={"status": status, "error": error})
-        )
 
     async def _finish(self, flight: _InFlight, status: JobStatus, error: str | None, *,
                       run: RunResult | None = None, dead_letter: bool = False, end: Event | None = None) -> None:
         """FINISH, sent again through Redis blips (it is idempotent and fenced) for a bounded time;
-        :class:`LeaseLost` if another attempt owns the job. ``end``: the run's end event, which
-        its own write lost: written first (fenced, as the attempt's)."""
+        :class:`LeaseLost` if another attempt owns the job. ``end``: the run's end event, written
+        with the outcome."""
         deadline = time.monotonic() + max(_FINISH_RETRY_MIN, 2 * self.settings.visibility_timeout)
         delay = 0.1
         while True:
             try:
-                if end is not None and flight.fence is not None:
-                    await fencing.run_fenced(flight.fence, self.queue.store.emit(end))
-                    self._log.warning("job.end_event_rewritten", job_id=flight.job.id, event_type=end.type)
-                    end = None
                 await self.queue.worker_finish(flight.job, flight.delivery, status, error, run=run,
-                                               dead_letter=dead_letter)
+                                               dead_letter=dead_letter, end=end)
                 telemetry.metrics.job_finished(status, dead_letter=dead_letter)
                 return
             except StoreError as exc:

@@ -32,6 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator.errors import ConfigError, StoreError
 from orchestrator.keys import CLUSTER_SCHEMES, is_cluster_url
+from orchestrator.redis.cluster import BoundedCluster, bounded_cluster
 from orchestrator.settings.sections import RedisSettings
 
 if TYPE_CHECKING:
@@ -78,15 +79,12 @@ def connect(url: str, options: RedisSettings | None = None) -> aioredis.Redis:
 
 def _connect_cluster(url: str, opts: RedisSettings) -> aioredis.Redis:
     """A cluster client seeded by the node of ``url``; MOVED/ASK redirections, a failover's
-    refused connections and slot-map refreshes are redis-py's. ``max_connections`` is not
-    applied: a cluster node's pool raises when full instead of making callers wait, so the
-    pools keep redis-py's (unbounded) default."""
-    plain = url.replace("+cluster://", "://", 1)
-    cluster = RedisCluster.from_url(
-        plain,
-        socket_connect_timeout=opts.connect_timeout,
-        socket_timeout=opts.socket_timeout,
-    )
+    refused connections and slot-map refreshes are redis-py's. At most ``max_connections``
+    commands run at once (callers beyond wait up to ``socket_timeout``), and the client's own
+    faults during a failover are connection errors (:mod:`orchestrator.redis.cluster`)."""
+    cluster = bounded_cluster(url.replace("+cluster://", "://", 1), max_connections=opts.max_connections,
+                              wait=opts.socket_timeout, socket_connect_timeout=opts.connect_timeout,
+                              socket_timeout=opts.socket_timeout)
     # the same command API as aioredis.Redis; the differences are handled where they matter
     return cast(aioredis.Redis, cluster)
 
@@ -133,8 +131,10 @@ def connect_settings(settings: Settings, purpose: str = "this") -> aioredis.Redi
 
 
 def describe(client: aioredis.Redis) -> str:
-    """``redis://host:port/db`` of a client (``redis+cluster://host:port`` of a cluster's first
-    seed), without credentials."""
+    """``redis://host:port/db`` of a client (``redis+cluster://host:port`` of the node a cluster
+    client was seeded by), without credentials."""
+    if isinstance(client, BoundedCluster):  # stable: fencing compares servers by this name
+        return "redis+cluster://" + client.seed
     if is_cluster(client):
         seeds = cast(Any, client).nodes_manager.startup_nodes
         seed = next(iter(seeds.values())) if seeds else None

@@ -9,6 +9,11 @@ through :func:`execute`, which, inside that context, runs the whole pipeline as 
 that first checks the token against the job record: a stale attempt's write is refused,
 logged and raised as :class:`~orchestrator.errors.LeaseLost`, never applied. Outside a fenced
 context (``Orchestrator.run`` called directly) writes go as they are.
+
+The check and the write are one script, so they must run on the server holding the job record:
+an attempt's write to another Redis (a run store or checkpointer not on the queue's Redis)
+cannot be fenced and is refused with a :class:`~orchestrator.errors.ConfigError` saying so
+(:func:`check_same_server`; the worker checks what it can see when it starts).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
-from orchestrator.errors import LeaseLost
+from orchestrator.errors import ConfigError, LeaseLost
 from orchestrator.logging import get_logger
 from orchestrator.redis.connection import describe, queued_commands, redis_errors
 
@@ -81,11 +86,21 @@ def run_fenced(fence: Fence, coro: Coroutine[Any, Any, T], *, name: str | None =
 
 
 def current(client: aioredis.Redis) -> Fence | None:
-    """The fence of the running attempt if its job record lives on ``client``'s server."""
+    """The fence of the running attempt (``None`` outside one); :class:`ConfigError` if its job
+    record is not on ``client``'s server (the write could not be fenced)."""
     fence = _current.get()
-    if fence is None or fence.server != describe(client):
-        return None
+    if fence is not None:
+        check_same_server(fence.server, describe(client), "a job's run writes")
     return fence
+
+
+def check_same_server(queue: str, other: str, what: str) -> None:
+    """:class:`ConfigError` unless ``other`` (where ``what`` go) is the queue's server ``queue``."""
+    if other != queue:
+        raise ConfigError(
+            f"{what} go to Redis at {other}, but the job queue is at {queue}: a stale attempt's writes can be "
+            f"refused (fenced) only on the queue's Redis. Give the queue, the run store and the checkpointer "
+            f"one Redis (one redis_url, as Orchestrator(settings) does)", key="redis_url")
 
 
 async def execute(client: aioredis.Redis, pipe: Pipeline, what: str) -> None:
@@ -109,4 +124,4 @@ async def execute(client: aioredis.Redis, pipe: Pipeline, what: str) -> None:
         raise LeaseLost(fence.job_id, fence.token, what)
 
 
-__all__ = ["FENCED", "OWNS", "Fence", "current", "execute", "run_fenced"]
+__all__ = ["FENCED", "OWNS", "Fence", "check_same_server", "current", "execute", "run_fenced"]

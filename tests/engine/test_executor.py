@@ -158,7 +158,7 @@ async def test_events_cover_the_run() -> None:
     assert kinds[0] == "run.started"
     assert kinds[1] == "plan.ready"
     assert {"step.started", "step.finished", "step.failed"} <= set(kinds)
-    assert kinds[-1] == "run.failed"
+    assert {"run.finished", "run.failed"}.isdisjoint(kinds)  # the end is the caller's (orchestrator.events)
     assert all(e.run_id == "r1" for e in s.sink.events)  # type: ignore[attr-defined]
 
 

@@ -81,13 +81,16 @@ async def test_bad_workflow_inputs_are_422(client: httpx.AsyncClient) -> None:
 
 async def test_unknown_workflow_without_planner_is_400(make_client: Make) -> None:
     client = await make_client(planner={"model": None})
-    response = await client.post("/v1/jobs", json={"target": "nope"})
+    response = await client.post("/v1/jobs", json={"target": "nope_flow"})  # workflow-shaped
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "unknown_workflow"
     assert "echo, slow_echo" in response.json()["error"]["message"]
+    response = await client.post("/v1/jobs", json={"target": "nope"})  # may be a one-word task
+    assert (response.status_code, response.json()["error"]["type"]) == (400, "bad_request")
+    assert "echo, slow_echo" in response.json()["error"]["message"]
     response = await client.post("/v1/jobs", json={"target": "do something clever"})
     assert response.status_code == 400
-    assert "no planner model is configured" in response.json()["error"]["message"]
+    assert "free-form tasks need a planner model" in response.json()["error"]["message"]
 
 
 async def test_oversized_bodies_are_413(make_client: Make) -> None:

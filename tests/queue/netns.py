@@ -6,8 +6,11 @@ these namespaces) and one namespace per worker linked to it by a veth pair (work
 ``eth0`` at ``.2``, ``.3`` ...; Redis side ``p<worker>``, a port of the bridge). A
 ``redis-server`` (no persistence) runs in the Redis namespace on that address and on a unix
 socket in ``tmp_path``: the test process itself talks to Redis through the socket, which no
-link cut touches. :meth:`Lab.spawn` runs ``orchestrator worker`` inside a worker's namespace
-(``ip netns exec``), its log in a file.
+link cut touches. With ``cluster=True`` a Redis Cluster runs there instead: three masters
+(ports :data:`CLUSTER_PORTS`, no replicas: the tests cut workers, not nodes) on that address,
+and the test process reaches them over a link of its own (a veth from the root namespace to the
+bridge, ``.254``), which no cut touches either. :meth:`Lab.spawn` runs ``orchestrator worker``
+inside a worker's namespace (``ip netns exec``), its log in a file.
 
 Per link: :meth:`Lab.cut` sets the bridge's port down (the worker's packets go nowhere, as with a
 pulled cable; its TCP connections stay open and retransmit), :meth:`Lab.heal` sets it up again;
@@ -38,6 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_PORT = 6390
+CLUSTER_PORTS = (7000, 7001, 7002)
 COMMAND_TIMEOUT = 15.0
 """Seconds any one ``ip``/``tc`` command may take."""
 
@@ -107,18 +111,27 @@ class Lab:
     hosts: dict[str, str] = field(default_factory=dict)
     """Worker host -> its address."""
     namespaces: list[str] = field(default_factory=list)
+    cluster: bool = False
     redis: asyncio.subprocess.Process | None = None
+    nodes: list[asyncio.subprocess.Process] = field(default_factory=list)
+    """The cluster's redis-server processes (``cluster=True``)."""
     workers: list[WorkerProcess] = field(default_factory=list)
     degraded: dict[str, str] = field(default_factory=dict)
     """Worker host -> how its link is degraded (``netem`` or ``htb+bpf``)."""
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def start(cls, workdir: Path, workers: Sequence[str] = ("a", "b")) -> AsyncIterator[Lab]:
-        lab = cls(run=f"slmq{secrets.token_hex(3)}", subnet=f"10.231.{secrets.randbelow(250) + 1}", workdir=workdir)
+    async def start(cls, workdir: Path, workers: Sequence[str] = ("a", "b"), *,
+                    cluster: bool = False) -> AsyncIterator[Lab]:
+        lab = cls(run=f"slmq{secrets.token_hex(3)}", subnet=f"10.231.{secrets.randbelow(250) + 1}", workdir=workdir,
+                  cluster=cluster)
         try:
             await lab._build(workers)
-            await lab._start_redis()
+            if cluster:
+                await lab._link_test_host()
+                await lab._start_cluster()
+            else:
+                await lab._start_redis()
             yield lab
         finally:
             await lab._teardown()
@@ -138,7 +151,9 @@ class Lab:
 
     @property
     def redis_url(self) -> str:
-        """How workers reach Redis: over their link."""
+        """How workers reach Redis: over their link (the test process too, on a cluster: over its own)."""
+        if self.cluster:
+            return f"redis+cluster://{self.redis_address}:{CLUSTER_PORTS[0]}"
         return f"redis://{self.redis_address}:{REDIS_PORT}/0"
 
     @property
@@ -229,14 +244,48 @@ class Lab:
                 raise NetnsError(f"redis-server did not start in {self.redis_ns}")
             await asyncio.sleep(0.05)
 
+    async def _link_test_host(self) -> None:
+        """A link from the root namespace (the test process) to the bridge, at ``.254``."""
+        r, mine = self.redis_ns, f"{self.run}t"
+        await sh("ip", "link", "add", mine, "type", "veth", "peer", "name", "ptest", "netns", r)
+        await sh("ip", "-n", r, "link", "set", "ptest", "master", "br0")
+        await sh("ip", "addr", "add", f"{self.subnet}.254/24", "dev", mine)
+        await sh("ip", "link", "set", mine, "up")
+        await sh("ip", "-n", r, "link", "set", "ptest", "up")
+
+    async def _start_cluster(self) -> None:
+        addresses = [f"{self.redis_address}:{port}" for port in CLUSTER_PORTS]
+        for port in CLUSTER_PORTS:
+            self.nodes.append(await asyncio.create_subprocess_exec(
+                "ip", "netns", "exec", self.redis_ns, "redis-server", "--bind", self.redis_address,
+                "--port", str(port), "--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
+                "--cluster-config-file", str(self.workdir / f"nodes-{port}.conf"), "--save", "", "--appendonly", "no",
+                "--protected-mode", "no", "--dir", str(self.workdir),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
+        await self._until_nodes("PONG", "ping")
+        await sh("redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes")
+        await self._until_nodes("cluster_state:ok", "cluster", "info")
+
+    async def _until_nodes(self, answer: str, *command: str) -> None:
+        """Until every cluster node answers ``command`` with ``answer`` in its reply (bounded)."""
+        deadline = time.monotonic() + 30
+        for port in CLUSTER_PORTS:
+            while answer not in await sh("redis-cli", "-h", self.redis_address, "-p", str(port), *command,
+                                         check=False):
+                if time.monotonic() > deadline or any(n.returncode is not None for n in self.nodes):
+                    raise NetnsError(f"the cluster in {self.redis_ns} did not answer {answer!r}")
+                await asyncio.sleep(0.1)
+
     async def _teardown(self) -> None:
         """Every process, then every namespace (their veths, bridge and qdiscs go with them)."""
         for worker in self.workers:
             with contextlib.suppress(ProcessLookupError):
                 await worker.stop(within=10)
-        if self.redis is not None and self.redis.returncode is None:
-            self.redis.kill()
-            await self.redis.wait()
+        for server in [self.redis, *self.nodes]:
+            if server is not None and server.returncode is None:
+                server.kill()
+                await server.wait()
         for ns in reversed(self.namespaces):
             for pid in (await sh("ip", "netns", "pids", ns, check=False)).split():  # started in our namespace
                 with contextlib.suppress(ProcessLookupError, ValueError):

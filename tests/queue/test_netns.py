@@ -2,7 +2,9 @@
 namespaces (:mod:`tests.queue.netns`), links cut and degraded mid-job, then restored.
 
 The workers run the real engine with checkpointed, counted steps
-(:mod:`tests.queue.engine_app`); the test reads Redis through a unix socket no cut touches.
+(:mod:`tests.queue.engine_app`); the test reads Redis through a unix socket no cut touches. Every
+test runs on one Redis and on a Redis Cluster (three masters in the Redis namespace, which the
+test reaches over a link of its own that no cut touches).
 Each test prints its counts (quoted in the issue's closing note).
 """
 
@@ -18,6 +20,8 @@ import redis.asyncio as aioredis
 
 from orchestrator.keys import KeySpace
 from orchestrator.queue import Job, JobQueue, QueueSettings
+from orchestrator.redis.connection import connect
+from tests.conftest import TOPOLOGIES, parametrize_topology
 from tests.queue.engine_app import STEPS, calls_key, done_key
 from tests.queue.netns import Lab, WorkerProcess, unavailable
 from tests.queue.netns_app import HOLD_ENV, finishing_key
@@ -29,18 +33,22 @@ REFUSALS = ("write.refused", "job.finish_refused", "job.retry_refused", "job.rel
 """Log events of a stale attempt's write that Redis refused."""
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_topology(metafunc, TOPOLOGIES)
+
+
 @pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
+async def lab(tmp_path: Path, redis_topology: str) -> AsyncIterator[Lab]:
     reason = unavailable()
     if reason is not None:
         pytest.skip(reason)
-    async with Lab.start(tmp_path, workers=("a", "b")) as lab:
+    async with Lab.start(tmp_path, workers=("a", "b"), cluster=redis_topology == "cluster") as lab:
         yield lab
 
 
 @pytest.fixture
 async def client(lab: Lab) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis(unix_socket_path=str(lab.socket))
+    client = connect(lab.redis_url) if lab.cluster else aioredis.Redis(unix_socket_path=str(lab.socket))
     yield client
     await client.aclose()
 
@@ -180,14 +188,14 @@ async def test_a_slow_lossy_link_completes_a_batch_exactly_once(
     for host in ("a", "b"):
         await lab.restore(host)
 
-    assert [j.status for j in jobs] == ["completed"] * n, [(j.id, j.status, j.error) for j in jobs]
+    assert [j.status for j in jobs] == ["completed"] * n, [(j.id, j.status, j.error) for j in jobs
+                                                           if j.status != "completed"]
     reruns = double_ends = 0
     for i, job in enumerate(jobs):
         assert (await queue.result(job.id)).answer == {"tag": i}
         ends = await _ends(queue, job.id)
-        # a job retried after its run's end event (a blip as it saved its record) ends its stream once per
-        # attempt that got that far: the open bug xfailed in tests/queue/test_run_end.py
-        assert ends == [("run.finished", "completed")] * len(ends) and 1 <= len(ends) <= job.attempts, (job.id, ends)
+        # the end is written with the outcome, once, however many attempts got that far (test_run_end.py)
+        assert ends == [("run.finished", "completed")], (job.id, ends)
         double_ends += len(ends) - 1
         calls = await _executions(client, keyspace, job.id)
         if job.attempts == 1:
@@ -219,7 +227,9 @@ def _dropped(tc_stats: str) -> int:
 async def test_a_cut_at_finish_shorter_than_the_retry_window_does_not_rerun_the_job(
     lab: Lab, client: aioredis.Redis, keyspace: KeySpace
 ) -> None:
-    """FINISH is retried through the cut (3 s; visibility timeout 6 s, retry window 30 s)."""
+    """FINISH is retried through the cut (3 s; visibility timeout 6 s, retry window 30 s): by the
+    worker on one Redis, by redis-py's cluster client (which retries and re-maps the cluster
+    itself) on a cluster; either way the job is still running when the link heals."""
     cut_for = 3.0
     env = _env(keyspace, 6.0, extra={HOLD_ENV: "1.0"})
     queue = _queue(client, keyspace, 6.0)
@@ -235,6 +245,7 @@ async def test_a_cut_at_finish_shorter_than_the_retry_window_does_not_rerun_the_
     assert host in workers
     await lab.cut(host)  # the run has returned; its FINISH is sent after the 1 s hold: into the cut
     await asyncio.sleep(cut_for)
+    held = (await queue.status(job_id)).status  # the cut held the FINISH back: not finished yet
     await lab.heal(host)
     [job] = await queue.wait([job_id], timeout=BOUND)
 
@@ -246,7 +257,7 @@ async def test_a_cut_at_finish_shorter_than_the_retry_window_does_not_rerun_the_
     assert (await queue.result(job_id)).answer == {"tag": 9}
     await _nothing_left(client, keyspace)
     retries = workers[host].count("job.finish_retry")
-    assert retries >= 1, "the cut missed the FINISH"
+    assert held == "running" and (retries >= 1 or lab.cluster), "the cut missed the FINISH"
     assert sum(w.count("job.lease_lost", *REFUSALS) for w in workers.values()) == 0
     print(f"\nnetns cut at FINISH: {cut_for:g}s cut of worker {host}'s link; FINISH sent again {retries} time(s); "
           f"completed once (attempt 1), step executions {calls}, run.finished 1, pending 0, leases lost 0")

@@ -3,6 +3,10 @@ backlog reclaimed at full speed, a poison record dead-lettered alone, FINISH ret
 
 The visibility timeout here is long (60 s) and every wait is bounded well below it: a job parked
 until its lease expires (the old behaviour) fails these tests instead of finishing late.
+
+The hand-back, backlog and poison tests run on one Redis and on the local Redis Cluster; the
+maxmemory and blip tests drive one ``redis-server`` of their own (or a TCP proxy in front of
+one), so they run on one Redis only (the FINISH blip on a cluster: tests/queue/test_run_end.py).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from orchestrator.queue import Delivery, JobQueue, QueueSettings, Worker
 from orchestrator.redis.connection import connect
 from orchestrator.settings import RedisSettings
 from orchestrator.types import RunResult, Sensitivity
+from tests.conftest import TOPOLOGIES, parametrize_topology
 from tests.queue.app import StepRunner
 from tests.queue.conftest import running
 from tests.queue.proxy import Proxy
@@ -31,6 +36,15 @@ SLOW_LEASES = QueueSettings(visibility_timeout=60.0, max_attempts=3, worker_conc
                             events_ttl=600, shutdown_grace=2.0, poll_interval=0.05)
 BOUND = 30.0
 """Seconds a test waits for its jobs: half the visibility timeout."""
+
+ON_EVERY_TOPOLOGY = {"test_handed_back_entries_are_reclaimed_at_once",
+                     "test_a_backlog_of_reclaimable_jobs_drains_at_full_speed",
+                     "test_a_corrupt_record_is_dead_lettered_alone"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.function.__name__ in ON_EVERY_TOPOLOGY:
+        parametrize_topology(metafunc, TOPOLOGIES)
 
 
 @pytest.fixture

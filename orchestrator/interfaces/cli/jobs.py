@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from orchestrator.interfaces.cli._common import (
@@ -24,8 +25,10 @@ from orchestrator.interfaces.cli._common import (
     print_json,
     print_result,
 )
+from orchestrator.interfaces.cli.bulk import add_bulk_options, add_wait_parser, run_wait, submit_file
 
 if TYPE_CHECKING:
+    from orchestrator.interfaces.cli.bulk import Check
     from orchestrator.queue import Job, JobQueue, JobRunner
     from orchestrator.settings import Settings
     from orchestrator.types import Event, Sensitivity
@@ -42,6 +45,7 @@ def register(subparsers: Any) -> None:
     submit.add_argument("--idempotency-key", metavar="KEY", help="submitting the same key again returns the same job")
     submit.add_argument("--wait", action="store_true", help="follow the job's events and print its result")
     submit.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: give up after this long")
+    add_bulk_options(submit)
     _common(submit)
     submit.set_defaults(func=run_submit)
 
@@ -86,6 +90,8 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--limit", type=int, default=50, help="at most this many, newest first (default 50)")
     _common(listing)
     listing.set_defaults(func=run_list)
+    add_wait_parser(actions, _common).set_defaults(func=lambda args: _with_queue(args, partial(run_wait, args)))
+
     from orchestrator.interfaces.cli.timeline import add_commands  # jobs show, runs show
 
     add_commands(subparsers, actions)
@@ -101,9 +107,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_submit(args: argparse.Namespace) -> int:
     """``orchestrator submit``."""
+    from orchestrator.errors import UserError
     from orchestrator.interfaces.cli._inputs import parse_inputs
 
-    inputs, levels = _checked_submission(args, parse_inputs(args.input), parse_sensitivity(args.sensitivity))
+    if args.input_file:
+        return _with_queue(args, lambda queue: submit_file(args, queue, _checker(args)))
+    if args.batch:
+        raise UserError("--batch names the batch of an --input-file; give --input-file too")
+    inputs, levels = _checker(args)(parse_inputs(args.input), parse_sensitivity(args.sensitivity))
 
     async def go(queue: JobQueue) -> int:
         job_id = await queue.submit(args.target, inputs, sensitivity=dict(levels) or None,
@@ -127,19 +138,24 @@ def run_submit(args: argparse.Namespace) -> int:
     return _with_queue(args, go)
 
 
-def _checked_submission(args: argparse.Namespace, inputs: dict[str, Any],
-                        levels: dict[str, Sensitivity]) -> tuple[dict[str, Any], dict[str, Sensitivity]]:
-    """Refuse what no worker could run, as ``Orchestrator.submit`` does: a mistyped workflow name,
-    inputs a workflow rejects. A free-form task (or a name only the workers' ``--app`` knows) is
-    left to the workers, whose planner may be configured where this command's is not."""
+def _checker(args: argparse.Namespace) -> Check:
+    """How ``submit`` checks a job: refuse what no worker could run, as ``Orchestrator.submit``
+    does (a mistyped workflow name, inputs a workflow rejects). A free-form task (or a name only
+    the workers' ``--app`` knows) is left to the workers, whose planner may be configured where
+    this command's is not."""
     from orchestrator.errors import ConfigError
 
-    try:
-        return build_orchestrator(args).check_submission(args.target, inputs, levels)
-    except ConfigError as exc:
-        if exc.key != "planner.model":
-            raise
-        return inputs, levels
+    orchestrator = build_orchestrator(args)
+
+    def check(inputs: dict[str, Any], levels: dict[str, Sensitivity]) -> tuple[dict[str, Any], dict[str, Sensitivity]]:
+        try:
+            return orchestrator.check_submission(args.target, inputs, levels)
+        except ConfigError as exc:
+            if exc.key != "planner.model":
+                raise
+            return inputs, levels
+
+    return check
 
 
 def run_worker(args: argparse.Namespace) -> int:

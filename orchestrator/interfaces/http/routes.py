@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from orchestrator.errors import JobError, StoreError
 from orchestrator.interfaces.chat import has_planner
 from orchestrator.interfaces.http.auth import KeyedRoute, QueryKeyedRoute
-from orchestrator.interfaces.http.backends import JobBackend, check_target
+from orchestrator.interfaces.http.backends import JobBackend
 from orchestrator.interfaces.http.errors import ApiError, error_response
 from orchestrator.interfaces.http.schemas import (
     AgentList,
@@ -78,11 +78,10 @@ async def _job(jobs: JobBackend, job_id: str) -> Job:
           responses={409: {"model": ErrorResponse, "description": "The idempotency key was used for other work"}})
 async def submit_job(body: JobRequest, request: Request) -> JSONResponse:
     orchestrator = request.app.state.orchestrator
-    check_target(orchestrator, body.target, body.inputs)
-    orchestrator.check_task(body.target, body.sensitivity)  # a confidential task needs a local planner
+    # what Orchestrator.submit refuses, refused the same way (a UserError: a 4xx with its reason)
+    inputs, given = orchestrator.check_submission(body.target, body.inputs, body.sensitivity)
     jobs = backend(request)
-    job_id = await jobs.submit(body.target, body.inputs, sensitivity=body.sensitivity,
-                               idempotency_key=body.idempotency_key)
+    job_id = await jobs.submit(body.target, inputs, sensitivity=given or None, idempotency_key=body.idempotency_key)
     job = await jobs.status(job_id)
     return JSONResponse(JobAccepted(job_id=job_id, status=job.status).model_dump(), status_code=202,
                         headers={"Location": f"/v1/jobs/{job_id}"})

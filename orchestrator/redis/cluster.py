@@ -1,0 +1,129 @@
+"""The Redis Cluster client: redis-py's, with a bounded number of connections and clear errors.
+
+redis-py's cluster nodes raise ``MaxConnectionsError`` at once when their pool is full, where
+a single-Redis client (a blocking pool) makes the caller wait; and during a failover its
+cluster client can fail with an ``AttributeError`` or ``KeyError`` (a node or slot that its
+refreshing topology no longer holds). :class:`BoundedCluster` makes both behave like the
+single-Redis client:
+
+- at most ``max_connections`` commands and pipelines (a watched transaction from its WATCH to
+  its reset) run at once per client, so no node ever holds more connections than that;
+  callers beyond wait for a turn, up to ``wait`` seconds, then fail with a
+  ``ConnectionError`` (a :class:`~orchestrator.errors.StoreError` through ``redis_errors``);
+  a pub/sub subscription has its own connection, not counted (as on a single Redis);
+- an internal error of the client (``AttributeError``, ``KeyError``, ``IndexError``,
+  ``TypeError``) raised while the cluster changes is a ``ConnectionError`` saying so, which
+  callers treat as the blip it is (the worker retries, a CLI says what failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar, cast
+
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+T = TypeVar("T")
+
+CLIENT_FAULTS: tuple[type[Exception], ...] = (AttributeError, KeyError, IndexError, TypeError)
+"""What redis-py's cluster client raises from inside itself when its topology changes under it."""
+
+
+class BoundedCluster(RedisCluster):
+    """A :class:`RedisCluster` running at most ``max_connections`` commands at once (see the module)."""
+
+    def __init__(self, *, max_connections: int, wait: float | None, **kwargs: Any) -> None:
+        super().__init__(max_connections=max_connections, **kwargs)
+        self.seed = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+        """The node this client was seeded by, as ``host:port``: names the cluster for good (redis-py
+        reorders its startup nodes as the topology changes)."""
+        self._limit = max_connections
+        self._turns = asyncio.Semaphore(max_connections)
+        self._wait = wait
+
+    async def take_turn(self) -> None:
+        """Wait for one of the ``max_connections`` turns (``ConnectionError`` after ``wait`` s)."""
+        try:
+            async with asyncio.timeout(self._wait):
+                await self._turns.acquire()
+        except TimeoutError:
+            raise RedisConnectionError(
+                f"no free connection within {self._wait:g}s: all {self._limit} of redis.max_connections "
+                "are in use; raise redis.max_connections or lower the concurrency") from None
+
+    def give_turn(self) -> None:
+        self._turns.release()
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        await self.take_turn()
+        try:
+            yield
+        finally:
+            self.give_turn()
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        async with self.turn():
+            return await guarded(super().execute_command(*args, **kwargs), str(args[0]) if args else "command")
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> ClusterPipeline:
+        if shard_hint:
+            return super().pipeline(transaction, shard_hint)  # redis-py refuses it, with its own message
+        return BoundedPipeline(self, transaction)  # type: ignore[abstract]  # as redis-py's own
+
+
+class BoundedPipeline(ClusterPipeline):
+    """A cluster pipeline holding one turn of its :class:`BoundedCluster` from its first WATCH or
+    its execution until its reset (which ``execute`` and leaving ``async with`` do)."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self, client: BoundedCluster, transaction: bool | None = None) -> None:
+        super().__init__(client, transaction)
+        self._held = False
+
+    async def _hold(self) -> None:
+        if not self._held:
+            client = self.cluster_client
+            assert isinstance(client, BoundedCluster)
+            await client.take_turn()
+            self._held = True
+
+    async def watch(self, *names: Any) -> None:  # type: ignore[override]  # redis-py's is async too
+        await self._hold()
+        await guarded(cast(Any, super()).watch(*names), "WATCH")
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list[Any]:
+        await self._hold()
+        return await guarded(super().execute(raise_on_error, allow_redirections), "pipeline")
+
+    async def reset(self) -> None:  # type: ignore[override]  # redis-py's is async too
+        try:
+            await cast(Any, super()).reset()
+        finally:
+            if self._held:
+                self._held = False
+                client = self.cluster_client
+                assert isinstance(client, BoundedCluster)
+                client.give_turn()
+
+
+async def guarded(call: Awaitable[T], what: str) -> T:
+    """Await ``call``, turning the cluster client's internal faults into a ``ConnectionError``."""
+    try:
+        return await call
+    except CLIENT_FAULTS as exc:
+        raise RedisConnectionError(
+            f"the cluster client failed on {what} while the cluster's topology changed (a failover?): "
+            f"{type(exc).__name__}: {exc}; try again once the failover is over") from exc
+
+
+def bounded_cluster(url: str, *, max_connections: int, wait: float | None, **kwargs: Any) -> BoundedCluster:
+    """A :class:`BoundedCluster` seeded by the node of ``url`` (a plain ``redis://`` URL)."""
+    return cast(BoundedCluster, BoundedCluster.from_url(url, max_connections=max_connections, wait=wait, **kwargs))
+
+
+__all__ = ["CLIENT_FAULTS", "BoundedCluster", "BoundedPipeline", "bounded_cluster", "guarded"]
