@@ -21,7 +21,7 @@ from bench._common import RESULTS, Row, table
 
 ROOT = Path(__file__).resolve().parents[1]
 #: In the order they run: the quick ones first, the model-loading ones last.
-BENCHMARKS = ("overhead", "parallelism", "startup", "queue", "models", "banking77", "volume", "sroie")
+BENCHMARKS = ("overhead", "parallelism", "startup", "queue", "resume", "models", "banking77", "volume", "sroie")
 TIMEOUT_S = 3600
 
 
