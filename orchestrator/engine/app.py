@@ -183,7 +183,7 @@ class Orchestrator:
         sinks: list[EventSink] = [s for s in (self._store, events) if s is not None]
         spec = RunSpec(run_id=run_id or uuid.uuid4().hex, inputs=values, sensitivity=levels,
                        sink=FanOut(sinks), guard=guard, baseline_model=self.router.baseline.ref
-                       if self.router.baseline else None)
+                       if self.router.baseline else None, fresh=run_id is None)
         if make_plan is None:  # a free-form task: the planner makes the plan
             self._attach_planner(spec, str(target), values, levels)
         else:

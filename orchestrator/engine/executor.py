@@ -69,6 +69,8 @@ class RunSpec:
     planner_cost: Callable[[], float] = lambda: 0.0
     planner_usage: Callable[[], Usage] = Usage
     baseline_model: str | None = None
+    fresh: bool = False
+    """The run id was made for this run (no checkpoint can hold it): skip looking for one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,14 +134,15 @@ class Executor:
         token = _EXECUTOR.set(self)  # the module-level tasks find this executor through it
         try:
             with structlog.contextvars.bound_contextvars(run_id=spec.run_id):
-                state = await self._entry.aget_state(config)
-                if not state.next and state.values:  # it finished already (e.g. a crash before the caller
-                    log.info("run.already_finished")  # recorded it): hand back the stored result, run nothing
-                    payload = state.values  # (its events went out when it ran; none are repeated)
+                state = None if spec.fresh else await self._entry.aget_state(config)
+                pending = state.next if state is not None else ()
+                if state is not None and not pending and state.values:  # it finished already (e.g. a crash before
+                    log.info("run.already_finished")  # the caller recorded it): hand back the stored result, run
+                    payload = state.values  # nothing (its events went out when it ran; none are repeated)
                 else:
-                    resume = bool(state.next)  # an interrupted run of this id: continue it
+                    resume = bool(pending)  # an interrupted run of this id: continue it
                     if resume:
-                        log.info("run.resume", pending=len(state.next))
+                        log.info("run.resume", pending=len(pending))
                     payload = await self._entry.ainvoke(None if resume else spec.run_id, config,
                                                         durability=self.settings.durability)
         finally:
