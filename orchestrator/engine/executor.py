@@ -110,6 +110,9 @@ class Executor:
         self.router = router
         self.settings = settings or ExecutorSettings()
         self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
+        self._forget_finished = checkpointer is None
+        """Own in-memory checkpoints of finished fresh runs are dropped: a long batch would keep
+        every run's (tens of kB each) for ids no caller chose and nothing outside this process sees."""
         self._live: dict[str, _Live] = {}
 
         self._entry = entrypoint(checkpointer=self.checkpointer)(_run_entry)
@@ -145,6 +148,8 @@ class Executor:
                         log.info("run.resume", pending=len(pending))
                     payload = await self._entry.ainvoke(None if resume else spec.run_id, config,
                                                         durability=self.settings.durability)
+                    if spec.fresh and self._forget_finished:
+                        await self.checkpointer.adelete_thread(spec.run_id)
         finally:
             _EXECUTOR.reset(token)
             del self._live[spec.run_id]
