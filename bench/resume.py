@@ -81,7 +81,8 @@ def run_cli(workdir: Path, concurrency: int, stop_after: int | None, timeout: fl
     env["PYTHONPATH"] = str(ROOT)
     leader, follower = pty.openpty()
     started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=follower)
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=follower,
+                            preexec_fn=_interruptible)
     os.close(follower)
     screen, interrupted, reading = b"", False, True
     deadline = time.monotonic() + timeout
@@ -117,6 +118,12 @@ def run_cli(workdir: Path, concurrency: int, stop_after: int | None, timeout: fl
     return {"exit": proc.returncode, "written": written, "seconds": elapsed, "items_per_s": rate,
             "progress_frames": len(frames), "last_frame": " ".join(frames[-1]) if frames else None,
             "said_resume": "run the same command again to resume" in text, "tail": text[-300:]}
+
+
+def _interruptible() -> None:
+    """Ctrl-C reaches the batch as at a terminal, even when this benchmark runs in the background
+    (a shell starts background jobs with SIGINT ignored, and the child would inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def main(argv: list[str] | None = None) -> list[Row]:
