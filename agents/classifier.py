@@ -152,6 +152,8 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
         self.options: ClassifierOptions
         self._head: EmbeddingHead | None = None
         self._label_vectors: OrderedDict[tuple[str, str], np.ndarray[Any, np.dtype[np.float64]]] = OrderedDict()
+        self._label_matrix_cache: OrderedDict[tuple[str, tuple[tuple[str, ...], ...]],
+                                              tuple[np.ndarray[Any, Any], ...]] = OrderedDict()
 
     # -- strategy -----------------------------------------------------------------
 
@@ -281,11 +283,21 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
         """Per label, its unit vectors: the name and description (with its examples' mean), then
         each phrase of the description when matching sentences."""
         phrasings = [_phrasings(label, self.options.match == "sentences") for label in request.labels]
+        key = (model.ref, tuple(map(tuple, phrasings)))
+        if not request.examples and (known := self._label_matrix_cache.get(key)) is not None:
+            self._label_matrix_cache.move_to_end(key)
+            return list(known)  # read-only arrays: the steps of every run share them
         vectors = await self._embed_cached(model, [text for texts in phrasings for text in texts])
         matrices: list[np.ndarray[Any, Any]] = []
         for texts in phrasings:
             mine, vectors = vectors[: len(texts)], vectors[len(texts) :]
             matrices.append(np.stack([_unit(v) for v in mine]))
+        if not request.examples:
+            for matrix in matrices:
+                matrix.setflags(write=False)
+            self._label_matrix_cache[key] = tuple(matrices)
+            while len(self._label_matrix_cache) > _LABEL_SETS:
+                self._label_matrix_cache.popitem(last=False)
         if request.examples:
             example_vecs = np.asarray(await model.embed([ex.text for ex in request.examples]), dtype=np.float64)
             for matrix, name in zip(matrices, request.label_names, strict=True):
@@ -346,6 +358,8 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
         return Verdict(output, confidence, [], json.dumps({"label": label}))
 
 
+_LABEL_SETS = 256
+"""Label sets whose unit-vector matrices are kept (least recently used out first)."""
 _MAX_SENTENCES = 64
 """Sentences of a long text compared with the labels at most (the first ones)."""
 

@@ -12,7 +12,10 @@ Side by side in the same run:
 
 Writes ``bench/results/volume.json``.
 
-    python -m bench.volume [--data DIR] [--limit 64] [--concurrency 1,8,32]
+Each figure is the median of ``--rounds`` rounds; a round measures both sides and the floor
+in turn, so load from other jobs on a shared machine falls on both sides alike.
+
+    python -m bench.volume [--data DIR] [--limit 64] [--concurrency 1,8,32] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Annotated, Any, TypedDict
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import Row, quiet_logging, report  # noqa: E402
+from bench._common import Row, median, quiet_logging, report  # noqa: E402
 from orchestrator.engine.app import Orchestrator  # noqa: E402
 from orchestrator.engine.registry import Registry  # noqa: E402
 from orchestrator.models.pool import ModelPool  # noqa: E402
@@ -132,37 +135,51 @@ def langgraph_triage(plan: Plan, registry: Registry, pool: ModelPool, cascades: 
     return graph.compile()
 
 
-async def plain_langgraph(settings: Settings, texts: list[str], concurrencies: list[int]) -> dict[int, float]:
-    """Tickets per second of the plain graph's ``abatch`` at each concurrency (its own models)."""
-    registry = Registry.from_entry_points(settings.specialists, origin=settings.origin)
-    pool = ModelPool(settings.models)
-    plan = registry.workflow(WORKFLOW).compile(registry.agent_names)
-    cascades = {name: settings.specialists[name].cascade[0] for name in ("classifier", "extractor", "summarizer")}
-    graph = langgraph_triage(plan, registry, pool, cascades)
-    inputs = [{"ticket": t} for t in texts]
-    await graph.abatch(inputs[:4])  # warm-up: load the models
-    rates: dict[int, float] = {}
-    for concurrency in concurrencies:
-        await forget(pool.client(cascades["classifier"]))
+class PlainLangGraph:
+    """The plain graph on its own registry and models, run with ``abatch``."""
+
+    def __init__(self, settings: Settings):
+        self.registry = Registry.from_entry_points(settings.specialists, origin=settings.origin)
+        self.pool = ModelPool(settings.models)
+        plan = self.registry.workflow(WORKFLOW).compile(self.registry.agent_names)
+        self.cascades = {name: settings.specialists[name].cascade[0]
+                         for name in ("classifier", "extractor", "summarizer")}
+        self.graph = langgraph_triage(plan, self.registry, self.pool, self.cascades)
+
+    async def rate(self, texts: list[str], concurrency: int) -> float:
+        """Tickets per second of one ``abatch`` over ``texts``."""
+        await forget(self.pool.client(self.cascades["classifier"]))
         started = time.perf_counter()
-        await graph.abatch(inputs, config={"max_concurrency": concurrency})
-        rates[concurrency] = len(texts) / (time.perf_counter() - started)
-    await pool.aclose()
-    return rates
+        await self.graph.abatch([{"ticket": t} for t in texts], config={"max_concurrency": concurrency})
+        return len(texts) / (time.perf_counter() - started)
 
 
-async def measure(texts: list[str], concurrencies: list[int]) -> tuple[list[Row], dict[str, Any]]:
+async def measure(texts: list[str], concurrencies: list[int], rounds: int) -> tuple[list[Row], dict[str, Any]]:
+    """Each round measures ours, then the plain graph, at every concurrency, then the floor:
+    the figures are medians over rounds, so a neighbour's burst on a shared machine hits one
+    round of each side rather than one side."""
     settings = Settings.load(profile="embedded")
-    rates: dict[int, float] = {}
-    failures: dict[int, int] = {}
+    samples: dict[str, dict[int, list[float]]] = {"ours": {c: [] for c in concurrencies},
+                                                  "graph": {c: [] for c in concurrencies}}
+    failures: dict[int, int] = dict.fromkeys(concurrencies, 0)
+    floors: list[float] = []
+    plain = PlainLangGraph(settings)
     async with Orchestrator(settings) as orch:
         await ours(orch, texts[:4], 4)  # warm-up: load the models
+        await plain.graph.abatch([{"ticket": t} for t in texts[:4]])
         encoder = orch.pool.client("embed")
-        for concurrency in concurrencies:
-            rates[concurrency], failures[concurrency] = await ours(orch, texts, concurrency)
+        for _ in range(rounds):
+            for concurrency in concurrencies:
+                rate, failed = await ours(orch, texts, concurrency)
+                samples["ours"][concurrency].append(rate)
+                failures[concurrency] += failed
+                samples["graph"][concurrency].append(await plain.rate(texts, concurrency))
+            floors.append(await floor(texts))
         stats = (await encoder.batcher()).stats if isinstance(encoder, SentenceTransformerModel) else None
-    graph_rates = await plain_langgraph(settings, texts, concurrencies)
-    direct = await floor(texts)
+    await plain.pool.aclose()
+    rates = {c: median(v) for c, v in samples["ours"].items()}
+    graph_rates = {c: median(v) for c, v in samples["graph"].items()}
+    direct = median(floors)
 
     low, high = min(concurrencies), max(concurrencies)
     rows = [Row(NAME, f"tickets/s, concurrency {c}", rates[c], "tickets/s", baseline=rates[low],
@@ -175,8 +192,8 @@ async def measure(texts: list[str], concurrencies: list[int]) -> tuple[list[Row]
     rows += [Row(NAME, f"vs plain LangGraph abatch, concurrency {c}", rates[c], "tickets/s",
                  baseline=graph_rates[c], baseline_name="LangGraph abatch", target="ratio > 1" if c == high else "",
                  ok=rates[c] > graph_rates[c] if c == high else None) for c in concurrencies]
-    details = {"texts": len(texts), "ours": rates, "langgraph_abatch": graph_rates, "floor_texts_per_s": direct,
-               "failures": failures}
+    details = {"texts": len(texts), "rounds": rounds, "ours": rates, "langgraph_abatch": graph_rates,
+               "floor_texts_per_s": direct, "failures": failures, "samples": samples, "floor_samples": floors}
     if stats is not None:
         details["embedding_passes"] = stats.passes
         details["texts_encoded"] = stats.encoded
@@ -190,11 +207,12 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with Banking77's test.csv")
     parser.add_argument("--limit", type=int, default=64, help="messages per measurement")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated concurrencies")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per figure (the median is reported)")
     args = parser.parse_args(argv)
     quiet_logging()
     texts = read_texts(args.data, args.limit)
     concurrencies = sorted({int(c) for c in args.concurrency.split(",")})
-    rows, details = asyncio.run(measure(texts, concurrencies))
+    rows, details = asyncio.run(measure(texts, concurrencies, max(1, args.rounds)))
     report(NAME, rows, details)
     return rows
 

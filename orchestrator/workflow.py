@@ -21,6 +21,7 @@ is the current item and ``step["*"].FIELD`` collects a field from every run::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +100,9 @@ class Workflow:
     (:mod:`orchestrator.planning`) matches free-form requests against them and the description."""
     _steps: list[Step] = field(default_factory=list, repr=False)
     _output: dict[str, Any] = field(default_factory=dict, repr=False)
+    _compiled: tuple[tuple[Step, ...], tuple[Any, ...], Plan] | None = field(
+        default=None, init=False, repr=False, compare=False)
+    """The last compiled plan and what it was compiled from (a batch compiles once, not per run)."""
 
     def __post_init__(self) -> None:
         for name, spec in self.inputs.items():
@@ -135,11 +139,22 @@ class Workflow:
         self._output = _plain(refs)
 
     def compile(self, catalog: list[str] | None = None) -> Plan:
-        """The workflow as a validated Plan."""
-        return Plan.parse({"goal": self.description or self.name,
+        """The workflow as a validated Plan (the same Plan object again while nothing changed:
+        plans are immutable, so the runs of a batch share one)."""
+        steps = tuple(self._steps)  # compared by identity (a Step is frozen), the rest by value
+        key = (self.name, self.description, tuple(self.inputs), json.dumps(self._output, sort_keys=True, default=str),
+               None if catalog is None else tuple(catalog))
+        if self._compiled is not None:
+            old_steps, old_key, compiled = self._compiled
+            if old_key == key and len(old_steps) == len(steps) and all(
+                    a is b for a, b in zip(old_steps, steps, strict=True)):
+                return compiled
+        plan = Plan.parse({"goal": self.description or self.name,
                            "steps": [s.model_dump() for s in self._steps],
                            "output": self._output},
                           catalog=catalog, inputs=list(self.inputs))
+        self._compiled = (steps, key, plan)
+        return plan
 
     def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``values`` against the declared inputs; fill defaults; coerce simple types."""

@@ -203,7 +203,7 @@ class Orchestrator:
         sinks: list[EventSink] = [s for s in (self._store, events) if s is not None]
         spec = RunSpec(run_id=run_id or uuid.uuid4().hex, inputs=values, sensitivity=levels,
                        sink=FanOut(sinks), guard=guard, baseline_model=self.router.baseline.ref
-                       if self.router.baseline else None,
+                       if self.router.baseline else None, fresh=run_id is None,
                        planned_by=decision.tier if decision else "plan" if isinstance(target, Plan) else "workflow")
         if make_plan is None:  # a free-form task: a cached plan or the planner
             self._wiring.attach(spec, str(target), values, levels, decision)

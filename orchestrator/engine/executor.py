@@ -29,6 +29,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,8 @@ class RunSpec:
     """The tier that planned the run; a replan by the planner model may change it."""
     planner_model: str | None = None
     """The model that plans a free-form task (None: the plan is given or compiled)."""
+    fresh: bool = False
+    """The run id was made for this run (no checkpoint can hold it): skip looking for one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,17 +120,12 @@ class Executor:
         self.router = router
         self.settings = settings or ExecutorSettings()
         self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
+        self._forget_finished = checkpointer is None
+        """Own in-memory checkpoints of finished fresh runs are dropped: a long batch would keep
+        every run's (tens of kB each) for ids no caller chose and nothing outside this process sees."""
         self._live: dict[str, _Live] = {}
 
-        plan_task = task(self._make_plan)  # task ids derive from these names: keep them stable
-        step_task = task(self._run_step)
-        self._item_task = task(self._run_item)
-
-        @entrypoint(checkpointer=self.checkpointer)
-        async def run(run_id: str) -> dict[str, Any]:
-            return await self._run(run_id, plan_task, step_task)
-
-        self._entry = run
+        self._entry = entrypoint(checkpointer=self.checkpointer)(_run_entry)
 
     async def execute(self, spec: RunSpec, plan: Plan | None = None) -> RunResult:
         """Run (or resume, for a run id the checkpointer knows) one plan to its RunResult.
@@ -146,19 +144,24 @@ class Executor:
         self._live[spec.run_id] = _Live(spec, asyncio.Semaphore(self.settings.max_parallel_steps))
         config: RunnableConfig = {"configurable": {"thread_id": spec.run_id}}
         started = time.perf_counter()
+        token = _EXECUTOR.set(self)  # the module-level tasks find this executor through it
         try:
             with structlog.contextvars.bound_contextvars(run_id=spec.run_id):
-                state = await self._entry.aget_state(config)
-                if not state.next and state.values:  # it finished already (e.g. a crash before the caller
-                    log.info("run.already_finished")  # recorded it): hand back the stored result, run nothing
-                    payload = state.values  # (its events went out when it ran; none are repeated)
+                state = None if spec.fresh else await self._entry.aget_state(config)
+                pending = state.next if state is not None else ()
+                if state is not None and not pending and state.values:  # it finished already (e.g. a crash before
+                    log.info("run.already_finished")  # the caller recorded it): hand back the stored result, run
+                    payload = state.values  # nothing (its events went out when it ran; none are repeated)
                 else:
-                    resume = bool(state.next)  # an interrupted run of this id: continue it
+                    resume = bool(pending)  # an interrupted run of this id: continue it
                     if resume:
-                        log.info("run.resume", pending=len(state.next))
+                        log.info("run.resume", pending=len(pending))
                     payload = await self._entry.ainvoke(None if resume else spec.run_id, config,
                                                         durability=self.settings.durability)
+                    if spec.fresh and self._forget_finished:
+                        await self.checkpointer.adelete_thread(spec.run_id)
         finally:
+            _EXECUTOR.reset(token)
             del self._live[spec.run_id]
         result = RunResult.model_validate(payload)
         result.duration_ms = (time.perf_counter() - started) * 1000
@@ -360,7 +363,7 @@ class Executor:
                                  f"({self.settings.max_items}); use larger chunks or raise the limit")
         phase.fan_outs[step.id] = _FanOut(items, outputs)
         # Called in item order, all at once: item task ids stay stable across resumes.
-        calls = [self._item_task(spec.run_id, phase.index, step.id, position) for position in range(len(items))]
+        calls = [_item_task(spec.run_id, phase.index, step.id, position) for position in range(len(items))]
         return _gathered(step, [_as_result(data) for data in await asyncio.gather(*calls)])
 
     async def _dispatch(self, agent: Specialist[Any, Any] | Tool[Any, Any], step: Step, request: BaseModel,
@@ -398,6 +401,38 @@ class Executor:
             await spec.sink.emit(Event(type=kind, run_id=spec.run_id, step_id=step_id, data=data or {}))
         except Exception as exc:  # a broken UI must not break the run
             log.warning("event.emit_failed", event_type=kind, error=str(exc))
+
+
+_EXECUTOR: ContextVar[Executor] = ContextVar("orchestrator_executor")
+"""The executor of the run in this context (LangGraph runs a run's tasks in copies of it)."""
+
+
+# The tasks are module-level functions, not bound methods: LangGraph builds a task's runnable
+# (signature inspection and all) once for a function it can find by module and name, but anew
+# on every call for anything else. Task ids derive from these names: keep them stable.
+
+async def _make_plan(run_id: str, phase: int) -> dict[str, Any]:
+    return await _EXECUTOR.get()._make_plan(run_id, phase)
+
+
+async def _run_step(run_id: str, index: int, step_id: str) -> StepResult:
+    return await _EXECUTOR.get()._run_step(run_id, index, step_id)
+
+
+async def _run_item(run_id: str, index: int, step_id: str, position: int) -> StepResult:
+    return await _EXECUTOR.get()._run_item(run_id, index, step_id, position)
+
+
+async def _run_entry(run_id: str) -> dict[str, Any]:
+    return await _EXECUTOR.get()._run(run_id, _plan_task, _step_task)
+
+
+_run_entry.__name__ = "run"  # the graph's node name, in every checkpoint: keep it
+
+
+_plan_task = task(_make_plan)
+_step_task = task(_run_step)
+_item_task = task(_run_item)
 
 
 def _failed(step: Step, reason: str) -> StepResult:

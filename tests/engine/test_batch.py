@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.memory import InMemorySaver
 
 from orchestrator.engine.app import Orchestrator
 from orchestrator.engine.batch import BatchItem, BatchProgress, ItemResult
@@ -130,3 +131,18 @@ def test_progress_line_has_rate_eta_failures_cost_and_saving() -> None:
     line = progress.line()
     assert line.startswith("10/100 items  2.0/s  eta 45s  2 failed")
     assert "cost $0.5000" in line and "saved $1.2500" in line
+
+
+async def test_a_long_batch_keeps_no_checkpoint_per_finished_run_but_chosen_ids_keep_theirs() -> None:
+    async with build(Loud(delay=0)) as orch:
+        results = await collect(orch, [{"text": f"ticket {i}"} for i in range(30)], concurrency=8)
+        chosen = await orch.run("echo", {"text": "mine"}, run_id="chosen-id")
+        executor = await orch._ensure()
+        saver = executor.checkpointer
+        assert isinstance(saver, InMemorySaver)
+        kept = set(saver.storage)
+        again = await orch.run("echo", {"text": "other text"}, run_id="chosen-id")
+
+    assert all(r.ok for r in results) and chosen.ok
+    assert kept == {"chosen-id"}  # the batch's runs (ids made here) left nothing behind
+    assert again.answer == chosen.answer  # a chosen id still hands back its stored result

@@ -186,3 +186,18 @@ async def test_replan_after_failure_runs_the_new_plan() -> None:
     assert result.replanned
     assert result.status == "completed"
     assert result.answer == {"b": result.step("b").output}
+
+
+async def test_two_executors_running_at_once_each_run_their_own_steps() -> None:
+    # The step tasks are module-level functions shared by every executor: each finds its own.
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    first, second = (make_executor(checkpointer=InMemorySaver())[0] for _ in range(2))
+    p = plan({"id": "a", "agent": "sleep", "params": {"delay": 0.05, "value": 1}},
+             {"id": "b", "agent": "sleep", "inputs": {"value": "$steps.a.value"}, "params": {"delay": 0.05}})
+    results = await asyncio.gather(*(executor.execute(spec(f"run-{n}"), p)
+                                     for n in range(3) for executor in (first, second)))
+    assert all(r.status == "completed" and r.step("b").output["value"] == 1 for r in results)
+    for executor in (first, second):
+        assert isinstance(executor.checkpointer, InMemorySaver)
+        assert set(executor.checkpointer.storage) == {"run-0", "run-1", "run-2"}  # its own runs, no other's

@@ -243,3 +243,21 @@ def test_a_union_input_type_is_named_in_input_errors() -> None:
         wf.bind({"n": "many"})
     with pytest.raises(InputError, match=r"input 'n' must be int \| None, got a boolean"):
         wf.bind({"n": True})
+
+
+def test_a_workflow_compiles_once_until_it_changes() -> None:
+    wf = Workflow("demo", "A demo", inputs={"doc": Input(str)})
+    first = wf.step("first", "summarizer", text=wf.input.doc)
+    wf.output(summary=first.summary)
+    plan = wf.compile(["summarizer", "classifier"])
+    assert wf.compile(["summarizer", "classifier"]) is plan  # the runs of a batch share one Plan
+    other_catalog = wf.compile(["summarizer", "classifier", "extractor"])
+    assert other_catalog is not plan and other_catalog == plan
+    wf.step("kind", "classifier", params={"labels": ["a", "b"]}, text=wf.input.doc)
+    grown = wf.compile(["summarizer", "classifier"])
+    assert [s.id for s in grown.steps] == ["first", "kind"]
+    wf.output(summary=first.summary, kind="$steps.kind.label")
+    assert wf.compile(["summarizer", "classifier"]).output == {"summary": "$steps.first.summary",
+                                                                  "kind": "$steps.kind.label"}
+    with pytest.raises(PlanError):
+        wf.compile(["summarizer"])  # a catalog without the classifier: still checked
