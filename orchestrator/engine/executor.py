@@ -41,6 +41,7 @@ from langgraph.func import entrypoint, task
 from pydantic import BaseModel, ValidationError
 
 from orchestrator import telemetry
+from orchestrator.engine._results import answer_of, as_result, budget_failure, failed_result, gathered, step_event
 from orchestrator.engine.guard import RunGuard
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
@@ -181,7 +182,7 @@ class Executor:
         steps = await self._run_phase(live, 0, plan, step_task)
         replanned = False
         failed = [s for s in steps if s.status == "failed"]
-        if failed and spec.replan is not None and not _budget_failure(failed):
+        if failed and spec.replan is not None and not budget_failure(failed):
             try:
                 new_plan_data = await plan_task(run_id, 1)
             except BudgetExceeded as exc:  # the planner spent the rest of the budget
@@ -242,9 +243,9 @@ class Executor:
                 for call in finished:
                     step = calls[call]
                     try:
-                        result = _as_result(call.result())
+                        result = as_result(call.result())
                     except Exception as exc:
-                        result = _failed(step, str(exc))
+                        result = failed_result(step, str(exc))
                     self._settle(phase, result)  # resolves dependants of results replayed from a checkpoint
         except asyncio.CancelledError:
             for call in pending:  # cancel in-flight steps now; they rerun on resume
@@ -321,7 +322,7 @@ class Executor:
         kind: EventType = "step.finished" if result.status == "completed" else "step.failed"
         log.info(kind, step_id=step.id, agent=step.agent, model=result.model,
                  latency_ms=round(result.latency_ms, 1), status=result.status)
-        await self._emit(spec, kind, step.id, _step_event(result))
+        await self._emit(spec, kind, step.id, step_event(result))
         return result
 
     async def _call(self, spec: RunSpec, step: Step, sensitivity: Sensitivity, outputs: Mapping[str, Any],
@@ -334,20 +335,20 @@ class Executor:
             async with asyncio.timeout(self.settings.step_timeout):
                 return await self._dispatch(agent, step, request, sensitivity, spec)
         except TimeoutError:
-            return _failed(step, f"timed out after {self.settings.step_timeout:g}s")
+            return failed_result(step, f"timed out after {self.settings.step_timeout:g}s")
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            return _failed(step, f"invalid input for {step.agent}: {problems}")
+            return failed_result(step, f"invalid input for {step.agent}: {problems}")
         except (BudgetExceeded, PrivacyViolation) as exc:  # keep the attempts the step paid for
-            result = exc.partial if isinstance(exc.partial, StepResult) else _failed(step, str(exc))
+            result = exc.partial if isinstance(exc.partial, StepResult) else failed_result(step, str(exc))
             if isinstance(exc, BudgetExceeded):
                 result.escalation_reason = "budget"
             return result
         except (OrchestratorError, KeyError) as exc:
-            return _failed(step, str(exc))
+            return failed_result(step, str(exc))
         except Exception as exc:  # a plugin's bug fails its step, never the run
             log.warning("step.crashed", agent=step.agent, error_type=type(exc).__name__)
-            return _failed(step, f"{step.agent} raised {type(exc).__name__}: {exc}")
+            return failed_result(step, f"{step.agent} raised {type(exc).__name__}: {exc}")
 
     async def _fan_out(self, spec: RunSpec, phase: _Phase, step: Step, outputs: Mapping[str, Any]) -> StepResult:
         """The step once per item of its for_each list, concurrently, each item a durable task."""
@@ -355,16 +356,17 @@ class Executor:
         try:
             items = resolve(step.for_each, spec.inputs, outputs)
         except KeyError as exc:
-            return _failed(step, f"for_each {step.for_each!r}: {exc.args[0]}")
+            return failed_result(step, f"for_each {step.for_each!r}: {exc.args[0]}")
         if not isinstance(items, list):
-            return _failed(step, f"for_each {step.for_each!r} is a {type(items).__name__}, not a list")
+            return failed_result(step, f"for_each {step.for_each!r} is a {type(items).__name__}, not a list")
         if len(items) > self.settings.max_items:
-            return _failed(step, f"for_each {step.for_each!r} has {len(items)} items, more than executor.max_items "
-                                 f"({self.settings.max_items}); use larger chunks or raise the limit")
+            return failed_result(step, f"for_each {step.for_each!r} has {len(items)} items, more than "
+                                       f"executor.max_items ({self.settings.max_items}); use larger chunks or raise "
+                                       "the limit")
         phase.fan_outs[step.id] = _FanOut(items, outputs)
         # Called in item order, all at once: item task ids stay stable across resumes.
         calls = [_item_task(spec.run_id, phase.index, step.id, position) for position in range(len(items))]
-        return _gathered(step, [_as_result(data) for data in await asyncio.gather(*calls)])
+        return gathered(step, [as_result(data) for data in await asyncio.gather(*calls)])
 
     async def _dispatch(self, agent: Specialist[Any, Any] | Tool[Any, Any], step: Step, request: BaseModel,
                         sensitivity: Sensitivity, spec: RunSpec) -> StepResult:
@@ -382,7 +384,7 @@ class Executor:
         answer = None
         if plan is not None:
             outputs = {s.step_id: s.output for s in steps if s.status == "completed"}
-            answer = _answer(plan, spec.inputs, outputs)
+            answer = answer_of(plan, spec.inputs, outputs)
             failed = [s for s in steps if s.status == "failed"]
             if failed and error is None:
                 error = "; ".join(f"{s.step_id}: {s.error}" for s in failed[:3])
@@ -435,56 +437,16 @@ _step_task = task(_run_step)
 _item_task = task(_run_item)
 
 
-def _failed(step: Step, reason: str) -> StepResult:
-    return StepResult(step_id=step.id, agent=step.agent, status="failed", error=reason)
 
 
-def _as_result(data: Any) -> StepResult:
-    """A task's StepResult (a checkpoint may hand it back as plain data)."""
-    return data if isinstance(data, StepResult) else StepResult.model_validate(data)
-
-
-def _gathered(step: Step, items: list[StepResult]) -> StepResult:
-    """A fan-out's one result: item outputs in order, costs summed, the first failed item named."""
-    failed = [(position, r) for position, r in enumerate(items) if r.status != "completed"]
-    confidences = [c for r in items if (c := r.confidence) is not None]
-    reasons = [r.escalation_reason for r in items if r.escalation_reason]
-    result = StepResult(
-        step_id=step.id, agent=step.agent, status="failed" if failed else "completed",
-        output=None if failed else [r.output for r in items],
-        model=", ".join(dict.fromkeys(r.model for r in items if r.model)) or None,
-        local=all(r.local for r in items), confidence=min(confidences, default=None),
-        attempts=[a for r in items for a in r.attempts],
-        escalated_from=list(dict.fromkeys(m for r in items for m in r.escalated_from)),
-        escalation_reason="budget" if "budget" in reasons else next(iter(reasons), None),
-        usage=sum((r.usage for r in items), Usage()), cost_usd=sum(r.cost_usd for r in items),
-        baseline_cost_usd=sum(r.baseline_cost_usd for r in items),
-    )
-    if failed:
-        position, first = failed[0]
-        result.error = f"{len(failed)} of {len(items)} items failed; item {position} (from 0): {first.error}"
-    return result
-
-
-def _budget_failure(failed: list[StepResult]) -> bool:
-    return any(s.escalation_reason == "budget" for s in failed)
 
 
 def _status(phase: _Phase) -> RunStatus:
     results = list(phase.results.values())
-    if _budget_failure([r for r in results if r.status == "failed"]):
+    if budget_failure([r for r in results if r.status == "failed"]):
         return "budget_exceeded"
     return "completed" if all(r.status == "completed" for r in results) else "failed"
 
-
-def _answer(plan: Plan, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, Any]:
-    answer: dict[str, Any] = {}
-    for name, ref in plan.answer_refs().items():
-        try:
-            answer[name] = resolve(ref, inputs, outputs)
-        except KeyError:
-            answer[name] = None
-    return answer
 
 
 def _sensitivities(plan: Plan, spec: RunSpec) -> dict[str, Sensitivity]:
@@ -496,14 +458,6 @@ def _sensitivities(plan: Plan, spec: RunSpec) -> dict[str, Sensitivity]:
         levels[step.id] = Sensitivity.highest(sources)
     return levels
 
-
-def _step_event(result: StepResult) -> dict[str, Any]:
-    return {
-        "agent": result.agent, "status": result.status, "model": result.model, "local": result.local,
-        "latency_ms": round(result.latency_ms, 1), "load_ms": round(result.load_ms, 1), "cost_usd": result.cost_usd,
-        "confidence": result.confidence, "escalated_from": result.escalated_from,
-        "attempts": len(result.attempts), "error": result.error, "output": result.output,
-    }
 
 
 __all__ = ["Executor", "ExecutorSettings", "PlanSource", "Replanner", "RunSpec"]
