@@ -57,6 +57,28 @@ def wire_reply(api: str, body: dict[str, Any]) -> dict[str, Any]:
             "message": {"role": "assistant", "content": content}, "prompt_eval_count": 120, "eval_count": 12}
 
 
+def wire_stream(api: str, reply: dict[str, Any], pieces: int = 3) -> str:
+    """``reply`` (a :func:`wire_reply`) as the server streams it when asked ``"stream": true``:
+    OpenAI's server-sent events (usage in a last chunk, then ``[DONE]``), Ollama's JSON lines."""
+    if api == "openai":
+        content = reply["choices"][0]["message"]["content"]
+    else:
+        content = reply["message"]["content"]
+    size = max(1, -(-len(content) // pieces))
+    parts = [content[i:i + size] for i in range(0, len(content), size)] or [""]
+    if api == "openai":
+        head = {k: reply[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+        chunks = [head | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": part},
+                                       "finish_reason": None}]} for part in parts]
+        chunks.append(head | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        chunks.append(head | {"choices": [], "usage": reply["usage"]})
+        return "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+    lines = [{"model": reply["model"], "created_at": reply["created_at"], "done": False,
+              "message": {"role": "assistant", "content": part}} for part in parts]
+    lines.append(reply | {"message": {"role": "assistant", "content": ""}})
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
 def local(spec: ModelSpec) -> FunctionModel:
     """Stands for the profile's Ollama models."""
     return FunctionModel(answer, ref=spec.ref, local=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.install.plain_models import wire_reply
+from tests.install.plain_models import wire_reply, wire_stream
 from tests.install.venvs import INSTALL_TIMEOUT, OPTIONAL, ROOT, Venv, checked, python_code
 from tests.models import fake_server
 
@@ -142,13 +142,21 @@ def test_a_workflow_runs_on_scripted_models_configured_like_ollama_and_openai(pl
     assert steps["category"]["model"] == "python:plain_models:local"
 
 
+def _wire(api: str, request: fake_server.Request) -> fake_server.Reply:
+    """The scripted answer as the real server sends it: whole, or streamed when the client asks."""
+    reply = wire_reply(api, request.body)
+    if not request.body.get("stream"):
+        return fake_server.Reply(body=reply)
+    kind = "text/event-stream" if api == "openai" else "application/x-ndjson"
+    return fake_server.Reply(body=wire_stream(api, reply), content_type=kind)
+
+
 @pytest.mark.allow_model_requests  # to a server of this test on 127.0.0.1, answering from the script
 def test_a_workflow_runs_through_the_ollama_and_openai_clients(plain_venv: Venv) -> None:
     server, stop = fake_server.start()
     try:
-        server.respond("/api/chat", lambda request: fake_server.Reply(body=wire_reply("ollama", request.body)))
-        server.respond("/v1/chat/completions",
-                       lambda request: fake_server.Reply(body=wire_reply("openai", request.body)))
+        server.respond("/api/chat", lambda request: _wire("ollama", request))
+        server.respond("/v1/chat/completions", lambda request: _wire("openai", request))
         env = _deployment(plain_venv, "over_http", OVER_HTTP.replace("URL", server.url))
         steps = _triage(plain_venv, {**env, "OLLAMA_HOST": server.url, "INSTALL_TEST_OPENAI_KEY": "sk-test"})
     finally:
