@@ -170,9 +170,9 @@ class EmbeddingHead:
 
     # -- persistence ----------------------------------------------------------------
 
-    def save(self, path: str | Path) -> None:
-        """Write the head as JSON (no pickle: loading never runs code)."""
-        payload = {
+    def to_dict(self) -> dict[str, Any]:
+        """The head as plain JSON data (what :meth:`save` writes)."""
+        return {
             "format": "embedding-head",
             "version": FORMAT_VERSION,
             "embedder": self.embedder,
@@ -181,16 +181,12 @@ class EmbeddingHead:
             "weights": self.weights.tolist(),
             "bias": self.bias.tolist(),
         }
-        Path(path).write_text(json.dumps(payload), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> EmbeddingHead:
-        try:
-            payload: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read classifier head: {exc}", source=str(path)) from exc
+    def from_dict(cls, payload: dict[str, Any], *, source: str = "") -> EmbeddingHead:
+        """The head :meth:`to_dict` described; ConfigError when ``payload`` is not one."""
         if payload.get("format") != "embedding-head" or payload.get("version") != FORMAT_VERSION:
-            raise ConfigError("not an embedding head file (format/version mismatch)", source=str(path))
+            raise ConfigError("not an embedding head file (format/version mismatch)", source=source or None)
         weights = np.asarray(payload["weights"], dtype=np.float64)
         bias = np.asarray(payload["bias"], dtype=np.float64)
         labels = [str(label) for label in payload["labels"]]
@@ -201,6 +197,18 @@ class EmbeddingHead:
             embedder=str(payload.get("embedder", "")),
             backend=str(payload.get("backend", "")),
         )
+
+    def save(self, path: str | Path) -> None:
+        """Write the head as JSON (no pickle: loading never runs code)."""
+        Path(path).write_text(json.dumps(self.to_dict()), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> EmbeddingHead:
+        try:
+            payload: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read classifier head: {exc}", source=str(path)) from exc
+        return cls.from_dict(payload, source=str(path))
 
 
 def read_examples(

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
+    from orchestrator.learning import DistillReport, LabelledExample, Learning
     from orchestrator.queue import JobBackend, JobHandle, JobQueue
     from orchestrator.settings import Settings
     from orchestrator.store.base import Store
@@ -93,6 +94,7 @@ class Orchestrator:
         self._jobs: JobBackend | None = None
         self._owned: list[Any] = []
         self._portal = Portal()
+        self._learning: Learning | None = None
 
     async def __aenter__(self) -> Orchestrator:
         return self
@@ -108,6 +110,8 @@ class Orchestrator:
                 self._connect_redis()
             self._executor = Executor(self.registry, self.router, checkpointer=self._checkpointer,
                                       settings=self.settings.executor)
+            if self.settings.learning.enabled:
+                self._executor.observer = self.learning.collector
         return self._executor
 
     def _connect_redis(self) -> None:
@@ -135,6 +139,27 @@ class Orchestrator:
     @property
     def store(self) -> Store | None:
         return self._store
+
+    @property
+    def learning(self) -> Learning:
+        """Labelled examples, feedback, distillation and versions (in Redis when configured)."""
+        if self._learning is None:
+            from orchestrator.learning import Learning, MemoryExampleStore, RedisExampleStore
+
+            examples = (RedisExampleStore(self._redis("the example store"), self.settings.keyspace)
+                        if self.settings.redis_url else MemoryExampleStore())
+            self._learning = Learning(examples, self.settings.learning, self.registry, self.router)
+        return self._learning
+
+    async def feedback(self, run_id: str, step_id: str, correct_output: Mapping[str, Any]) -> LabelledExample:
+        """Record what step ``step_id`` of run ``run_id`` should have answered, as a labelled example."""
+        if not self.settings.learning.enabled:
+            raise UserError("feedback needs [learning] enabled = true (steps are traced only then)")
+        return await self.learning.feedback(run_id, step_id, correct_output)
+
+    async def distill(self, specialist: str = "classifier") -> DistillReport:
+        """Fit ``specialist`` on its collected examples; promote the candidate if no worse on held-out ones."""
+        return await self.learning.distill(specialist)
 
     async def aclose(self) -> None:
         await self.pool.aclose()

@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from langchain_core.runnables import RunnableConfig
@@ -52,6 +52,13 @@ log = get_logger(__name__)
 
 PlanSource = Callable[[], Awaitable[Plan]]
 Replanner = Callable[[Plan, list[StepResult]], Awaitable[Plan | None]]
+
+
+class StepObserver(Protocol):
+    """Told about each finished specialist step with the request it ran on."""
+
+    async def observe(self, run_id: str, specialist: str, request: BaseModel, result: StepResult,
+                      sensitivity: Sensitivity) -> None: ...
 
 
 @dataclass
@@ -108,6 +115,8 @@ class Executor:
         self.settings = settings or ExecutorSettings()
         self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
         self._live: dict[str, _Live] = {}
+        self.observer: StepObserver | None = None
+        """Sees every finished specialist step (the learning collector), if set."""
 
         plan_task = task(self._make_plan)  # task ids derive from these names: keep them stable
         step_task = task(self._run_step)
@@ -338,8 +347,14 @@ class Executor:
             output = await agent(request)
             return StepResult(step_id=step.id, agent=step.agent, status="completed",
                               output=output.model_dump(mode="json"), confidence=1.0)
-        return await self.router.run(agent, request, step_id=step.id, instruction=step.instruction,
-                                     sensitivity=sensitivity, guard=spec.guard)
+        result = await self.router.run(agent, request, step_id=step.id, instruction=step.instruction,
+                                       sensitivity=sensitivity, guard=spec.guard)
+        if self.observer is not None:
+            try:
+                await self.observer.observe(spec.run_id, agent.name, request, result, sensitivity)
+            except Exception as exc:  # learning never fails a step
+                log.warning("step.observer_failed", step_id=step.id, error=str(exc))
+        return result
 
     # -- results and events -------------------------------------------------------
 
@@ -441,4 +456,4 @@ def _step_event(result: StepResult) -> dict[str, Any]:
     }
 
 
-__all__ = ["Executor", "ExecutorSettings", "PlanSource", "Replanner", "RunSpec"]
+__all__ = ["Executor", "ExecutorSettings", "PlanSource", "Replanner", "RunSpec", "StepObserver"]

@@ -29,6 +29,7 @@ from orchestrator.settings.sections import (
     Budget,
     ExecutorSettings,
     HttpSettings,
+    LearningSettings,
     LogSettings,
     PlannerSettings,
     QueueSettings,
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    learning: LearningSettings = Field(default_factory=LearningSettings)
 
     _sources: tuple[str, ...] = PrivateAttr(default=())
     _layers: tuple[Layer, ...] = PrivateAttr(default=())

@@ -1,0 +1,54 @@
+"""The classifier's learner: fits its embedding head on collected ``{text} -> {label}`` examples.
+
+Distillation (:mod:`orchestrator.learning.distill`) drives it through the
+:class:`~orchestrator.learner.Learner` protocol; the artefact is the head's JSON, written to
+the classifier's ``options.head_path``, from which a running classifier reloads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from orchestrator.agents._head import EmbeddingHead
+from orchestrator.learner import Pair
+from orchestrator.models.base import Model
+
+
+class HeadLearner:
+    """Fits an :class:`EmbeddingHead` with ``model``'s embeddings (a local embedding model)."""
+
+    kind = "embedding-head"
+
+    def __init__(self, model: Model, live_path: str | Path | None, *, regularization: float = 1.0) -> None:
+        self.model = model
+        self._live_path = Path(live_path) if live_path else None
+        self.regularization = regularization
+
+    @property
+    def live_path(self) -> Path | None:
+        return self._live_path
+
+    def usable(self, pair: Pair) -> bool:
+        data, output = pair
+        return isinstance(data.get("text"), str) and isinstance(output.get("label"), str) and bool(output["label"])
+
+    async def fit(self, pairs: Sequence[Pair]) -> dict[str, Any]:
+        texts = [str(data["text"]) for data, _ in pairs]
+        labels = [str(output["label"]) for _, output in pairs]
+        head = await EmbeddingHead.fit(texts, labels, self.model.embed, embedder=self.model.ref,
+                                       regularization=self.regularization)
+        return head.to_dict()
+
+    async def accuracy(self, artefact: dict[str, Any], pairs: Sequence[Pair]) -> float:
+        if not pairs:
+            return 0.0
+        head = EmbeddingHead.from_dict(artefact)
+        vectors = await self.model.embed([str(data["text"]) for data, _ in pairs])
+        predicted = head.predict(vectors)
+        right = sum(label == output["label"] for label, (_, output) in zip(predicted, pairs, strict=True))
+        return float(right) / len(pairs)
+
+
+__all__ = ["HeadLearner"]
