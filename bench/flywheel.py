@@ -32,6 +32,7 @@ import json
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -202,6 +203,7 @@ async def stream(data: Path, model: str, *, items: int, k: int, target: float, r
         head = student.fit(x, known_y)
         fit_seconds += time.perf_counter() - started
         since, refits = 0, refits + 1
+        print(f"   refit {refits}: {len(known_y)} examples, threshold {threshold:.3f}", file=sys.stderr, flush=True)
 
     refit()
     for seen, index in enumerate(order, start=1):
@@ -337,6 +339,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--plot", type=Path, default=ROOT / "bench/results/flywheel.png")
     args = parser.parse_args(argv)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    warnings.filterwarnings("ignore", message="The number of unique classes")  # early refits: few per class
     result = {
         "teacher": TEACHER,
         "static": await static(args.data, args.model, args.target),
