@@ -306,20 +306,32 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 def report(result: dict[str, Any]) -> None:
     print(f"NOTE: {TEACHER}")
-    s = result["static"]
+    if "static" in result:
+        static_report(result["static"])
+    if "stream" in result:
+        stream_report(result["stream"])
+    if "clinc" in result:
+        clinc_report(result["clinc"])
+
+
+def static_report(s: dict[str, Any]) -> None:
     print(f"\n1. {s['dataset']}, target {s['target_accuracy']:.0%} local accuracy")
     print(f"   {'student':28} {'accuracy':>8} {'local (cv thr)':>15} {'its accuracy':>12} "
           f"{'local (oracle)':>15} {'fit s':>6}")
     for r in s["students"]:
         print(f"   {r['student']:28} {r['accuracy']:>8.1%} {r['cv_coverage']:>15.1%} {r['cv_local_accuracy']:>12.1%} "
               f"{r['oracle_coverage']:>15.1%} {r['fit_seconds']:>6.2f}")
-    st = result["stream"]
+
+
+def stream_report(st: dict[str, Any]) -> None:
     print(f"\n2. {st['dataset']} ({st['student']})")
     print(f"   local share {st['local_share']:.1%} overall, {st['final_window_local_share']:.1%} in the last window; "
           f"local accuracy {st['local_accuracy'] or 0:.1%} overall, {st['final_window_local_accuracy'] or 0:.1%} last")
     print(f"   teacher calls {st['teacher_calls']} of {st['all_teacher_calls']} "
           f"(cost {st['cost_vs_all_teacher']:.1%} of all-teacher); {st['refits']} refits, {st['fit_seconds_total']} s")
-    c = result["clinc"]
+
+
+def clinc_report(c: dict[str, Any]) -> None:
     print(f"\n3. {c['dataset']} ({c['student']})")
     print(f"   threshold {c['threshold']} (val): in-scope local {c['test_in_scope_coverage']:.1%} at "
           f"{c['test_in_scope_local_accuracy']:.1%}; out-of-scope escalated {c['oos_escalated']:.1%} "
@@ -335,21 +347,25 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--target", type=float, default=0.95, help="local accuracy the thresholds aim for")
     parser.add_argument("--refit-every", type=int, default=50, help="refit after this many new examples (at least)")
     parser.add_argument("--window", type=int, default=250, help="items per point of the learning curve")
+    parser.add_argument("--only", default="static,stream,clinc", help="comma-separated sections to run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/flywheel.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "bench/results/flywheel.png")
     args = parser.parse_args(argv)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     warnings.filterwarnings("ignore", message="The number of unique classes")  # early refits: few per class
-    result = {
-        "teacher": TEACHER,
-        "static": await static(args.data, args.model, args.target),
-        "stream": await stream(args.data, args.model, items=args.stream, k=args.k, target=args.target,
-                               refit_every=args.refit_every, window=args.window, student=BEST),
-        "clinc": await clinc(args.data, args.model, k=10, target=args.target, student=BEST),
-    }
+    only = set(args.only.split(","))
+    result: dict[str, Any] = {"teacher": TEACHER}
+    if "static" in only:
+        result["static"] = await static(args.data, args.model, args.target)
+    if "stream" in only:
+        result["stream"] = await stream(args.data, args.model, items=args.stream, k=args.k, target=args.target,
+                                        refit_every=args.refit_every, window=args.window, student=BEST)
+    if "clinc" in only:
+        result["clinc"] = await clinc(args.data, args.model, k=10, target=args.target, student=BEST)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    plot(result, args.plot)
+    if "stream" in result:
+        plot(result, args.plot)
     report(result)
     print(f"\nwritten to {args.out} and {args.plot}")
     return result
