@@ -80,6 +80,8 @@ STUDENTS = [
     Student("LR C=30 + kNN, margin", regularization=3.0, knn_weight=0.5, confidence="margin"),
 ]
 BEST = STUDENTS[-1]
+TOP = Student("LR C=30 + kNN, top", regularization=3.0, knn_weight=0.5, confidence="top")
+"""Out-of-scope detection reads the top probability: the margin is high between two wrong intents."""
 
 
 # -- data ------------------------------------------------------------------------------
@@ -330,8 +332,9 @@ def report(result: dict[str, Any]) -> None:
         static_report(result["static"])
     if "stream" in result:
         stream_report(result["stream"])
-    if "clinc" in result:
-        clinc_report(result["clinc"])
+    for name in ("clinc", "clinc_top"):
+        if name in result:
+            clinc_report(result[name])
 
 
 def static_report(s: dict[str, Any]) -> None:
@@ -386,12 +389,13 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
                                         audit=args.audit)
     if "clinc" in only:
         result["clinc"] = await clinc(args.data, args.model, k=10, target=args.target, student=BEST)
+        result["clinc_top"] = await clinc(args.data, args.model, k=10, target=args.target, student=TOP)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     if "stream" in result:
         plot(result, args.plot)
     report(result)
-    print(f"\nwritten to {args.out} and {args.plot}")
+    print(f"\nwritten to {args.out}" + (f" and {args.plot}" if "stream" in result else ""))
     return result
 
 
