@@ -21,8 +21,9 @@ class HeadLearner:
 
     The defaults are the student that answered the most Banking77 test items locally at 95%
     accuracy in ``bench/flywheel.py`` (10 examples per intent): logistic regression with
-    ``C = 30`` mixed half and half with the nearest-neighbour vote; read its confidence as the
-    margin (``[specialists.classifier] options = { confidence = "margin" }``).
+    ``C = 30`` mixed half and half with the nearest-neighbour vote. Read its confidence as the
+    margin (``options = { confidence = "margin" }``) for the most local answers among known
+    intents, as the top probability (the default) when out-of-scope texts must escalate.
     """
 
     kind = "embedding-head"
