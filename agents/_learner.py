@@ -50,14 +50,12 @@ class HeadLearner:
                                        regularization=self.regularization, knn_weight=self.knn_weight)
         return head.to_dict()
 
-    async def accuracy(self, artefact: dict[str, Any], pairs: Sequence[Pair]) -> float:
+    async def judge(self, artefact: dict[str, Any], pairs: Sequence[Pair]) -> list[tuple[float, bool]]:
         if not pairs:
-            return 0.0
+            return []
         head = EmbeddingHead.from_dict(artefact)
-        vectors = await self.model.embed([str(data["text"]) for data, _ in pairs])
-        predicted = head.predict(vectors)
-        right = sum(label == output["label"] for label, (_, output) in zip(predicted, pairs, strict=True))
-        return float(right) / len(pairs)
-
+        probs = head.predict_proba(await self.model.embed([str(data["text"]) for data, _ in pairs]))
+        return [(float(row.max()), head.labels[int(row.argmax())] == output["label"])
+                for row, (_, output) in zip(probs, pairs, strict=True)]
 
 __all__ = ["HeadLearner"]

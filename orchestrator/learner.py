@@ -3,7 +3,8 @@
 A specialist with a ``learner(model)`` method returns one, bound to the (local) model it
 learns with. Distillation (:mod:`orchestrator.learning.distill`) only sees this protocol: it
 fits an *artefact* (plain JSON: no code runs when one is loaded) on ``(input, output)`` pairs,
-scores an artefact on held-out pairs, and writes the promoted one where the specialist reads it
+judges an artefact on held-out pairs (confidence and correctness of each answer, from which
+distillation derives the accuracy and a threshold), and writes the promoted one where the specialist reads it
 (``live_path``), from which a running specialist picks it up without a restart.
 
 The classifier's learner fits its embedding head; an extractor's could rank spans or choose
@@ -40,8 +41,8 @@ class Learner(Protocol):
         """A new artefact learned from ``pairs``."""
         ...
 
-    async def accuracy(self, artefact: dict[str, Any], pairs: Sequence[Pair]) -> float:
-        """The share of ``pairs`` the artefact answers right."""
+    async def judge(self, artefact: dict[str, Any], pairs: Sequence[Pair]) -> list[tuple[float, bool]]:
+        """Per pair, the artefact's confidence in its answer and whether that answer is right."""
         ...
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.calibration import threshold_for
 from orchestrator.errors import InputError
 from orchestrator.learner import Learner, Pair
 from orchestrator.learning.examples import LabelledExample
@@ -58,8 +59,12 @@ def _pairs(examples: Sequence[LabelledExample]) -> list[Pair]:
 
 
 async def distill(examples: Sequence[LabelledExample], learner: Learner, versions: Versions, *,
-                  live_path: Path, holdout: float = 0.2) -> DistillReport:
-    """Fit, compare on held-out examples, keep the version, promote if no worse."""
+                  live_path: Path, holdout: float = 0.2, target_accuracy: float = 0.95) -> DistillReport:
+    """Fit, compare on held-out examples, keep the version, promote if no worse.
+
+    The version also records the confidence threshold that keeps ``target_accuracy`` on the
+    held-out examples (:func:`~orchestrator.calibration.threshold_for`): a data-chosen value for
+    the specialist's ``threshold``, conservative because held-out escalations are the hard items."""
     usable = [e for e in examples if learner.usable((e.input, e.output))]
     if len(usable) < MIN_EXAMPLES:
         raise InputError(f"{versions.specialist} has {len(usable)} usable labelled examples; distilling needs at "
@@ -71,10 +76,13 @@ async def distill(examples: Sequence[LabelledExample], learner: Learner, version
     candidate = await learner.fit(_pairs(train))
     fit_seconds = time.perf_counter() - started
     current = versions.current()
-    accuracy = await learner.accuracy(candidate, _pairs(held)) if held else None
+    judged = await learner.judge(candidate, _pairs(held)) if held else []
+    accuracy = sum(ok for _, ok in judged) / len(judged) if judged else None
+    point = threshold_for([c for c, _ in judged], [ok for _, ok in judged], target_accuracy) if judged else None
     current_accuracy = None
     if current is not None and held:
-        current_accuracy = await learner.accuracy(versions.artefact(current), _pairs(held))
+        live = await learner.judge(versions.artefact(current), _pairs(held))
+        current_accuracy = sum(ok for _, ok in live) / len(live)
     if current is None:
         promote, reason = True, "nothing was live"
     elif accuracy is None or current_accuracy is None:
@@ -86,6 +94,9 @@ async def distill(examples: Sequence[LabelledExample], learner: Learner, version
     info = versions.add(VersionInfo(version="", specialist=versions.specialist, kind=learner.kind,
                                     data_hash=data_hash(train), examples=len(train), held_out=len(held),
                                     accuracy=accuracy, current_accuracy=current_accuracy,
+                                    threshold=None if point is None else point.threshold,
+                                    threshold_coverage=None if point is None else point.coverage,
+                                    target_accuracy=target_accuracy,
                                     fit_seconds=round(fit_seconds, 3)), candidate)
     if promote:
         info = versions.activate(info.version, live_path)

@@ -40,6 +40,11 @@ class VersionInfo(BaseModel):
     """Its accuracy on the held-out examples (None: nothing held out)."""
     current_accuracy: float | None = None
     """The live version's accuracy on the same held-out examples (None: there was none)."""
+    threshold: float | None = None
+    """The confidence threshold keeping ``target_accuracy`` on the held-out examples (None: none does)."""
+    threshold_coverage: float | None = None
+    """The share of held-out examples answered at that threshold."""
+    target_accuracy: float = 0.95
     promoted: bool = False
     fit_seconds: float = 0.0
 

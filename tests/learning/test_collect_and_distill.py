@@ -104,8 +104,9 @@ class Scored:
     async def fit(self, pairs: Sequence[Pair]) -> dict[str, Any]:
         return {"accuracy": self.next_accuracy, "trained_on": len(pairs)}
 
-    async def accuracy(self, artefact: dict[str, Any], pairs: Sequence[Pair]) -> float:
-        return float(artefact["accuracy"])
+    async def judge(self, artefact: dict[str, Any], pairs: Sequence[Pair]) -> list[tuple[float, bool]]:
+        right = round(float(artefact["accuracy"]) * len(pairs))  # the confident answers are the right ones
+        return [(0.9, True)] * right + [(0.1, False)] * (len(pairs) - right)
 
 
 def labelled(n: int) -> list[LabelledExample]:
@@ -121,7 +122,8 @@ async def test_promote_only_if_no_worse_keep_every_version_and_roll_back(tmp_pat
     assert 0 < first.version.held_out < 40 and first.version.examples + first.version.held_out == 40
     learner.next_accuracy = 0.7
     worse = await distill(examples, learner, versions, live_path=live, holdout=0.25)
-    assert not worse.promoted and "0.700 < live 0.800" in worse.reason and versions.current() == "v0001"
+    assert not worse.promoted and " < live " in worse.reason and versions.current() == "v0001"
+    assert first.version.threshold == 0.9 and first.version.accuracy is not None
     learner.next_accuracy = 0.8
     same = await distill(examples, learner, versions, live_path=live, holdout=0.25)
     assert same.promoted and versions.current() == "v0003"

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.interfaces.cli._common import add_config_options, build_orchestrator, print_json
+
+if TYPE_CHECKING:
+    from orchestrator.learning import VersionInfo
 
 
 def register(subparsers: Any) -> None:
@@ -64,10 +67,18 @@ async def _distill_async(args: argparse.Namespace) -> int:
             _show({"specialist": args.specialist, "version": info.version, "promoted": report.promoted,
                    "reason": report.reason, "live_path": str(report.live_path), **info.model_dump()}, args.json,
                   f"{args.specialist} {info.version} {verdict}: {report.reason}; fitted on {info.examples} examples "
-                  f"in {info.fit_seconds:.2f} s (data {info.data_hash}); live artefact {report.live_path}")
+                  f"in {info.fit_seconds:.2f} s (data {info.data_hash}); live artefact {report.live_path}"
+                  + _threshold(info))
     finally:
         await orch.aclose()
     return 0
+
+
+def _threshold(info: VersionInfo) -> str:
+    if info.threshold is None:
+        return ""
+    return (f"\nthreshold for {info.target_accuracy:.0%} held-out accuracy: {info.threshold:.3f} (answers "
+            f"{info.threshold_coverage:.0%} of them locally); set [specialists.{info.specialist}] threshold")
 
 
 def _pct(value: float | None) -> str:
