@@ -7,13 +7,23 @@ the classifier's ``options.head_path``, from which a running classifier reloads 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from orchestrator._optional import lazy_module
 from orchestrator.agents._head import EmbeddingHead
 from orchestrator.learner import Pair
 from orchestrator.models.base import Model
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy", extra="embeddings", needed_for="fitting a classifier head")
+
+
+_BATCH = 64
 
 
 class HeadLearner:
@@ -46,15 +56,25 @@ class HeadLearner:
     async def fit(self, pairs: Sequence[Pair]) -> dict[str, Any]:
         texts = [str(data["text"]) for data, _ in pairs]
         labels = [str(output["label"]) for _, output in pairs]
-        head = await EmbeddingHead.fit(texts, labels, self.model.embed, embedder=self.model.ref,
-                                       regularization=self.regularization, knn_weight=self.knn_weight)
+        vectors = await self._embed(texts)
+        # the fit is CPU-bound: off the event loop, so a worker keeps serving steps meanwhile
+        head = await asyncio.to_thread(EmbeddingHead.fit_vectors, np.asarray(vectors, dtype=np.float64), labels,
+                                       embedder=self.model.ref, regularization=self.regularization,
+                                       knn_weight=self.knn_weight)
         return head.to_dict()
+
+    async def _embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """In batches: one call per batch keeps each under the model's timeout."""
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), _BATCH):
+            vectors += await self.model.embed(list(texts[start : start + _BATCH]))
+        return vectors
 
     async def judge(self, artefact: dict[str, Any], pairs: Sequence[Pair]) -> list[tuple[float, bool]]:
         if not pairs:
             return []
         head = EmbeddingHead.from_dict(artefact)
-        probs = head.predict_proba(await self.model.embed([str(data["text"]) for data, _ in pairs]))
+        probs = head.predict_proba(await self._embed([str(data["text"]) for data, _ in pairs]))
         return [(float(row.max()), head.labels[int(row.argmax())] == output["label"])
                 for row, (_, output) in zip(probs, pairs, strict=True)]
 
