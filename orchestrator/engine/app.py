@@ -24,6 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.engine._learning import LearningMixin
 from orchestrator.engine._sync import Portal
 from orchestrator.engine._targets import Plugin, checked_inputs, looks_like_workflow, register_plugin
 from orchestrator.engine.batch import BatchConfig, BatchProgress, ItemResult, Items, run_many
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
-    from orchestrator.learning import DistillReport, LabelledExample, Learning
     from orchestrator.queue import JobBackend, JobHandle, JobQueue
     from orchestrator.settings import Settings
     from orchestrator.store.base import Store
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-class Orchestrator:
+class Orchestrator(LearningMixin):
     """Runs workflows and free-form tasks; owns the models, registry, router and executor."""
 
     def __init__(
@@ -94,7 +94,6 @@ class Orchestrator:
         self._jobs: JobBackend | None = None
         self._owned: list[Any] = []
         self._portal = Portal()
-        self._learning: Learning | None = None
 
     async def __aenter__(self) -> Orchestrator:
         return self
@@ -139,27 +138,6 @@ class Orchestrator:
     @property
     def store(self) -> Store | None:
         return self._store
-
-    @property
-    def learning(self) -> Learning:
-        """Labelled examples, feedback, distillation and versions (in Redis when configured)."""
-        if self._learning is None:
-            from orchestrator.learning import Learning, MemoryExampleStore, RedisExampleStore
-
-            examples = (RedisExampleStore(self._redis("the example store"), self.settings.keyspace)
-                        if self.settings.redis_url else MemoryExampleStore())
-            self._learning = Learning(examples, self.settings.learning, self.registry, self.router)
-        return self._learning
-
-    async def feedback(self, run_id: str, step_id: str, correct_output: Mapping[str, Any]) -> LabelledExample:
-        """Record what step ``step_id`` of run ``run_id`` should have answered, as a labelled example."""
-        if not self.settings.learning.enabled:
-            raise UserError("feedback needs [learning] enabled = true (steps are traced only then)")
-        return await self.learning.feedback(run_id, step_id, correct_output)
-
-    async def distill(self, specialist: str = "classifier") -> DistillReport:
-        """Fit ``specialist`` on its collected examples; promote the candidate if no worse on held-out ones."""
-        return await self.learning.distill(specialist)
 
     async def aclose(self) -> None:
         await self.pool.aclose()
