@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1", route_class=KeyedRoute,
                    responses={code: {"model": ErrorResponse} for code in (400, 401, 422)})
 
 
-@router.post("/runs/{run_id}/feedback", response_model=FeedbackAccepted, status_code=201,
+@router.post("/runs/{run_id}/feedback", response_model=FeedbackAccepted,
              summary="Correct a step of a run (kept as a labelled example for distillation)")
 async def feedback(run_id: str, body: FeedbackRequest, request: Request) -> FeedbackAccepted:
     example = await request.app.state.orchestrator.feedback(run_id, body.step_id, body.output)
