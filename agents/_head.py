@@ -4,6 +4,12 @@
 embeddings: scikit-learn when installed, else a small numpy softmax regression.
 It saves as plain JSON (labels, weights, bias, the embedder it was fitted
 with), so loading a head never runs code from the file.
+
+Optionally (``knn_weight > 0``) the head also keeps its training vectors and mixes the
+regression's probabilities with a soft nearest-neighbour vote over them (a softmax of cosine
+similarities at ``knn_temperature``): on few-shot intent data (Banking77, 10 examples per
+intent) the mix answers more items at the same accuracy than the regression alone
+(``bench/flywheel.py`` measures it).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -42,6 +49,25 @@ def _normalise_rows(matrix: Array) -> Array:
     return np.asarray(matrix / norms, dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class Neighbours:
+    """The training vectors (unit length) and their label indices, for the nearest-neighbour vote."""
+
+    vectors: Array
+    labels: npt.NDArray[np.int_]
+    weight: float
+    """The vote's share of the mixed probability, in (0, 1]."""
+    temperature: float
+
+    def proba(self, x: Array, n_labels: int) -> Array:
+        sims = x @ self.vectors.T
+        votes = np.exp((sims - sims.max(axis=1, keepdims=True)) / self.temperature)
+        by_label = np.zeros((x.shape[0], n_labels))
+        for index in range(n_labels):
+            by_label[:, index] = votes[:, self.labels == index].sum(axis=1)
+        return np.asarray(by_label / by_label.sum(axis=1, keepdims=True), dtype=np.float64)
+
+
 class EmbeddingHead:
     """Logistic regression from embeddings to labels; fit, save, load, predict.
 
@@ -57,6 +83,7 @@ class EmbeddingHead:
         *,
         embedder: str = "",
         backend: str = "numpy",
+        neighbours: Neighbours | None = None,
     ) -> None:
         if weights.ndim != 2 or weights.shape[0] != len(labels) or bias.shape != (len(labels),):
             raise ConfigError(f"head weights {weights.shape} and bias {bias.shape} do not fit {len(labels)} labels")
@@ -66,6 +93,7 @@ class EmbeddingHead:
         self.embedder = embedder
         """The model reference the head was fitted with (its embeddings are the input space)."""
         self.backend = backend
+        self.neighbours = neighbours
 
     @property
     def dims(self) -> int:
@@ -84,6 +112,8 @@ class EmbeddingHead:
         backend: Backend = "auto",
         regularization: float = 1.0,
         batch_size: int = 64,
+        knn_weight: float = 0.0,
+        knn_temperature: float = 0.05,
     ) -> EmbeddingHead:
         """Embed ``texts`` with ``embed`` (sync or async, e.g. ``model.embed``) and fit the head."""
         if len(texts) != len(labels):
@@ -98,6 +128,8 @@ class EmbeddingHead:
             embedder=embedder,
             backend=backend,
             regularization=regularization,
+            knn_weight=knn_weight,
+            knn_temperature=knn_temperature,
         )
 
     @classmethod
@@ -109,8 +141,13 @@ class EmbeddingHead:
         embedder: str = "",
         backend: Backend = "auto",
         regularization: float = 1.0,
+        knn_weight: float = 0.0,
+        knn_temperature: float = 0.05,
     ) -> EmbeddingHead:
-        """Fit on ready embeddings. ``regularization`` is the inverse L2 strength (sklearn's ``C``)."""
+        """Fit on ready embeddings. ``regularization`` is the inverse L2 strength (sklearn's ``C``);
+        ``knn_weight`` > 0 keeps the vectors for the nearest-neighbour vote (see the module)."""
+        if not 0.0 <= knn_weight <= 1.0 or knn_temperature <= 0:
+            raise InputError(f"knn_weight {knn_weight} must be in [0, 1] and knn_temperature {knn_temperature} > 0")
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise InputError("a head needs examples of at least two labels")
@@ -129,7 +166,8 @@ class EmbeddingHead:
             weights, bias = _fit_numpy(x, y, len(classes), regularization)
             used = "numpy"
         log.info("head.fitted", labels=len(classes), examples=len(labels), dims=x.shape[1], backend=used)
-        return cls(classes, weights, bias, embedder=embedder, backend=used)
+        neighbours = Neighbours(x, y, knn_weight, knn_temperature) if knn_weight > 0 else None
+        return cls(classes, weights, bias, embedder=embedder, backend=used, neighbours=neighbours)
 
     @classmethod
     async def fit_from_file(
@@ -160,19 +198,24 @@ class EmbeddingHead:
                 f"the head expects {self.dims}-dimensional embeddings (from "
                 f"{self.embedder or 'its embedder'}) but got {x.shape[1]}"
             )
-        logits = _normalise_rows(x) @ self.weights.T + self.bias
+        x = _normalise_rows(x)
+        logits = x @ self.weights.T + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
-        return np.asarray(exp / exp.sum(axis=1, keepdims=True), dtype=np.float64)
+        probs = np.asarray(exp / exp.sum(axis=1, keepdims=True), dtype=np.float64)
+        if self.neighbours is None:
+            return probs
+        weight = self.neighbours.weight
+        return np.asarray((1 - weight) * probs + weight * self.neighbours.proba(x, len(self.labels)), dtype=np.float64)
 
     def predict(self, vectors: Sequence[Sequence[float]] | Array) -> list[str]:
         return [self.labels[i] for i in self.predict_proba(vectors).argmax(axis=1)]
 
     # -- persistence ----------------------------------------------------------------
 
-    def save(self, path: str | Path) -> None:
-        """Write the head as JSON (no pickle: loading never runs code)."""
-        payload = {
+    def to_dict(self) -> dict[str, Any]:
+        """The head as plain JSON data (what :meth:`save` writes)."""
+        return {
             "format": "embedding-head",
             "version": FORMAT_VERSION,
             "embedder": self.embedder,
@@ -180,8 +223,38 @@ class EmbeddingHead:
             "labels": self.labels,
             "weights": self.weights.tolist(),
             "bias": self.bias.tolist(),
+            **({} if self.neighbours is None else {"neighbours": {
+                "vectors": np.round(self.neighbours.vectors, 5).tolist(),
+                "labels": self.neighbours.labels.tolist(),
+                "weight": self.neighbours.weight,
+                "temperature": self.neighbours.temperature,
+            }}),
         }
-        Path(path).write_text(json.dumps(payload), encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any], *, source: str = "") -> EmbeddingHead:
+        """The head :meth:`to_dict` described; ConfigError when ``payload`` is not one."""
+        if payload.get("format") != "embedding-head" or payload.get("version") != FORMAT_VERSION:
+            raise ConfigError("not an embedding head file (format/version mismatch)", source=source or None)
+        weights = np.asarray(payload["weights"], dtype=np.float64)
+        bias = np.asarray(payload["bias"], dtype=np.float64)
+        labels = [str(label) for label in payload["labels"]]
+        near = payload.get("neighbours")
+        neighbours = None if not near else Neighbours(
+            np.asarray(near["vectors"], dtype=np.float64), np.asarray(near["labels"], dtype=np.int_),
+            float(near["weight"]), float(near["temperature"]))
+        return cls(
+            labels,
+            weights,
+            bias,
+            embedder=str(payload.get("embedder", "")),
+            backend=str(payload.get("backend", "")),
+            neighbours=neighbours,
+        )
+
+    def save(self, path: str | Path) -> None:
+        """Write the head as JSON (no pickle: loading never runs code)."""
+        Path(path).write_text(json.dumps(self.to_dict()), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path) -> EmbeddingHead:
@@ -189,18 +262,7 @@ class EmbeddingHead:
             payload: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read classifier head: {exc}", source=str(path)) from exc
-        if payload.get("format") != "embedding-head" or payload.get("version") != FORMAT_VERSION:
-            raise ConfigError("not an embedding head file (format/version mismatch)", source=str(path))
-        weights = np.asarray(payload["weights"], dtype=np.float64)
-        bias = np.asarray(payload["bias"], dtype=np.float64)
-        labels = [str(label) for label in payload["labels"]]
-        return cls(
-            labels,
-            weights,
-            bias,
-            embedder=str(payload.get("embedder", "")),
-            backend=str(payload.get("backend", "")),
-        )
+        return cls.from_dict(payload, source=str(path))
 
 
 def read_examples(
@@ -256,4 +318,4 @@ def _fit_numpy(
     return weights, bias
 
 
-__all__ = ["EmbeddingHead", "read_examples"]
+__all__ = ["EmbeddingHead", "Neighbours", "read_examples"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -29,6 +30,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from orchestrator._optional import lazy_module
 from orchestrator.agents._grounding import choose, is_heading, softmax, split_sentences, word_count
 from orchestrator.agents._head import EmbeddingHead
+from orchestrator.agents._learner import HeadLearner
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Capabilities, Completion, Message, Model, system, user
@@ -104,8 +106,10 @@ class ClassifierOptions(BaseModel):
     """Deployment options of the classifier."""
 
     mode: Mode = "auto"
-    """auto: head if ``head_path``; embedding on embed-only models and on models that embed but are
-    smaller than ``min_generative_b``; generative otherwise."""
+    """auto: head if ``head_path`` (on local models and on models that only embed: a remote
+    generative model in the cascade answers itself, as the head's teacher); embedding on
+    embed-only models and on models that embed but are smaller than ``min_generative_b``;
+    generative otherwise."""
     head_path: str | None = None
     """A head saved by :meth:`EmbeddingHead.save` (JSON)."""
     temperature: float = Field(default=0.05, gt=0)
@@ -124,6 +128,10 @@ class ClassifierOptions(BaseModel):
     """Under auto, a model known to be smaller than this (billions of parameters) that can embed
     classifies by embedding similarity: Gemma 3 270M picked the right one of 77 labels 24-39% of
     the time generatively, while label similarity and trained heads do far better."""
+
+
+def _generative(caps: Capabilities) -> bool:
+    return caps.structured_output != "none"
 
 
 def _confidence(probs: dict[str, float], how: str) -> float:
@@ -151,6 +159,7 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
         super().__init__(config)
         self.options: ClassifierOptions
         self._head: EmbeddingHead | None = None
+        self._head_stamp: tuple[int, int, int] | None = None
         self._label_vectors: OrderedDict[tuple[str, str], np.ndarray[Any, np.dtype[np.float64]]] = OrderedDict()
         self._label_matrix_cache: OrderedDict[tuple[str, tuple[tuple[str, ...], ...]],
                                               tuple[np.ndarray[Any, Any], ...]] = OrderedDict()
@@ -161,9 +170,9 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
         """The strategy used on ``model``."""
         if self.options.mode != "auto":
             return self.options.mode
-        if self.options.head_path:
-            return "head"
         caps = model.capabilities
+        if self.options.head_path and (caps.local or not _generative(caps)):
+            return "head"  # a remote model that writes answers is the head's teacher: it answers itself
         small = caps.parameters_b is not None and caps.parameters_b < self.options.min_generative_b
         if caps.embeddings and (caps.structured_output == "none" or small):
             return "embedding"
@@ -329,14 +338,32 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
     # -- trained head -------------------------------------------------------------------
 
     def head(self) -> EmbeddingHead:
-        """The trained head (loaded once from ``Options.head_path``)."""
-        if self._head is None:
-            if not self.options.head_path:
-                raise ConfigError("head mode needs options.head_path", key="classifier.options.head_path")
+        """The trained head, loaded from ``Options.head_path`` and reloaded when that file changes
+        (a distilled version promoted while this process runs is picked up at the next step)."""
+        if not self.options.head_path:
+            raise ConfigError("head mode needs options.head_path", key="classifier.options.head_path")
+        try:
+            stat = os.stat(self.options.head_path)
+            stamp: tuple[int, int, int] | None = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+        if self._head is None or (stamp is not None and stamp != self._head_stamp):
             self._head = EmbeddingHead.load(self.options.head_path)
+            self._head_stamp = stamp
         return self._head
 
+    def _no_head_yet(self) -> bool:
+        """A head path is set but nothing was distilled there yet (the cascade escalates)."""
+        return bool(self.options.head_path) and self._head is None and not os.path.exists(str(self.options.head_path))
+
+    def learner(self, model: Model) -> HeadLearner:
+        """What distillation fits for this classifier: its head, on ``model``'s embeddings."""
+        return HeadLearner(model, self.options.head_path)
+
     async def _by_head(self, request: ClassifierInput, model: Model) -> Verdict:
+        if self._no_head_yet():
+            problem = f"no trained head at {self.options.head_path} yet; run `orchestrator distill`"
+            return Verdict(None, 0.0, [problem], "")
         head = self.head()
         if head.embedder and head.embedder != model.ref:
             log.warning("classifier.head_embedder_mismatch", head=head.embedder, model=model.ref)

@@ -161,6 +161,16 @@ class KeySpace:
             return self.key("checkpoint", "{" + escape_part(thread_id) + "}", kind)
         return self.key("checkpoint", tag, escape_part(thread_id), kind)
 
+    # -- labelled examples and step traces (orchestrator.learning) -------------------
+
+    def examples(self, specialist: str) -> str:
+        """Hash: a specialist's labelled examples, example id -> JSON."""
+        return self.key("examples", escape_part(specialist))
+
+    def step_trace(self, run_id: str, step_id: str) -> str:
+        """String with TTL: what a step read and answered (JSON), kept for feedback on it."""
+        return self._of_id("run", run_id, "trace", escape_part(step_id))
+
     # -- runs, events, conversations (orchestrator.store) and jobs (orchestrator.queue) --
     # Owned by the store/queue work; one method per key, ids escaped with escape_part.
 

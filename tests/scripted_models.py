@@ -43,3 +43,10 @@ def slow_loading(spec: ModelSpec) -> FunctionModel:
         return "OK"
 
     return FunctionModel(answer, ref=spec.ref)
+
+
+def embedder(spec: ModelSpec) -> ScriptedModel:
+    """A local model that only embeds (bag-of-words hashes), as a classifier head's encoder."""
+    from orchestrator.models.base import Capabilities
+
+    return ScriptedModel(ref=spec.ref, capabilities=Capabilities(structured_output="none", embeddings=True))

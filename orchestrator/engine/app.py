@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mappi
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import telemetry
+from orchestrator.engine._learning import LearningMixin
 from orchestrator.engine._planner_wiring import PlannerWiring
 from orchestrator.engine._sync import Portal
 from orchestrator.engine._targets import Plugin, checked_inputs, looks_like_workflow, register_plugin
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-class Orchestrator:
+class Orchestrator(LearningMixin):
     """Runs workflows and free-form tasks; owns the models, registry, router and executor."""
 
     def __init__(
@@ -123,6 +124,8 @@ class Orchestrator:
                 self._connect_redis()
             self._executor = Executor(self.registry, self.router, checkpointer=self._checkpointer,
                                       settings=self.settings.executor)
+            if self.settings.learning.enabled:
+                self._executor.observer = self.learning.collector
         return self._executor
 
     def _connect_redis(self) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from langchain_core.runnables import RunnableConfig
@@ -60,6 +60,13 @@ log = get_logger(__name__)
 
 PlanSource = Callable[[], Awaitable[Plan]]
 Replanner = Callable[[Plan, list[StepResult]], Awaitable[Plan | None]]
+
+
+class StepObserver(Protocol):
+    """Told about each finished specialist step with the request it ran on."""
+
+    async def observe(self, run_id: str, specialist: str, request: BaseModel, result: StepResult,
+                      sensitivity: Sensitivity) -> None: ...
 
 
 @dataclass
@@ -125,6 +132,8 @@ class Executor:
         """Own in-memory checkpoints of finished fresh runs are dropped: a long batch would keep
         every run's (tens of kB each) for ids no caller chose and nothing outside this process sees."""
         self._live: dict[str, _Live] = {}
+        self.observer: StepObserver | None = None
+        """Sees every finished specialist step (the learning collector), if set."""
 
         self._entry = entrypoint(checkpointer=self.checkpointer)(_run_entry)
 
@@ -374,8 +383,14 @@ class Executor:
             output = await agent(request)
             return StepResult(step_id=step.id, agent=step.agent, status="completed",
                               output=output.model_dump(mode="json"), confidence=1.0)
-        return await self.router.run(agent, request, step_id=step.id, instruction=step.instruction,
-                                     sensitivity=sensitivity, guard=spec.guard)
+        result = await self.router.run(agent, request, step_id=step.id, instruction=step.instruction,
+                                       sensitivity=sensitivity, guard=spec.guard)
+        if self.observer is not None:
+            try:
+                await self.observer.observe(spec.run_id, agent.name, request, result, sensitivity)
+            except Exception as exc:  # learning never fails a step
+                log.warning("step.observer_failed", step_id=step.id, error=str(exc))
+        return result
 
     # -- results and events -------------------------------------------------------
 
@@ -460,4 +475,4 @@ def _sensitivities(plan: Plan, spec: RunSpec) -> dict[str, Sensitivity]:
 
 
 
-__all__ = ["Executor", "ExecutorSettings", "PlanSource", "Replanner", "RunSpec"]
+__all__ = ["Executor", "ExecutorSettings", "PlanSource", "Replanner", "RunSpec", "StepObserver"]

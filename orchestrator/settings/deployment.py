@@ -29,6 +29,7 @@ from orchestrator.settings.sections import (
     Budget,
     ExecutorSettings,
     HttpSettings,
+    LearningSettings,
     LogSettings,
     PlannerSettings,
     QueueSettings,
@@ -82,6 +83,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    learning: LearningSettings = Field(default_factory=LearningSettings)
 
     _sources: tuple[str, ...] = PrivateAttr(default=())
     _layers: tuple[Layer, ...] = PrivateAttr(default=())

@@ -159,10 +159,28 @@ class LogSettings(_Section):
         return value.lower()
 
 
+class LearningSettings(_Section):
+    """The distillation flywheel: which step traces become labelled examples, and when to refit."""
+
+    enabled: bool = False
+    """Record step traces and collect examples (a larger model's answer after an escalation, feedback)."""
+    keep_confidential: bool = False
+    """Also keep steps whose input is confidential (in this deployment's own store; never sent anywhere)."""
+    trace_ttl: int = Field(default=7 * 24 * 3600, ge=1)
+    """Seconds a step's input is kept so feedback on it can become an example."""
+    distill_every: int = Field(default=0, ge=0)
+    """Refit a specialist automatically after this many new examples of it (0: only ``orchestrator distill``)."""
+    versions_dir: str = ".orchestrator/versions"
+    """Where distilled versions (artefact, data hash, metrics, date) and the current pointer live."""
+    holdout: float = Field(default=0.2, gt=0.0, lt=1.0)
+    """Share of the examples held out to compare a candidate with the current version."""
+
+
 __all__ = [
     "Budget",
     "ExecutorSettings",
     "HttpSettings",
+    "LearningSettings",
     "LogSettings",
     "PlannerSettings",
     "QueueSettings",

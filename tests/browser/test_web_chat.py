@@ -196,3 +196,19 @@ def test_without_a_planner_an_unprefixed_message_asks_for_a_workflow(no_planner_
         expect(ask).to_contain_text('"echo: what is the weather today?"')
         assert sent == []  # nothing ran
         assert page.locator("tr.step").count() == 0
+
+
+def test_the_thumbs_up_under_a_model_step_sends_feedback(tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with serve(ORCH_TEST_LEARNING_DIR=str(tmp_path)) as url, chat_page(url) as page:
+        page.select_option("#target", "echo")
+        page.fill("#message", "hello")
+        page.click("#send")
+        buttons = page.locator("tr.step td.feedback button")
+        expect(buttons).to_have_count(2, timeout=15_000)  # thumbs up and correct, under the model step
+        with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/feedback")) as sent:
+            buttons.first.click()
+        body = sent.value.post_data_json
+        assert body["step_id"] == "shout" and body["output"]["text"] == "HELLO"
+        expect(page.locator("tr.step td.feedback")).to_have_text("thanks")

@@ -65,5 +65,5 @@ def test_a_missing_or_malformed_file_is_an_input_error(tmp_path: Path) -> None:
         list(read_cases(tmp_path / "nope.jsonl", ColumnMap.parse(expect=["a=b"])))
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n", encoding="utf-8")
-    with pytest.raises(InputError, match="bad.jsonl:1: not a JSON object"):
+    with pytest.raises(InputError, match=r"bad\.jsonl:1: not a JSON object"):
         list(read_cases(bad, ColumnMap.parse(expect=["a=b"])))

@@ -60,10 +60,7 @@ def wire_reply(api: str, body: dict[str, Any]) -> dict[str, Any]:
 def wire_stream(api: str, reply: dict[str, Any], pieces: int = 3) -> str:
     """``reply`` (a :func:`wire_reply`) as the server streams it when asked ``"stream": true``:
     OpenAI's server-sent events (usage in a last chunk, then ``[DONE]``), Ollama's JSON lines."""
-    if api == "openai":
-        content = reply["choices"][0]["message"]["content"]
-    else:
-        content = reply["message"]["content"]
+    content = reply["choices"][0]["message"]["content"] if api == "openai" else reply["message"]["content"]
     size = max(1, -(-len(content) // pieces))
     parts = [content[i:i + size] for i in range(0, len(content), size)] or [""]
     if api == "openai":

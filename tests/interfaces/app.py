@@ -3,7 +3,7 @@
 ``build()`` is the ``--app tests.interfaces.app:build`` factory of the CLI tests; environment
 variables choose Redis (``ORCH_TEST_REDIS_URL``, ``ORCH_TEST_KEY_PREFIX``), API keys
 (``ORCH_TEST_API_KEYS``), the planner (``ORCH_TEST_NO_PLANNER=1`` removes it) and the delay
-of the slow workflow (``ORCH_TEST_DELAY``).
+of the slow workflow (``ORCH_TEST_DELAY``); ``ORCH_TEST_LEARNING_DIR`` turns learning on.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ def settings(**overrides: Any) -> Settings:
     }
     if os.environ.get("ORCH_TEST_NO_PLANNER"):
         values["planner"] = {"model": None}
+    if os.environ.get("ORCH_TEST_LEARNING_DIR"):  # trace steps and take feedback; versions there
+        values["learning"] = {"enabled": True, "versions_dir": os.environ["ORCH_TEST_LEARNING_DIR"]}
     values.update(overrides)
     return Settings(**values)
 

@@ -28,7 +28,8 @@ class Case:
 
     method: str
     path: str
-    """The route's template; ``{job_id}``, ``{model_id}`` and ``{thread_id}`` are filled in."""
+    """The route's template; ``{job_id}`` (also as ``{run_id}``: a job's run has its id), ``{model_id}``
+    and ``{thread_id}`` are filled in."""
     body: dict[str, Any] | None = None
 
     @property
@@ -36,7 +37,7 @@ class Case:
         return f"{self.method} {self.path}"
 
     def url(self, job_id: str) -> str:
-        return self.path.format(job_id=job_id, model_id="workflow:echo", thread_id=THREAD)
+        return self.path.format(job_id=job_id, run_id=job_id, model_id="workflow:echo", thread_id=THREAD)
 
 
 ROUTES = [
@@ -52,6 +53,7 @@ ROUTES = [
     Case("POST", "/v1/chat/completions", {"model": "workflow:echo", "messages": [{"role": "user", "content": "hi"}]}),
     Case("POST", "/v1/threads/{thread_id}/messages", {"message": "echo: again"}),
     Case("GET", "/v1/threads/{thread_id}"),
+    Case("POST", "/v1/runs/{run_id}/feedback", {"step_id": "shout", "output": {"text": "A"}}),
 ]
 POSTS = [case for case in ROUTES if case.body is not None]
 PUBLIC = {"GET /": "text/html", "GET /healthz": "application/json"}
@@ -63,7 +65,8 @@ DOCS = {"GET /openapi.json": "application/json", "GET /docs": "text/html", "GET 
 @pytest.fixture
 async def keyed(make_client: Make) -> tuple[httpx.AsyncClient, str]:
     """A client on an app that needs ``KEY``, with one finished job and one answered thread message."""
-    client: httpx.AsyncClient = await make_client(http={"api_keys": [KEY], "max_body_bytes": LIMIT})
+    client: httpx.AsyncClient = await make_client(http={"api_keys": [KEY], "max_body_bytes": LIMIT},
+                                                  learning={"enabled": True})  # feedback on the job's step
     job_id = (await client.post("/v1/jobs", json={"target": "echo", "inputs": {"text": "a"}}, headers=AUTH)).json()[
         "job_id"]
     await wait_finished(client, job_id, AUTH)

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 #: Modules that add sub-commands, in help order.
-COMMAND_MODULES = ("run", "jobs", "chat", "serve", "models", "head", "train", "eval", "config", "plans")
+COMMAND_MODULES = ("run", "jobs", "chat", "serve", "models", "head", "train", "eval", "distill", "config", "plans")
 
 
 #: Exit status of a command whose reader went away (``| head``): 128 + SIGPIPE, as shells report it.

@@ -22,6 +22,7 @@ from orchestrator.interfaces.http.auth import ApiKeys
 from orchestrator.interfaces.http.backends import JobBackend, create_backend
 from orchestrator.interfaces.http.docs import docs_router
 from orchestrator.interfaces.http.errors import install_error_handlers
+from orchestrator.interfaces.http.feedback import router as feedback_router
 from orchestrator.interfaces.http.limits import BodyLimit
 from orchestrator.interfaces.http.openai_api import router as openai_router
 from orchestrator.interfaces.http.routes import api, public, streams
@@ -77,6 +78,7 @@ def create_app(orchestrator: Orchestrator, settings: Settings | None = None, *,
     app.include_router(public)
     app.include_router(api)
     app.include_router(streams)
+    app.include_router(feedback_router)
     app.include_router(threads_router)
     app.include_router(openai_router)
     app.include_router(docs_router(app, settings.http.docs))

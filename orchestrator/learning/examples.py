@@ -1,0 +1,180 @@
+"""The labelled-example store: what specialists learn from, in memory or in Redis.
+
+A :class:`LabelledExample` is one input of a specialist with the output it should have given,
+and where that answer came from: a larger model of the cascade after an escalation
+(``teacher``) or a person correcting a run (``feedback``). Examples are keyed by specialist and
+by a hash of their input, so the same input is kept once and a correction replaces a teacher's
+answer (feedback always wins over a model).
+
+A :class:`StepTrace` is what a step read and answered, kept for a while (``trace_ttl``) so that
+feedback on the step can become an example: run records hold outputs, not inputs.
+
+Key layout in Redis (names from :class:`~orchestrator.keys.KeySpace`)::
+
+    <prefix>:examples:<specialist>           hash    example id -> LabelledExample JSON
+    <prefix>:run:<id>:trace:<step id>        string  StepTrace JSON (TTL trace_ttl)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, Field
+
+from orchestrator.keys import KeySpace
+from orchestrator.redis.connection import redis_errors
+from orchestrator.types import Sensitivity
+
+Source = Literal["teacher", "feedback"]
+
+
+def input_id(specialist: str, data: dict[str, Any]) -> str:
+    """A stable id for one input of a specialist (canonical JSON, hashed)."""
+    canonical = json.dumps([specialist, data], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+class LabelledExample(BaseModel):
+    """One input of a specialist and the output it should have given."""
+
+    specialist: str
+    input: dict[str, Any]
+    output: dict[str, Any]
+    source: Source
+    model: str | None = None
+    """The model whose answer this is (None for feedback)."""
+    run_id: str | None = None
+    step_id: str | None = None
+    sensitivity: Sensitivity | None = None
+    ts: float = Field(default_factory=time.time)
+
+    @property
+    def id(self) -> str:
+        return input_id(self.specialist, self.input)
+
+
+class StepTrace(BaseModel):
+    """What one step read and answered: the raw material of feedback."""
+
+    run_id: str
+    step_id: str
+    specialist: str
+    input: dict[str, Any]
+    output: Any = None
+    model: str | None = None
+    local: bool = True
+    confidence: float | None = None
+    escalated: bool = False
+    sensitivity: Sensitivity | None = None
+
+
+@runtime_checkable
+class ExampleStore(Protocol):
+    """Where labelled examples and recent step traces live."""
+
+    async def add(self, example: LabelledExample) -> bool:
+        """Keep ``example``; False (and nothing changes) when a feedback example of that input exists
+        and ``example`` is only a teacher's answer."""
+        ...
+
+    async def examples(self, specialist: str) -> list[LabelledExample]:
+        """Every example of ``specialist``, oldest first."""
+        ...
+
+    async def count(self, specialist: str) -> int: ...
+
+    async def remember(self, trace: StepTrace, ttl: int) -> None:
+        """Keep ``trace`` for ``ttl`` seconds."""
+        ...
+
+    async def trace(self, run_id: str, step_id: str) -> StepTrace | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _keeps(existing: LabelledExample | None, new: LabelledExample) -> bool:
+    """Whether ``new`` should replace ``existing``: feedback is never overwritten by a teacher."""
+    return existing is None or not (existing.source == "feedback" and new.source == "teacher")
+
+
+class MemoryExampleStore:
+    """Examples and traces in dictionaries, for one process."""
+
+    def __init__(self) -> None:
+        self._examples: dict[str, dict[str, LabelledExample]] = {}
+        self._traces: dict[tuple[str, str], tuple[float, StepTrace]] = {}
+
+    async def add(self, example: LabelledExample) -> bool:
+        mine = self._examples.setdefault(example.specialist, {})
+        if not _keeps(mine.get(example.id), example):
+            return False
+        mine.pop(example.id, None)
+        mine[example.id] = example.model_copy(deep=True)
+        return True
+
+    async def examples(self, specialist: str) -> list[LabelledExample]:
+        return [e.model_copy(deep=True) for e in self._examples.get(specialist, {}).values()]
+
+    async def count(self, specialist: str) -> int:
+        return len(self._examples.get(specialist, {}))
+
+    async def remember(self, trace: StepTrace, ttl: int) -> None:
+        self._traces[(trace.run_id, trace.step_id)] = (time.monotonic() + ttl, trace.model_copy(deep=True))
+
+    async def trace(self, run_id: str, step_id: str) -> StepTrace | None:
+        found = self._traces.get((run_id, step_id))
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1].model_copy(deep=True)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+class RedisExampleStore:
+    """Examples and traces in Redis under the deployment's key prefix (one key per command:
+    works on Redis Cluster). ``client`` is borrowed."""
+
+    def __init__(self, client: aioredis.Redis, keys: KeySpace) -> None:
+        self.client = client
+        self.keys = keys
+
+    async def add(self, example: LabelledExample) -> bool:
+        key = self.keys.examples(example.specialist)
+        with redis_errors(self.client):
+            raw = await self.client.hget(key, example.id)
+            existing = None if raw is None else LabelledExample.model_validate_json(raw)
+            if not _keeps(existing, example):
+                return False
+            await self.client.hset(key, example.id, example.model_dump_json())
+        return True
+
+    async def examples(self, specialist: str) -> list[LabelledExample]:
+        with redis_errors(self.client):
+            raw = await self.client.hvals(self.keys.examples(specialist))
+        found = [LabelledExample.model_validate_json(item) for item in raw]
+        return sorted(found, key=lambda e: e.ts)
+
+    async def count(self, specialist: str) -> int:
+        with redis_errors(self.client):
+            return int(await self.client.hlen(self.keys.examples(specialist)))
+
+    async def remember(self, trace: StepTrace, ttl: int) -> None:
+        with redis_errors(self.client):
+            await self.client.set(self.keys.step_trace(trace.run_id, trace.step_id), trace.model_dump_json(), ex=ttl)
+
+    async def trace(self, run_id: str, step_id: str) -> StepTrace | None:
+        with redis_errors(self.client):
+            raw = await self.client.get(self.keys.step_trace(run_id, step_id))
+        return None if raw is None else StepTrace.model_validate_json(raw)
+
+    async def aclose(self) -> None:
+        """The client is borrowed: its owner closes it."""
+
+
+__all__ = ["ExampleStore", "LabelledExample", "MemoryExampleStore", "RedisExampleStore", "Source", "StepTrace",
+           "input_id"]
