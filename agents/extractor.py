@@ -28,8 +28,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -41,6 +42,9 @@ from orchestrator.logging import get_logger
 from orchestrator.models.base import Capabilities, Completion, Message, Model, system, user
 from orchestrator.models.json_answer import json_answer
 from orchestrator.specialist import Specialist, Verdict
+
+if TYPE_CHECKING:
+    from orchestrator.agents._ranker_learner import RankerLearner
 
 log = get_logger(__name__)
 _M = TypeVar("_M", bound=BaseModel)
@@ -373,9 +377,16 @@ class Extractor(Specialist[ExtractorInput, ExtractorOutput]):
     # -- grounded ------------------------------------------------------------------------
 
     def ranker(self) -> SpanRanker | None:
-        """The configured span ranker (read once per version of its file), or None."""
+        """The configured span ranker, read again when its file changes (a version ``distill`` promoted);
+        None without one, or before the first distillation wrote it (the priors rank meanwhile)."""
         path = self.options.ranker_path
-        return load_ranker(path) if path else None
+        return load_ranker(path) if path and os.path.exists(path) else None
+
+    def learner(self, model: Model) -> RankerLearner:
+        """What distillation fits for this extractor: its span ranker (``model`` is not needed)."""
+        from orchestrator.agents._ranker_learner import RankerLearner
+
+        return RankerLearner(self.options.ranker_path)
 
     def _candidates(
         self, text: str, specs: list[FieldSpec]

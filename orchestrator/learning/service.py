@@ -48,7 +48,7 @@ class Learning:
         make = getattr(agent, "learner", None)
         if not callable(make):
             raise InputError(f"{specialist!r} cannot learn from examples (it has no learner); "
-                             "the classifier can")
+                             "the classifier and the extractor can")
         for name in self.router.cascade(agent):  # type: ignore[arg-type]
             if may_receive(self.router.pool.spec(name), Sensitivity.CONFIDENTIAL):
                 learner: Learner = make(self.router.pool.client(name))
