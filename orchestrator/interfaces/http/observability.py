@@ -60,9 +60,11 @@ class Observed:
                 await self.app(scope, receive, sending)
             finally:
                 route = getattr(scope.get("route"), "path", None)
+                seconds = time.perf_counter() - started
                 telemetry.record_http(span, method, route, status[0])
+                metrics.http_request(method, route, status[0], seconds)
                 access_log.info("http.request", method=method, path=path, status=status[0],
-                                latency_ms=round((time.perf_counter() - started) * 1000, 2))
+                                latency_ms=round(seconds * 1000, 2))
 
 
 async def metrics_endpoint(request: Request) -> Response:
