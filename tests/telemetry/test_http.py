@@ -113,3 +113,14 @@ async def test_an_openai_request_carries_its_x_conversation_id(spans: InMemorySp
     posts = [dict(s.attributes or {}) for s in spans.get_finished_spans() if s.name.startswith("POST")]
     assert [p["http.response.status_code"] for p in posts] == [200, 200, 400]  # refused before routing
     assert [p.get("gen_ai.conversation.id") for p in posts] == ["conv-42", None, None]
+
+
+async def test_an_openai_requests_conversation_id_reaches_the_worker(spans: InMemorySpanExporter,
+                                                                     keyspace: KeySpace) -> None:
+    app = create_app(build(redis_url=REDIS_URL, key_prefix=keyspace.prefix), workers=1)
+    chat = {"model": "workflow:echo", "messages": [{"role": "user", "content": "hi"}]}
+    async with lifespan(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        answered = await client.post("/v1/chat/completions", json=chat, headers={"X-Conversation-Id": "conv:7"})
+    assert answered.status_code == 200
+    run, = [s for s in spans.get_finished_spans() if s.name == "invoke_workflow echo"]
+    assert dict(run.attributes or {})["gen_ai.conversation.id"] == "conv:7"  # via the queued job's baggage
