@@ -11,11 +11,21 @@ GenAI client metrics, named as the conventions name them in Prometheus:
 ``gen_ai_client_operation_duration_seconds`` (seconds per call, by model: the model-call
 latency; a failed call carries its ``error_type``). Ours are ``slm_*``: runs and steps by
 outcome, escalations, cost, baseline and saving in US dollars, queue depth, jobs in flight, job
-outcomes, retries and dead letters.
+outcomes, retries and dead letters. The HTTP server's requests are counted and timed by
+method, route template (``/v1/jobs/{job_id}``, never the raw path: no ids, so the label set stays
+bounded; a request no route matched is ``unmatched``, an unusual method ``other``) and status:
+``slm_http_requests_total`` and ``slm_http_request_duration_seconds``.
+
+The queue depth is read when Prometheus scrapes: the server sets it in its ``/metrics`` handler;
+a worker, whose ``/metrics`` is served from a thread, registers a reader with
+:func:`queue_depth_at_scrape`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,6 +36,8 @@ if TYPE_CHECKING:
 
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576)
 _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _GENAI = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -55,6 +67,11 @@ class _Metrics:
         self.jobs = Counter("slm_jobs", "Jobs a worker finished, by status.", ["status"], registry=r)
         self.retries = Counter("slm_job_retries", "Job attempts handed back for a retry.", registry=r)
         self.dead_letters = Counter("slm_dead_letters", "Jobs dead-lettered after their last attempt.", registry=r)
+        self.http_requests = Counter("slm_http_requests", "HTTP requests served, by method, route template and status.",
+                                     ["method", "route", "status"], registry=r)
+        self.http_duration = Histogram("slm_http_request_duration_seconds",
+                                       "Seconds per HTTP request (to the response's end), by method, route and status.",
+                                       ["method", "route", "status"], buckets=_HTTP_BUCKETS, registry=r)
 
 
 _STATE: dict[str, _Metrics | None] = {"metrics": None}
@@ -154,6 +171,40 @@ def queue_depth(count: int) -> None:
         current.queue_depth.set(count)
 
 
+def queue_depth_at_scrape(depth: Callable[[], Awaitable[int]], loop: asyncio.AbstractEventLoop,
+                          *, timeout: float = 5.0) -> None:
+    """Read the queue depth at each scrape by running ``depth()`` on ``loop`` (the process's event
+    loop, where its Redis client lives) from the thread serving ``/metrics``. A failed or slow read
+    exposes NaN for the gauge; the other metrics still go out."""
+    current = _STATE["metrics"]
+    if current is None:
+        return
+
+    def read() -> float:
+        future = asyncio.run_coroutine_threadsafe(_awaited(depth), loop)
+        try:
+            return float(future.result(timeout))
+        except Exception:  # Redis away or the loop stopped: no number rather than a stale one
+            future.cancel()
+            return math.nan
+
+    current.queue_depth.set_function(read)
+
+
+async def _awaited(depth: Callable[[], Awaitable[int]]) -> int:
+    return await depth()
+
+
+def http_request(method: str, route: str | None, status: int, seconds: float) -> None:
+    """One HTTP request; ``route`` is the matched route's template (None: ``unmatched``)."""
+    current = _STATE["metrics"]
+    if current is None:
+        return
+    labels = (method if method in _METHODS else "other", route or "unmatched", str(status))
+    current.http_requests.labels(*labels).inc()
+    current.http_duration.labels(*labels).observe(seconds)
+
+
 def metric(name: str, labels: dict[str, str] | None = None) -> Any:
     """A sample's current value (``name`` as exposed, e.g. ``slm_runs_total``), None if absent."""
     current = _STATE["metrics"]
@@ -166,12 +217,14 @@ __all__ = [
     "enable_metrics",
     "enabled",
     "exposition",
+    "http_request",
     "job_finished",
     "job_retried",
     "jobs_in_flight",
     "metric",
     "model_call",
     "queue_depth",
+    "queue_depth_at_scrape",
     "registry",
     "run_finished",
     "step_finished",

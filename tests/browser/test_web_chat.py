@@ -29,14 +29,14 @@ SCREENSHOT = ROOT / "tests" / "artifacts" / "web_chat.png"
 
 
 @contextmanager
-def serve(**env_extra: str) -> Iterator[str]:
-    """``orchestrator serve --app tests.interfaces.app:build`` on a free port (API key required)."""
+def serve(app: str = "tests.interfaces.app:build", **env_extra: str) -> Iterator[str]:
+    """``orchestrator serve --app <app>`` (the test deployment) on a free port (API key required)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCH_TEST_", "ORCHESTRATOR_"))}
     env.pop("REDIS_URL", None)
     env.update({"PYTHONPATH": str(ROOT), "ORCH_TEST_API_KEYS": KEY, "ORCH_TEST_DELAY": "2", **env_extra})
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "serve", "--app", "tests.interfaces.app:build",
+        [sys.executable, "-m", "orchestrator", "serve", "--app", app,
          "--port", str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:

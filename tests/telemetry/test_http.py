@@ -95,3 +95,32 @@ async def test_a_chat_threads_runs_carry_its_conversation_id(spans: InMemorySpan
     assert dict(run.attributes or {})["gen_ai.conversation.id"] == "web-0123"  # in the worker, via the job
     post, = [s for s in spans.get_finished_spans() if s.name.startswith("POST /v1/threads")]
     assert dict(post.attributes or {})["gen_ai.conversation.id"] == "web-0123"
+
+
+async def test_an_openai_request_carries_its_x_conversation_id(spans: InMemorySpanExporter) -> None:
+    app = create_app(build(redis_url=None))
+    chat = {"model": "workflow:echo", "messages": [{"role": "user", "content": "hi"}], "user": "alice"}
+    async with lifespan(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        answered = await client.post("/v1/chat/completions", json=chat, headers={"X-Conversation-Id": "conv-42"})
+        assert answered.status_code == 200
+        anonymous = await client.post("/v1/chat/completions", json=chat)
+        assert anonymous.status_code == 200
+        refused = await client.post("/v1/chat/completions", json=chat, headers={"X-Conversation-Id": "../etc passwd"})
+    assert refused.status_code == 400 and "X-Conversation-Id" in refused.json()["error"]["message"]
+    runs = [s for s in spans.get_finished_spans() if s.name == "invoke_workflow echo"]
+    assert len(runs) == 2  # the refused request ran nothing
+    assert [dict(s.attributes or {}).get("gen_ai.conversation.id") for s in runs] == ["conv-42", None]  # not `user`
+    posts = [dict(s.attributes or {}) for s in spans.get_finished_spans() if s.name.startswith("POST")]
+    assert [p["http.response.status_code"] for p in posts] == [200, 200, 400]  # refused before routing
+    assert [p.get("gen_ai.conversation.id") for p in posts] == ["conv-42", None, None]
+
+
+async def test_an_openai_requests_conversation_id_reaches_the_worker(spans: InMemorySpanExporter,
+                                                                     keyspace: KeySpace) -> None:
+    app = create_app(build(redis_url=REDIS_URL, key_prefix=keyspace.prefix), workers=1)
+    chat = {"model": "workflow:echo", "messages": [{"role": "user", "content": "hi"}]}
+    async with lifespan(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        answered = await client.post("/v1/chat/completions", json=chat, headers={"X-Conversation-Id": "conv:7"})
+    assert answered.status_code == 200
+    run, = [s for s in spans.get_finished_spans() if s.name == "invoke_workflow echo"]
+    assert dict(run.attributes or {})["gen_ai.conversation.id"] == "conv:7"  # via the queued job's baggage

@@ -76,3 +76,7 @@ def test_prometheus_scrapes_the_server_and_the_worker(tmp_path: Path, keyspace: 
         assert calls[0]["metric"]["gen_ai_request_model"] == "small"
         assert _query(prometheus, 'slm_queue_depth{job="server"}', lambda r: len(r) == 1)[0]["value"][1] == "0"
         assert _query(prometheus, 'slm_jobs_in_flight{job="worker"}', lambda r: len(r) == 1)[0]["value"][1] == "0"
+        assert _query(prometheus, 'slm_queue_depth{job="worker"}', lambda r: len(r) == 1)[0]["value"][1] == "0"
+        posts = _query(prometheus, 'slm_http_requests_total{job="server",method="POST",route="/v1/jobs"}',
+                       lambda r: _value(r) == 2)
+        assert _value(posts) == 2 and posts[0]["metric"]["status"] == "202"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from orchestrator.errors import JobError
@@ -27,3 +29,22 @@ async def test_retries_dead_letters_and_outcomes_are_counted(prometheus: None, q
     assert metrics.metric("slm_jobs_total", {"status": "completed"}) == 1
     assert metrics.metric("slm_jobs_in_flight") == 0
     assert await queue.depth() == 0
+
+
+async def test_the_worker_reads_the_queue_depth_at_each_scrape(prometheus: None, queue: JobQueue) -> None:
+    metrics.queue_depth_at_scrape(queue.depth, asyncio.get_running_loop())
+    # the worker's /metrics is served from a thread, as prometheus_client's server does
+    assert "slm_queue_depth 0.0" in (await asyncio.to_thread(metrics.exposition)).decode()
+    await queue.submit("steps")
+    await queue.submit("steps")
+    assert "slm_queue_depth 2.0" in (await asyncio.to_thread(metrics.exposition)).decode()
+
+
+async def test_a_failed_depth_read_exposes_nan_and_the_other_metrics(prometheus: None) -> None:
+    async def unreachable() -> int:
+        raise ConnectionError("redis is away")
+
+    metrics.queue_depth_at_scrape(unreachable, asyncio.get_running_loop())
+    metrics.job_retried()
+    text = (await asyncio.to_thread(metrics.exposition)).decode()
+    assert "slm_queue_depth NaN" in text and "slm_job_retries_total 1.0" in text

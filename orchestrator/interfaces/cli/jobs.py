@@ -270,6 +270,7 @@ async def _worker(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         with telemetry.process_telemetry(settings.telemetry, metrics_port=args.metrics_port):
+            telemetry.metrics.queue_depth_at_scrape(queue.depth, loop)
             await Worker(runner, queue, concurrency=args.concurrency, name=args.name).run(stop)
     finally:
         close = getattr(runner, "aclose", None)

@@ -3,7 +3,10 @@ a structlog access line per request, the Prometheus ``/metrics`` endpoint, and a
 (``GET /v1/jobs/{id}/timeline``, drawn by the web chat's ``/web/timeline.js``).
 
 The access line carries the method, the path (never the query string, which may hold
-``api_key``), the status and the latency; never bodies, headers or keys. ``/metrics`` needs no
+``api_key``), the status and the latency; never bodies, headers or keys. A request's chat
+conversation (``gen_ai.conversation.id`` on its span and its run's spans) is the thread of a
+``/v1/threads/{id}`` path, else the ``X-Conversation-Id`` header (the OpenAI-compatible
+endpoint's clients send it; the body's ``user`` names an end user, not a conversation). ``/metrics`` needs no
 API key, like ``/healthz``: it holds counts and names only, no content.
 """
 
@@ -22,15 +25,18 @@ from orchestrator import telemetry
 from orchestrator.errors import JobError
 from orchestrator.interfaces.http.auth import KeyedRoute
 from orchestrator.interfaces.http.backends import settled
-from orchestrator.interfaces.http.errors import ApiError
+from orchestrator.interfaces.http.errors import ApiError, error_response
 from orchestrator.interfaces.http.routes import backend
 from orchestrator.interfaces.http.schemas import ErrorResponse
+from orchestrator.interfaces.http.threads import THREAD_ID_PATTERN
 from orchestrator.logging import get_logger
 from orchestrator.telemetry import metrics
 from orchestrator.telemetry.timeline import Timeline, timeline
 
 access_log = get_logger("orchestrator.http.access")
 _THREAD = re.compile(r"^/v1/threads/([^/]+)")
+_CONVERSATION = re.compile(THREAD_ID_PATTERN)
+CONVERSATION_HEADER = "X-Conversation-Id"
 
 
 class Observed:
@@ -51,18 +57,35 @@ class Observed:
                 status[0] = message["status"]
             await send(message)
 
-        method, path = scope["method"], scope["path"]
-        thread = _THREAD.match(path)
-        with (telemetry.attach(telemetry.headers_carrier(Headers(scope=scope))),
-              telemetry.conversation(thread.group(1) if thread else None),
+        method, path, headers = scope["method"], scope["path"], Headers(scope=scope)
+        conversation_id, refusal = _conversation_id(path, headers)
+        with (telemetry.attach(telemetry.headers_carrier(headers)),
+              telemetry.conversation(conversation_id),
               telemetry.http_span(method, path) as span):
             try:
-                await self.app(scope, receive, sending)
+                await (refusal or self.app)(scope, receive, sending)
             finally:
                 route = getattr(scope.get("route"), "path", None)
+                seconds = time.perf_counter() - started
                 telemetry.record_http(span, method, route, status[0])
+                metrics.http_request(method, route, status[0], seconds)
                 access_log.info("http.request", method=method, path=path, status=status[0],
-                                latency_ms=round((time.perf_counter() - started) * 1000, 2))
+                                latency_ms=round(seconds * 1000, 2))
+
+
+def _conversation_id(path: str, headers: Headers) -> tuple[str | None, ASGIApp | None]:
+    """The chat conversation a request belongs to (``gen_ai.conversation.id``): a thread's id from
+    its path, else the ``X-Conversation-Id`` header (what ``/v1/chat/completions`` clients send);
+    a malformed header gets a 400 (the second item) instead of being recorded."""
+    thread = _THREAD.match(path)
+    if thread:
+        return thread.group(1), None
+    sent = headers.get(CONVERSATION_HEADER)
+    if sent is None or _CONVERSATION.match(sent):
+        return sent or None, None
+    return None, error_response(400, "invalid_request",
+                                f"{CONVERSATION_HEADER}: {sent[:40]!r} is not a conversation id; send 1-128 "
+                                "letters, digits and _ . : - (starting with a letter or digit), or leave it out")
 
 
 async def metrics_endpoint(request: Request) -> Response:
@@ -112,4 +135,4 @@ def install(app: FastAPI, *, metrics_on: bool = True) -> None:
     app.include_router(timelines)
 
 
-__all__ = ["Observed", "install", "job_timeline", "metrics_endpoint", "timelines"]
+__all__ = ["CONVERSATION_HEADER", "Observed", "install", "job_timeline", "metrics_endpoint", "timelines"]

@@ -41,7 +41,10 @@ log = get_logger(__name__)
 REPLY_WAIT_SECONDS = 2.0
 """How long a new message waits for the job answering the previous one before a 409."""
 
-ThreadId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][\w.:-]{0,127}$",
+THREAD_ID_PATTERN = r"^[A-Za-z0-9][\w.:-]{0,127}$"
+"""A thread id, and a conversation id sent in ``X-Conversation-Id``: letters, digits and ``_ . : -``."""
+
+ThreadId = Annotated[str, Path(pattern=THREAD_ID_PATTERN,
                                description="chosen by the client; letters, digits and _ . : -")]
 
 router = APIRouter(prefix="/v1/threads", route_class=KeyedRoute,
@@ -126,4 +129,4 @@ async def get_thread(thread_id: ThreadId, request: Request,
     return ThreadInfo(thread_id=thread_id, messages=messages, pending_job_id=pending.id if pending else None)
 
 
-__all__ = ["REPLY_WAIT_SECONDS", "Threads", "router"]
+__all__ = ["REPLY_WAIT_SECONDS", "THREAD_ID_PATTERN", "Threads", "router"]
