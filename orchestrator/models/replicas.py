@@ -10,8 +10,9 @@ endpoint, built from the same spec with that endpoint as its ``base_url`` (``ope
 2. on a transient failure (connection refused or reset, timeout, 5xx, 429) takes that
    replica out for a backoff that doubles with each failure in a row (``options.
    replica_backoff`` seconds first, default 1, capped by ``options.replica_backoff_max``,
-   default 30) and tries the next one: replicas that are up first, then those out, soonest
-   due first, each once per call; a streamed answer fails over only while no text went out;
+   default 30; calls under way on it when it failed count once) and tries the next one:
+   replicas that are up first, then those out, soonest due first, each once per call; a
+   streamed answer fails over only while no text went out;
 3. a replica whose backoff has passed is tried again, and its first success puts it back;
 4. a non-transient failure (a 4xx: the request's fault, not the server's) is raised at once;
 5. when every replica failed, raises one :class:`ModelError` naming each endpoint's failure.
@@ -192,8 +193,10 @@ class ReplicatedModel:
         raise ModelError(self.ref, f"every replica failed ({len(failed)}): " + "; ".join(failed), retryable=True)
 
     def _take_out(self, replica: _Replica, operation: str, exc: ModelError) -> None:
-        replica.failures += 1
         replica.last_error = exc.reason
+        if replica.down_until > self._clock():
+            return  # already out: calls that were under way when it failed count once
+        replica.failures += 1
         pause = min(self.backoff_max, self.backoff * 2 ** (replica.failures - 1))
         replica.down_until = self._clock() + pause
         log.warning("model.replica.down", model=self.ref, endpoint=replica.endpoint, operation=operation,

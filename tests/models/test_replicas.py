@@ -160,6 +160,20 @@ async def test_backoff_doubles_and_a_recovered_replica_is_admitted_again(servers
     await model.aclose()
 
 
+async def test_calls_under_way_on_a_failing_replica_count_as_one_failure(servers: list[FakeServer]) -> None:
+    failing, *healthy = servers
+    failing.respond(CHAT, lambda _request: Reply(500, {"error": {"message": "boom"}}, delay=0.2))
+    for server in healthy:
+        server.respond(CHAT, lambda _request: OK)
+    model = replicated([s.url for s in servers])
+
+    answers = await asyncio.gather(*(model.complete([user("hi")]) for _ in range(4)))
+
+    assert [a.text for a in answers] == ["OK"] * 4 and chats(failing) == 2
+    assert model.status()[0].failures == 1 and model.status()[0].retry_in_s == 1.0
+    await model.aclose()
+
+
 async def test_every_replica_down_names_each_endpoints_failure(server: FakeServer, refused_url: str) -> None:
     server.respond(CHAT, lambda _request: openai_error(502, "bad gateway"))
     model = replicated([refused_url, server.url])
