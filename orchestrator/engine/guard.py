@@ -54,6 +54,7 @@ from orchestrator.models.base import (
     scoring_model,
     streaming_model,
 )
+from orchestrator.models.endpoints import endpoints
 from orchestrator.models.pool import ModelPool
 from orchestrator.models.spec import ModelSpec
 from orchestrator.settings import Budget
@@ -191,8 +192,10 @@ class GuardedModel:
     async def _bounded(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """Run one call within the model's concurrency limit and deadline: the spec's timeout for
         every try the client may make, so a hung model costs an attempt (and escalates) instead of
-        the whole step's time."""
-        seconds = self.spec.timeout * (self.spec.retries + 1)
+        the whole step's time. A replicated model gets a try per replica (it fails over instead of
+        retrying)."""
+        tries = max(self.spec.retries + 1, len(endpoints(self.spec.options)))
+        seconds = self.spec.timeout * tries
         try:
             async with self._limit, asyncio.timeout(seconds):
                 return await call()

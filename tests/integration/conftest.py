@@ -20,6 +20,7 @@ def gemma_path() -> Path:
 @pytest.fixture(scope="session")
 def llama_server(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m llama_cpp.server`` serving Gemma on a free port; yields its ``/v1`` base URL."""
+    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
     process, base_url = launch_llama_server(gemma_path, tmp_path_factory.mktemp("llama-server") / "server.log")
     try:
         yield base_url

@@ -1,4 +1,7 @@
-"""Start and stop ``python -m llama_cpp.server`` processes serving Gemma on free loopback ports."""
+"""Start and stop ``python -m llama_cpp.server`` processes serving Gemma on free loopback ports.
+
+Shared by the integration tests and ``bench/replicas.py``, so it does not depend on pytest.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 SERVER_START_TIMEOUT = 90.0
 
@@ -23,8 +25,8 @@ def _free_port() -> int:
 
 def launch_llama_server(gemma_path: Path, log_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``python -m llama_cpp.server`` on Gemma at a free loopback port and wait until it
-    answers; returns the process and its ``/v1`` base URL (fails the test if it does not start)."""
-    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
+    answers; returns the process and its ``/v1`` base URL. Raises RuntimeError, with the end of
+    the server's log, if it exits or does not answer within ``SERVER_START_TIMEOUT``."""
     port = _free_port()
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -36,7 +38,7 @@ def launch_llama_server(gemma_path: Path, log_path: Path, *extra: str) -> tuple[
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while True:
         if process.poll() is not None:
-            pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
+            raise RuntimeError(f"llama_cpp.server exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
         try:
             if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
                 return process, base_url
@@ -44,8 +46,8 @@ def launch_llama_server(gemma_path: Path, log_path: Path, *extra: str) -> tuple[
             pass
         if time.monotonic() > deadline:
             stop_llama_server(process)
-            pytest.fail(f"llama_cpp.server did not answer within {SERVER_START_TIMEOUT:g}s:\n"
-                        f"{log_path.read_text()[-2000:]}")
+            raise RuntimeError(f"llama_cpp.server did not answer within {SERVER_START_TIMEOUT:g}s:\n"
+                               f"{log_path.read_text()[-2000:]}")
         time.sleep(0.25)
 
 

@@ -25,6 +25,7 @@ SERVER_ARGS = ("--n_threads", "1", "--chat_format", "gemma")
 @pytest.fixture
 def servers(gemma_path: Path, tmp_path: Path) -> Iterator[list[tuple[subprocess.Popen[bytes], str]]]:
     """Three llama.cpp servers on Gemma, one thread each, on free loopback ports."""
+    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
     started: list[tuple[subprocess.Popen[bytes], str]] = []
     try:
         for index in range(REPLICAS):
