@@ -21,8 +21,8 @@ from bench._common import RESULTS, Row, table
 
 ROOT = Path(__file__).resolve().parents[1]
 #: In the order they run: the quick ones first, the model-loading ones last.
-BENCHMARKS = ("overhead", "parallelism", "startup", "queue", "resume", "planning", "models", "banking77", "volume", "replicas",
-              "sroie", "evaluation", "summaries")
+BENCHMARKS = ("overhead", "parallelism", "startup", "queue", "resume", "planning", "models", "banking77", "volume",
+              "replicas", "sroie", "evaluation", "summaries")
 TIMEOUT_S = 3600
 
 
