@@ -163,6 +163,8 @@ class GuardedModel:
         self.latency_ms = 0.0
         self.calls = 0
         """Requests sent to the model (0: whoever held this answered without it)."""
+        self.endpoint: str | None = None
+        """The server that gave the latest answer, for a model with several endpoints (replicas)."""
 
     @property
     def ref(self) -> str:
@@ -224,6 +226,7 @@ class GuardedModel:
             completion = await self._bounded(lambda: self._inner.complete(
                 sent, schema=schema, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
             self._account(completion.usage, started, span, "chat", completion.model)
+            self.endpoint = completion.endpoint or self.endpoint
             telemetry.record_content(span, self._sensitivity, sent, completion.text, self._guard.confidential.leaked_in)
         return completion
 
@@ -239,6 +242,7 @@ class GuardedModel:
             completion = await self._bounded(lambda: streamer.stream(
                 sent, on_delta, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
             self._account(completion.usage, started, span, "chat", completion.model)
+            self.endpoint = completion.endpoint or self.endpoint
             telemetry.record_content(span, self._sensitivity, sent, completion.text, self._guard.confidential.leaked_in)
         return completion
 

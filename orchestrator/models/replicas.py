@@ -123,7 +123,7 @@ class ReplicatedModel:
         temperature: float = 0.0,
         logprobs: bool = False,
     ) -> Completion:
-        return await self._call("chat", lambda client: client.complete(
+        return await self._answer("chat", lambda client: client.complete(
             messages, schema=schema, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
 
     async def stream(
@@ -150,12 +150,13 @@ class ReplicatedModel:
             return await streamer.stream(messages, tracked, max_tokens=max_tokens, temperature=temperature,
                                          logprobs=logprobs)
 
-        return await self._call("stream", request, may_fail_over=lambda: not sent)
+        return await self._answer("stream", request, may_fail_over=lambda: not sent)
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        return await self._call("embed", lambda client: client.embed(texts))
+        vectors, _ = await self._call("embed", lambda client: client.embed(texts))
+        return vectors
 
     async def aclose(self) -> None:
         for replica in self._replicas:
@@ -169,8 +170,16 @@ class ReplicatedModel:
         out = sorted((r for r in self._replicas if r.down_until > now), key=lambda r: r.down_until)
         return up + out
 
+    async def _answer(self, operation: str, request: Callable[[Model], Awaitable[Completion]],
+                      may_fail_over: Callable[[], bool] | None = None) -> Completion:
+        """:meth:`_call` for a completion, which then names the replica that answered."""
+        completion, endpoint = await self._call(operation, request, may_fail_over)
+        return completion.model_copy(update={"endpoint": endpoint})
+
     async def _call(self, operation: str, request: Callable[[Model], Awaitable[T]],
-                    may_fail_over: Callable[[], bool] | None = None) -> T:
+                    may_fail_over: Callable[[], bool] | None = None) -> tuple[T, str]:
+        """``request`` on the best replica, failing over as the module says; returns its result and
+        the endpoint that answered."""
         failed: list[str] = []
         for replica in self._order():
             self._picks += 1
@@ -189,7 +198,7 @@ class ReplicatedModel:
             finally:
                 replica.in_flight -= 1
             self._answered(replica)
-            return result
+            return result, replica.endpoint
         raise ModelError(self.ref, f"every replica failed ({len(failed)}): " + "; ".join(failed), retryable=True)
 
     def _take_out(self, replica: _Replica, operation: str, exc: ModelError) -> None:

@@ -104,6 +104,7 @@ async def test_a_refused_replica_fails_over_and_is_taken_out(server: FakeServer,
     answers = [await model.complete([user("hi")]) for _ in range(4)]
 
     assert [a.text for a in answers] == ["OK"] * 4 and chats(server) == 4
+    assert {a.endpoint for a in answers} == {f"{server.url}/v1"}  # the replica that answered
     down, up = model.status()
     assert not down.up and down.failures == 1 and "connection refused" in (down.last_error or "")
     assert down.retry_in_s == 1.0 and up.up and up.calls == 4
@@ -267,3 +268,20 @@ def test_bad_endpoints_are_a_config_error_naming_the_entry(tmp_path: Path, endpo
 def test_endpoints_only_replace_the_one_server_option(ref: str, options: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         ModelSpec(ref=ref, options=options)
+
+
+def test_models_check_cli_prints_a_line_per_replica(server: FakeServer, refused_url: str, tmp_path: Path) -> None:
+    from tests.test_cli import cli
+
+    server.respond(CHAT, lambda _request: OK)
+    path = tmp_path / "orchestrator.toml"
+    path.write_text(f'[models.small]\nref = "openai:small-model"\n'
+                    f'options = {{ endpoints = ["{refused_url}/v1", "{server.url}/v1"] }}\n')
+
+    proc = cli("models", "check", "small", config=path)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # ok while any replica answers
+    model, down, up = proc.stdout.splitlines()
+    assert model.startswith("ok   small") and "openai:small-model" in model
+    assert down.split()[:3] == ["replica", f"{refused_url}/v1", "FAIL"] and "connection refused" in down
+    assert up.split()[:3] == ["replica", f"{server.url}/v1", "ok"]
