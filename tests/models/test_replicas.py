@@ -189,6 +189,23 @@ async def test_every_replica_down_names_each_endpoints_failure(server: FakeServe
     await model.aclose()
 
 
+async def test_when_every_replica_is_out_they_are_still_tried_soonest_due_first(server: FakeServer,
+                                                                                refused_url: str) -> None:
+    server.script(CHAT, openai_error(502, "bad gateway"))
+    server.respond(CHAT, lambda _request: OK)
+    model = replicated([refused_url, server.url])
+    with pytest.raises(ModelError, match="every replica failed"):
+        await model.complete([user("hi")])
+
+    completion = await model.complete([user("hi")])  # both out: the refused one first, then the other
+
+    assert completion.text == "OK" and completion.endpoint == f"{server.url}/v1"
+    refused, recovered = model.status()
+    assert not refused.up and refused.failures == 1  # failing again while out does not double its pause
+    assert recovered.up and recovered.failures == 0 and recovered.calls == 1
+    await model.aclose()
+
+
 async def test_ollama_replicas_fail_over_on_recorded_responses(servers: list[FakeServer]) -> None:
     broken, healthy, _ = servers
     broken.respond("/api/chat", lambda _request: recording("ollama_server_error"))
