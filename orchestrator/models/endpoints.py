@@ -49,6 +49,10 @@ def endpoints_problem(scheme: str, options: Mapping[str, Any]) -> str | None:
         if key in seen:
             return f"options.endpoints[{index}] {entry!r} is listed twice; list each server once"
         seen.add(key)
+    for option in ("replica_backoff", "replica_backoff_max"):
+        pause = options.get(option, 1.0)
+        if isinstance(pause, bool) or not isinstance(pause, int | float) or pause <= 0:
+            return f"options.{option} is {pause!r}; it must be a number of seconds above 0"
     return None
 
 

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from orchestrator.errors import ModelError
+from orchestrator.errors import ConfigError, ModelError
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Capabilities, Completion, Message, Model, TextDeltas, streaming_model
 from orchestrator.models.endpoints import ENDPOINT_OPTION, endpoints
@@ -86,7 +86,7 @@ class ReplicatedModel:
                  factory: Callable[[ModelSpec], Model] = create_model):
         urls = endpoints(spec.options)
         if not urls:
-            raise ModelError(spec.ref, "a replicated model needs options.endpoints")
+            raise ConfigError("a replicated model needs options.endpoints (a list of server URLs)", key=spec.name)
         self.spec = spec
         self.backoff = float(spec.options.get("replica_backoff", 1.0))
         self.backoff_max = float(spec.options.get("replica_backoff_max", 30.0))

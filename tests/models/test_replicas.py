@@ -265,6 +265,9 @@ async def test_models_check_probes_each_replica(server: FakeServer, refused_url:
      "'http://127.0.0.1:8081/v1/' is listed twice"),
     ('["http://127.0.0.1:x/v1"]', "options.endpoints[0] 'http://127.0.0.1:x/v1' is not a valid URL"),
     ('"http://127.0.0.1:8081/v1"', "options.endpoints must be a non-empty list of URLs"),
+    ('["http://127.0.0.1:8081/v1"], replica_backoff = 0', "options.replica_backoff is 0; it must be a number "
+     "of seconds above 0"),
+    ('["http://127.0.0.1:8081/v1"], replica_backoff_max = "long"', "options.replica_backoff_max is 'long'"),
 ])
 def test_bad_endpoints_are_a_config_error_naming_the_entry(tmp_path: Path, endpoints: str, problem: str) -> None:
     path = tmp_path / "orchestrator.toml"
