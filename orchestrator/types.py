@@ -66,6 +66,8 @@ class StepResult(BaseModel):
     error: str | None = None
     model: str | None = None
     """The model whose answer was accepted (None for tools)."""
+    endpoint: str | None = None
+    """The server that gave that answer, for a model with several endpoints (replicas)."""
     local: bool = True
     confidence: float | None = None
     attempts: list[Attempt] = Field(default_factory=list)

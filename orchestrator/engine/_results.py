@@ -67,6 +67,7 @@ def step_event(result: StepResult) -> dict[str, Any]:
         "latency_ms": round(result.latency_ms, 1), "load_ms": round(result.load_ms, 1), "cost_usd": result.cost_usd,
         "confidence": result.confidence, "escalated_from": result.escalated_from,
         "attempts": len(result.attempts), "error": result.error, "output": result.output,
+        **({"endpoint": result.endpoint} if result.endpoint else {}),  # the replica that answered
     }
 
 

@@ -54,6 +54,7 @@ from orchestrator.models.base import (
     scoring_model,
     streaming_model,
 )
+from orchestrator.models.endpoints import endpoints
 from orchestrator.models.pool import ModelPool
 from orchestrator.models.spec import ModelSpec
 from orchestrator.settings import Budget
@@ -162,6 +163,8 @@ class GuardedModel:
         self.latency_ms = 0.0
         self.calls = 0
         """Requests sent to the model (0: whoever held this answered without it)."""
+        self.endpoint: str | None = None
+        """The server that gave the latest answer, for a model with several endpoints (replicas)."""
 
     @property
     def ref(self) -> str:
@@ -191,8 +194,10 @@ class GuardedModel:
     async def _bounded(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """Run one call within the model's concurrency limit and deadline: the spec's timeout for
         every try the client may make, so a hung model costs an attempt (and escalates) instead of
-        the whole step's time."""
-        seconds = self.spec.timeout * (self.spec.retries + 1)
+        the whole step's time. A replicated model gets a try per replica (it fails over instead of
+        retrying)."""
+        tries = max(self.spec.retries + 1, len(endpoints(self.spec.options)))
+        seconds = self.spec.timeout * tries
         try:
             async with self._limit, asyncio.timeout(seconds):
                 return await call()
@@ -221,6 +226,7 @@ class GuardedModel:
             completion = await self._bounded(lambda: self._inner.complete(
                 sent, schema=schema, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
             self._account(completion.usage, started, span, "chat", completion.model)
+            self.endpoint = completion.endpoint or self.endpoint
             telemetry.record_content(span, self._sensitivity, sent, completion.text, self._guard.confidential.leaked_in)
         return completion
 
@@ -236,6 +242,7 @@ class GuardedModel:
             completion = await self._bounded(lambda: streamer.stream(
                 sent, on_delta, max_tokens=max_tokens, temperature=temperature, logprobs=logprobs))
             self._account(completion.usage, started, span, "chat", completion.model)
+            self.endpoint = completion.endpoint or self.endpoint
             telemetry.record_content(span, self._sensitivity, sent, completion.text, self._guard.confidential.leaked_in)
         return completion
 

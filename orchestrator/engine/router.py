@@ -120,6 +120,7 @@ class Router:
         result.output = verdict.output.model_dump(mode="json")
         if model.calls:  # a specialist that answered without its model does not name it
             result.model = model.ref
+            result.endpoint = model.endpoint
             result.local = model.local
         result.confidence = verdict.confidence
         if not result.escalated_from:

@@ -74,6 +74,8 @@ class Completion(BaseModel):
     """The model reference that answered, e.g. ``ollama:qwen2.5:1.5b``."""
     local: bool = True
     """Whether the answering model runs on this deployment's own hardware."""
+    endpoint: str | None = None
+    """The server that answered, for a model with several endpoints (replicas); else None."""
     token_logprobs: list[float] | None = None
     """Log-probability of each generated token, where the backend reports them."""
 

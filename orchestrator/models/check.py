@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from orchestrator.errors import ModelError, ModelTimeout, OrchestratorError
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Capabilities, Model, user
+from orchestrator.models.endpoints import endpoints
 from orchestrator.models.loading import recording_loads
 from orchestrator.models.spec import ModelSpec, create_model
 
@@ -45,6 +46,9 @@ class ModelCheck(BaseModel):
     """What the model said (chat models), cut to 40 characters."""
     reason: str | None = None
     """Why the check failed, in words that say what to do."""
+    replicas: list[ModelCheck] | None = None
+    """For a model with several ``options.endpoints``: each endpoint checked on its own (``ref``
+    is then the endpoint); the model is ok when any replica is."""
 
 
 async def check_models(
@@ -56,7 +60,10 @@ async def check_models(
 
 
 async def check_model(spec: ModelSpec, *, timeout: float = 30) -> ModelCheck:  # noqa: ASYNC109
-    """Send one tiny request to ``spec``'s model and report how it went."""
+    """Send one tiny request to ``spec``'s model and report how it went (to each replica, when
+    it has several endpoints)."""
+    if endpoints(spec.options):
+        return await _check_replicas(spec, timeout=timeout)
     probe = spec.model_copy(update={"retries": 0, "timeout": min(spec.timeout, timeout)})
     result = ModelCheck(name=spec.name, ref=spec.ref, ok=False, local=spec.is_local)
     try:
@@ -84,6 +91,24 @@ async def check_model(spec: ModelSpec, *, timeout: float = 30) -> ModelCheck:  #
     finally:
         await model.aclose()
     log.info("model.checked", model=spec.ref, ok=result.ok, latency_ms=result.latency_ms)
+    return result
+
+
+async def _check_replicas(spec: ModelSpec, *, timeout: float) -> ModelCheck:  # noqa: ASYNC109
+    from orchestrator.models.replicas import replica_spec
+
+    urls = endpoints(spec.options)
+    checks = await asyncio.gather(*(check_model(replica_spec(spec, url), timeout=timeout) for url in urls))
+    replicas = [check.model_copy(update={"ref": url}) for check, url in zip(checks, urls, strict=True)]
+    up = [check for check in replicas if check.ok]
+    result = ModelCheck(name=spec.name, ref=spec.ref, ok=bool(up), local=spec.is_local, replicas=replicas,
+                        capabilities=next((check.capabilities for check in replicas if check.capabilities), None))
+    if up:
+        fastest = min(up, key=lambda check: check.latency_ms or 0.0)
+        result.latency_ms, result.load_ms, result.reply = fastest.latency_ms, fastest.load_ms, fastest.reply
+    if len(up) < len(replicas):
+        down = ", ".join(check.ref for check in replicas if not check.ok)
+        result.reason = f"{len(replicas) - len(up)} of {len(replicas)} replicas failed ({down}); see each replica"
     return result
 
 

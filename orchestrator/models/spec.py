@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from orchestrator.errors import ConfigError
 from orchestrator.models.base import Model
+from orchestrator.models.endpoints import endpoints, endpoints_problem
 
 #: Reference scheme -> "module:factory". Factories are imported only when used,
 #: so a deployment that never touches llama.cpp never imports it.
@@ -109,6 +110,8 @@ class ModelSpec(BaseModel):
     def _defaults(self) -> ModelSpec:
         if ":" not in self.ref:
             raise ValueError(f"model ref {self.ref!r} must look like 'scheme:model', e.g. 'ollama:qwen2.5:1.5b'")
+        if (problem := endpoints_problem(self.scheme, self.options)) is not None:
+            raise ValueError(problem)
         if not self.name:
             self.name = self.ref
         self._declared_local = self.local is not None
@@ -153,6 +156,8 @@ class ModelSpec(BaseModel):
         return f"unknown model scheme {self.scheme!r} in {self.ref!r}{guess}; known: {', '.join(sorted(PROVIDERS))}"
 
     def _default_local(self, local_hosts: Iterable[str] = ()) -> bool:
+        if replicas := endpoints(self.options):  # local only when every replica is
+            return all(is_local_url(url, local_hosts) for url in replicas)
         if self.scheme == "openai":
             base_url = self.options.get("base_url")
             return isinstance(base_url, str) and is_local_url(base_url, local_hosts)
@@ -182,7 +187,12 @@ def python_model(spec: ModelSpec) -> Model:
 
 
 def create_model(spec: ModelSpec) -> Model:
-    """Build the client for ``spec`` from its scheme."""
+    """Build the client for ``spec`` from its scheme (several endpoints: a
+    :class:`~orchestrator.models.replicas.ReplicatedModel` over one client each)."""
+    if endpoints(spec.options):
+        from orchestrator.models.replicas import ReplicatedModel
+
+        return ReplicatedModel(spec)
     target = PROVIDERS.get(spec.scheme)
     if target is None:
         problem = spec.backend_problem() or (f"{spec.ref!r} is a model built in code: pass its client to "

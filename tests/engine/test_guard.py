@@ -14,7 +14,7 @@ from orchestrator.engine.guard import GuardedModel, RunGuard, may_receive
 from orchestrator.engine.registry import Registry
 from orchestrator.errors import BudgetExceeded, ConfigError, ModelError, PrivacyViolation
 from orchestrator.models import FunctionModel, ModelSpec, ScoreCall, ScriptedModel
-from orchestrator.models.base import Capabilities, Usage
+from orchestrator.models.base import Capabilities, Usage, user
 from orchestrator.models.pool import ModelPool
 from orchestrator.plan import Plan
 from orchestrator.settings import Budget, Settings
@@ -300,3 +300,13 @@ def test_the_engine_reaches_the_redactor_without_importing_tools() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n.startswith(plugins) for n in names), f"{path.name} imports {names} (layer 3 -> 2)"
+
+
+async def test_a_replicated_model_gets_a_try_per_replica_within_the_calls_deadline() -> None:
+    """A replicated model fails over instead of retrying: the deadline counts a try per endpoint."""
+    urls = [f"http://127.0.0.1:{port}/v1" for port in (8081, 8082, 8083)]
+    spec = ModelSpec(ref="openai:small", timeout=0.5, retries=0, options={"endpoints": urls})
+    slow = FunctionModel(lambda call: "late but fine", ref="openai:small", delay=0.7)  # > one try's 0.5 s
+    pool = ModelPool({"small": spec}, clients={"small": slow})
+    model = GuardedModel("small", pool, RunGuard(), sensitivity=Sensitivity.PUBLIC)
+    assert (await model.complete([user("hi")])).text == "late but fine"

@@ -65,7 +65,14 @@ def _check(args: argparse.Namespace) -> int:
     else:
         for r in results:
             print(_check_line(r))
+            for replica in r.replicas or ():  # a model with several endpoints: each one's state
+                print(_replica_line(replica))
     return 0 if all(r.ok for r in results) else 1
+
+
+def _replica_line(r: Any) -> str:
+    state = f"ok   {r.latency_ms:>7.0f} ms" if r.ok else f"FAIL {r.reason}"
+    return f"       replica {r.ref:<34} {state}"
 
 
 def _check_line(r: Any) -> str:
