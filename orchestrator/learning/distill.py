@@ -37,6 +37,17 @@ class DistillReport:
     promoted: bool
     reason: str
     live_path: Path
+    audited: int = 0
+    """Audited examples (:mod:`~orchestrator.learning.audit`): local answers a teacher also gave."""
+    audited_agreement: float | None = None
+    """Share of those where the local answer agreed with the teacher: the local accuracy measured
+    on an unbiased sample of the traffic (None without audits)."""
+
+
+def audited_agreement(examples: Sequence[LabelledExample]) -> tuple[int, float | None]:
+    """(audited examples, share whose local answer the teacher agreed with)."""
+    records = [e.audit for e in examples if e.audit is not None]
+    return len(records), (sum(r.agreed for r in records) / len(records) if records else None)
 
 
 def data_hash(examples: Sequence[LabelledExample]) -> str:
@@ -100,9 +111,10 @@ async def distill(examples: Sequence[LabelledExample], learner: Learner, version
                                     fit_seconds=round(fit_seconds, 3)), candidate)
     if promote:
         info = versions.activate(info.version, live_path)
+    audited, agreement = audited_agreement(examples)
     log.info("learning.distilled", specialist=versions.specialist, version=info.version, promoted=promote,
-             reason=reason)
-    return DistillReport(info, promote, reason, live_path)
+             reason=reason, audited=audited, audited_agreement=agreement)
+    return DistillReport(info, promote, reason, live_path, audited, agreement)
 
 
-__all__ = ["MIN_EXAMPLES", "DistillReport", "data_hash", "distill", "split"]
+__all__ = ["MIN_EXAMPLES", "DistillReport", "audited_agreement", "data_hash", "distill", "split"]
