@@ -3,14 +3,18 @@ recording agreement; never for confidential inputs; a failing audit never change
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from orchestrator.engine.app import Orchestrator
-from orchestrator.learning import LabelledExample
+from orchestrator.learner import Pair
+from orchestrator.learning import AuditRecord, LabelledExample, Versions, distill
 from orchestrator.learning.audit import agrees
+from orchestrator.learning.distill import split
 from orchestrator.models import ScriptedModel
 from tests.learning.deployment import CLASSIFY, all_texts, deployment, teacher_for
+from tests.learning.test_collect_and_distill import Scored
 
 NEW = ["my parcel delivery is late", "invoice payment charged twice"]
 """Unseen texts the distilled head answers locally (shipping, billing)."""
@@ -84,3 +88,36 @@ def test_agreement_compares_answers_not_confidences() -> None:
     assert agrees({"label": "a", "confidence": 0.9, "scores": {"a": 0.9}}, {"label": "a", "confidence": 0.6})
     assert not agrees({"label": "a", "confidence": 0.9}, {"label": "b", "confidence": 0.9})
     assert not agrees({"label": "a"}, {"confidence": 0.9})  # nothing to compare: not an agreement
+
+
+class Judged(Scored):
+    """A learner whose answer to each pair is scripted in the pair's output: confidence ``c``, right ``ok``."""
+
+    kind = "judged"
+
+    def usable(self, pair: Pair) -> bool:
+        return "c" in pair[1]
+
+    async def judge(self, artefact: dict[str, Any], pairs: Sequence[Pair]) -> list[tuple[float, bool]]:
+        return [(float(output["c"]), bool(output["ok"])) for _, output in pairs]
+
+
+async def test_audited_examples_weigh_one_over_the_rate_in_the_threshold(tmp_path: Path) -> None:
+    """Held out: an audited right answer at 0.7 (rate 0.1: it stands for 10), an escalation wrong at 0.7,
+    one right at 0.9. Unweighted, 0.7 keeps 2/3 < 90%, so the threshold is 0.9; weighted 11/12 >= 90%: 0.7."""
+    blank = [LabelledExample(specialist="classifier", input={"text": f"text {i}"}, output={}, source="teacher")
+             for i in range(60)]
+    train, held = split(blank, 0.5)
+    assert len(train) >= 4 and len(held) >= 3
+    audited_one = AuditRecord(local_output={"label": "x"}, agreed=True, rate=0.1)
+    scripted = [(0.7, True, audited_one), (0.7, False, None), (0.9, True, None)]
+    examples = [e.model_copy(update={"output": {"label": "x", "c": 0.95, "ok": True}}) for e in train]
+    examples += [e.model_copy(update={"output": {"label": "x", "c": c, "ok": ok}, "audit": record})
+                 for e, (c, ok, record) in zip(held, scripted, strict=False)]  # the other held-out inputs: left out
+    for weighted in (True, False):
+        if not weighted:
+            examples = [e.model_copy(update={"audit": None}) for e in examples]
+        report = await distill(examples, Judged(1.0, tmp_path / f"{weighted}.json"), Versions(tmp_path / f"v{weighted}",
+                               "classifier"), live_path=tmp_path / f"{weighted}.json", holdout=0.5,
+                               target_accuracy=0.9)
+        assert report.version.threshold == (0.7 if weighted else 0.9)
