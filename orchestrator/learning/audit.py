@@ -10,9 +10,11 @@ the two agree), and so keeps measuring the local accuracy on an unbiased sample 
 Privacy: a step whose input is confidential is never audited (not even by a local model: it
 would only repeat what the cascade did), and the audit talks to its model through the run's own
 guard (:class:`~orchestrator.engine.guard.GuardedModel`), so redaction, the confidential-value
-check and the run's budget apply to it exactly as to an escalation. The audit runs before the
-step is handed back, so its tokens and cost are added to the step's; a failing audit (a model
-error, a spent budget) is logged and never changes the step's answer.
+check and the run's budget apply to it exactly as to an escalation. The collector runs an audit
+in the background once the step has returned (the step is neither slowed nor bound by the step
+timeout); its tokens and cost are charged to the run's ledger and logged (``learning.audit``),
+not added to the step. A failing audit (a model error, a spent budget) is logged and never
+changes the step's answer.
 """
 
 from __future__ import annotations
@@ -82,9 +84,7 @@ class Auditor:
 
     async def audit(self, specialist_name: str, request: BaseModel, result: StepResult, sensitivity: Sensitivity,
                     guard: RunGuard, instruction: str = "") -> Audit | None:
-        """Ask the teacher about a sampled step; None when not sampled, no teacher, or no valid answer."""
-        if not self.wanted(result, sensitivity):
-            return None
+        """Ask the teacher about a step :meth:`wanted` sampled; None when no teacher or no valid answer."""
         specialist = self.registry.agent(specialist_name)
         if not isinstance(specialist, Specialist):
             return None
@@ -97,9 +97,6 @@ class Auditor:
         except OrchestratorError as exc:  # budget, privacy, a failing model: the step keeps its answer
             log.warning("learning.audit_failed", step=result.step_id, model=model.ref, error=str(exc))
             return None
-        finally:
-            result.usage = result.usage + model.usage
-            result.cost_usd += model.cost_usd
         if not verdict.valid or verdict.output is None or verdict.confidence < specialist.config.threshold:
             log.info("learning.audit_inconclusive", step=result.step_id, model=model.ref)
             return None
@@ -107,7 +104,8 @@ class Auditor:
         assert isinstance(result.output, dict)
         record = AuditRecord(local_output=result.output, local_model=result.model,
                              local_confidence=result.confidence, agreed=agrees(result.output, output), rate=self.rate)
-        log.info("learning.audit", step=result.step_id, model=model.ref, agreed=record.agreed)
+        log.info("learning.audit", step=result.step_id, model=model.ref, agreed=record.agreed,
+                 tokens=model.usage.total_tokens, cost_usd=model.cost_usd)
         return Audit(model.ref, output, record)
 
 

@@ -43,6 +43,7 @@ async def test_audited_local_answers_become_teacher_examples_recording_agreement
     assert isinstance(teacher, ScriptedModel)
     before = len(teacher.calls)
     runs = [await orch.run(CLASSIFY, {"text": text}) for text in NEW]
+    await orch.learning.collector.drain()  # audits run in the background, after the step returned
     steps = [r.step("c") for r in runs]
     assert [s.output["label"] for s in steps] == ["shipping", "billing"]  # the local answers stand
     assert all(s.model == "scripted:small" and not s.escalated for s in steps)
@@ -62,6 +63,7 @@ async def test_audited_local_answers_become_teacher_examples_recording_agreement
 async def test_no_audit_at_rate_zero_or_for_confidential_inputs(tmp_path: Path) -> None:
     orch = await distilled(tmp_path / "off", [])
     await orch.run(CLASSIFY, {"text": NEW[0]})
+    await orch.learning.collector.drain()
     assert audited(await orch.learning.store.examples("classifier")) == {}
     assert (await orch.distill("classifier")).audited_agreement is None
     await orch.aclose()
@@ -70,6 +72,7 @@ async def test_no_audit_at_rate_zero_or_for_confidential_inputs(tmp_path: Path) 
     assert isinstance(teacher, ScriptedModel)
     before = len(teacher.calls)
     step = (await secret.run(CLASSIFY, {"text": NEW[0]}, sensitivity={"text": "confidential"})).step("c")
+    await secret.learning.collector.drain()
     assert step.status == "completed" and step.model == "scripted:small"
     assert len(teacher.calls) == before  # the remote teacher never saw the confidential text
     assert audited(await secret.learning.store.examples("classifier")) == {}
@@ -79,6 +82,7 @@ async def test_no_audit_at_rate_zero_or_for_confidential_inputs(tmp_path: Path) 
 async def test_a_failing_audit_leaves_the_step_as_answered(tmp_path: Path) -> None:
     orch = await distilled(tmp_path, ["not json at all", "still not json"], audit_rate=1.0)
     step = (await orch.run(CLASSIFY, {"text": NEW[0]})).step("c")
+    await orch.learning.collector.drain()
     assert step.status == "completed" and step.output["label"] == "shipping" and step.model == "scripted:small"
     assert audited(await orch.learning.store.examples("classifier")) == {}
     await orch.aclose()
