@@ -17,9 +17,12 @@ Three measurements, on ``../shared/data`` (read by path):
    examples per intent): local share, local accuracy, teacher calls, cost against all-teacher;
 3. **clinc**: CLINC150 with 10 examples per in-scope intent: the threshold keeping in-scope
    local accuracy >= 95% (chosen on the validation split) and the share of out-of-scope test
-   queries it escalates.
+   queries it escalates, for two fixed students and for the one of :data:`GRID` chosen on the
+   validation splits alone (``clinc_selected``).
 
     python -m bench.flywheel [--data ../shared/data] [--stream 3000] [--k 0] [--plot docs/images/flywheel.png]
+    python -m bench.flywheel --only stream --k 10 --audit 0.1 --audit-min 0.03   # ~1 min: one stream
+    python -m bench.flywheel --only clinc                                         # the CLINC150 section
 """
 
 from __future__ import annotations
