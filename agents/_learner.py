@@ -39,11 +39,12 @@ class HeadLearner:
     kind = "embedding-head"
 
     def __init__(self, model: Model, live_path: str | Path | None, *, regularization: float = 3.0,
-                 knn_weight: float = 0.5) -> None:
+                 knn_weight: float = 0.5, knn_temperature: float = 0.05) -> None:
         self.model = model
         self._live_path = Path(live_path) if live_path else None
         self.regularization = regularization
         self.knn_weight = knn_weight
+        self.knn_temperature = knn_temperature
 
     @property
     def live_path(self) -> Path | None:
@@ -60,7 +61,7 @@ class HeadLearner:
         # the fit is CPU-bound: off the event loop, so a worker keeps serving steps meanwhile
         head = await asyncio.to_thread(EmbeddingHead.fit_vectors, np.asarray(vectors, dtype=np.float64), labels,
                                        embedder=self.model.ref, regularization=self.regularization,
-                                       knn_weight=self.knn_weight)
+                                       knn_weight=self.knn_weight, knn_temperature=self.knn_temperature)
         return head.to_dict()
 
     async def _embed(self, texts: Sequence[str]) -> list[list[float]]:

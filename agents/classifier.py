@@ -112,6 +112,14 @@ class ClassifierOptions(BaseModel):
     generative otherwise."""
     head_path: str | None = None
     """A head saved by :meth:`EmbeddingHead.save` (JSON)."""
+    head_regularization: float = Field(default=3.0, gt=0)
+    """Distillation fits the head's logistic regression at ``C = 10 x`` this."""
+    head_knn_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Share of the distilled head's probabilities from its nearest-neighbour vote."""
+    head_knn_temperature: float = Field(default=0.05, gt=0)
+    """Softmax temperature of that vote. ``head_regularization = 1``, ``head_knn_weight = 0.75``,
+    ``head_knn_temperature = 0.1`` escalated the most out-of-scope CLINC150 queries (chosen on
+    validation data in ``bench/flywheel.py``)."""
     temperature: float = Field(default=0.05, gt=0)
     """Softmax temperature over cosine similarities in embedding mode (lower is sharper)."""
     match: Literal["text", "sentences"] = "sentences"
@@ -358,7 +366,8 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
 
     def learner(self, model: Model) -> HeadLearner:
         """What distillation fits for this classifier: its head, on ``model``'s embeddings."""
-        return HeadLearner(model, self.options.head_path)
+        return HeadLearner(model, self.options.head_path, regularization=self.options.head_regularization,
+                           knn_weight=self.options.head_knn_weight, knn_temperature=self.options.head_knn_temperature)
 
     async def _by_head(self, request: ClassifierInput, model: Model) -> Verdict:
         if self._no_head_yet():

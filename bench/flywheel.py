@@ -17,9 +17,12 @@ Three measurements, on ``../shared/data`` (read by path):
    examples per intent): local share, local accuracy, teacher calls, cost against all-teacher;
 3. **clinc**: CLINC150 with 10 examples per in-scope intent: the threshold keeping in-scope
    local accuracy >= 95% (chosen on the validation split) and the share of out-of-scope test
-   queries it escalates.
+   queries it escalates, for two fixed students and for the one of :data:`GRID` chosen on the
+   validation splits alone (``clinc_selected``).
 
     python -m bench.flywheel [--data ../shared/data] [--stream 3000] [--k 0] [--plot docs/images/flywheel.png]
+    python -m bench.flywheel --only stream --k 10 --audit 0.1 --audit-min 0.03   # ~1 min: one stream
+    python -m bench.flywheel --only clinc                                         # the CLINC150 section
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ TEACHER = "teacher = the dataset's gold label, standing in for a large model (no
 DEFAULT_DATA = ROOT / "../shared/data"
 CACHE = Path.home() / ".cache" / "slm-orchestrator-bench"
 AUDIT_WINDOW = 2000
-"""Observations (audits weighted) the audited threshold is calibrated on: the most recent ones."""
+"""Items of the stream the audited threshold is calibrated on: the most recent ones."""
+PROOF = 100
+"""Audits whose agreement decides whether the audit rate may drop to ``--audit-min``."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +68,11 @@ class Student:
     regularization: float = 1.0
     knn_weight: float = 0.0
     confidence: str = "top"
+    knn_temperature: float = 0.05
 
     def fit(self, x: np.ndarray[Any, Any], labels: Sequence[str]) -> EmbeddingHead:
-        return EmbeddingHead.fit_vectors(x, labels, regularization=self.regularization, knn_weight=self.knn_weight)
+        return EmbeddingHead.fit_vectors(x, labels, regularization=self.regularization, knn_weight=self.knn_weight,
+                                         knn_temperature=self.knn_temperature)
 
     def answer(self, head: EmbeddingHead, x: np.ndarray[Any, Any]) -> tuple[list[str], np.ndarray[Any, Any]]:
         probs = head.predict_proba(x)
@@ -182,14 +189,17 @@ class Window:
 
 
 async def stream(data: Path, model: str, *, items: int, k: int, target: float, refit_every: int,
-                 window: int, student: Student, audit: float = 0.0, seed: int = 0) -> dict[str, Any]:
+                 window: int, student: Student, audit: float = 0.0, audit_min: float | None = None,
+                 seed: int = 0) -> dict[str, Any]:
     """The flywheel over ``items`` Banking77 training items, from ``k`` examples per intent.
 
     With ``audit`` > 0 that share of local answers is also sent to the teacher (counted as teacher
-    calls): the threshold is then calibrated on the recent confidences whose correctness the
-    teacher revealed (escalations, and audits weighted by 1/audit), an unbiased sample of the
-    stream, instead of cross-validation on the collected examples (the hard items, once a head
-    is live), which comes out conservative."""
+    calls): the threshold is then calibrated on the confidences of the last ``AUDIT_WINDOW`` items
+    whose correctness the teacher revealed (escalations, and audits weighted by 1/rate), an
+    unbiased sample of the stream, instead of cross-validation on the collected examples (the
+    hard items, once a head is live), which comes out conservative. With ``audit_min`` the rate
+    drops to it once the last ``PROOF`` audits agree with the local answers at least ``target``
+    of the time, and returns to ``audit`` when they no longer do."""
     texts, labels = read_csv(data / "banking77/train.csv")
     x_all = await embed(texts, model)
     rng = np.random.default_rng(seed)
@@ -199,29 +209,36 @@ async def stream(data: Path, model: str, *, items: int, k: int, target: float, r
     known_x: list[np.ndarray[Any, Any]] = [x_all[i] for i in seeded]
     known_y: list[str] = [labels[i] for i in seeded]
     head, threshold, since, refits, fit_seconds = None, float("inf"), 0, 0, 0.0
-    calls = local = right = 0
+    calls = local = right = audits = 0
     windows: list[Window] = []
     w_local = w_right = w_calls = 0
-    observed: list[tuple[float, bool]] = []
-    """(confidence, right) of items the teacher also answered, audits repeated 1/audit times."""
+    observed: list[tuple[int, float, bool, int]] = []
+    """(item, confidence, right, weight) of items the teacher also answered; audits weigh 1/rate."""
+    agreement: list[bool] = []
+    """Whether each audited local answer was right, oldest first."""
+    rate, floor = audit, audit if audit_min is None else audit_min
     auditor = np.random.default_rng(seed + 1)
+    seen = 0
 
     def refit() -> None:
-        nonlocal head, threshold, since, refits, fit_seconds
+        nonlocal head, threshold, since, refits, fit_seconds, rate
         if len(set(known_y)) < 2:
             return
         started = time.perf_counter()
         x = np.stack(known_x)
-        recent = observed[-AUDIT_WINDOW:]
-        if audit and len(recent) >= AUDIT_WINDOW // 4:
-            threshold = coverage_at(np.asarray([c for c, _ in recent]), np.asarray([ok for _, ok in recent]),
-                                    target)[0]
+        recent = [(c, ok, n) for item, c, ok, n in observed if item > seen - AUDIT_WINDOW]
+        if audit and sum(n for _, _, n in recent) >= AUDIT_WINDOW // 4:
+            threshold = coverage_at(np.asarray([c for c, _, n in recent for _ in range(n)]),
+                                    np.asarray([ok for _, ok, n in recent for _ in range(n)]), target)[0]
         else:
             threshold = cross_validated_threshold(student, x, known_y, target, 2, np.random.default_rng(refits))
+        if len(agreement) >= PROOF:
+            rate = floor if sum(agreement[-PROOF:]) >= target * PROOF else audit
         head = student.fit(x, known_y)
         fit_seconds += time.perf_counter() - started
         since, refits = 0, refits + 1
-        print(f"   refit {refits}: {len(known_y)} examples, threshold {threshold:.3f}", file=sys.stderr, flush=True)
+        print(f"   refit {refits}: {len(known_y)} examples, threshold {threshold:.3f}, audit rate {rate:g}",
+              file=sys.stderr, flush=True)
 
     refit()
     for seen, index in enumerate(order, start=1):
@@ -233,10 +250,13 @@ async def stream(data: Path, model: str, *, items: int, k: int, target: float, r
                 answered = True
                 local, w_local = local + 1, w_local + 1
                 right, w_right = right + hit, w_right + hit
-                audited = bool(audit) and auditor.random() < audit
-                observed.extend([(float(conf[0]), hit)] * (round(1 / audit) if audited else 0))
+                audited = bool(rate) and auditor.random() < rate
+                if audited:
+                    observed.append((seen, float(conf[0]), hit, round(1 / rate)))
+                    agreement.append(hit)
+                    audits += 1
             else:
-                observed.append((float(conf[0]), hit))
+                observed.append((seen, float(conf[0]), hit, 1))
         if not answered or audited:  # the teacher (gold label) answers, and the answer is kept
             calls, w_calls = calls + 1, w_calls + 1
             known_x.append(x_all[index])
@@ -252,6 +272,7 @@ async def stream(data: Path, model: str, *, items: int, k: int, target: float, r
     return {
         "dataset": f"banking77 train.csv stream of {len(order)} items, {k} seed examples per intent",
         "teacher": TEACHER, "student": student.name, "target_accuracy": target, "audit": audit,
+        "audit_min": audit_min, "audits": audits,
         "local_share": round(local / len(order), 4), "local_accuracy": round(right / local, 4) if local else None,
         "teacher_calls": calls, "all_teacher_calls": len(order),
         "cost_vs_all_teacher": round(calls / len(order), 4),
@@ -268,14 +289,14 @@ async def stream(data: Path, model: str, *, items: int, k: int, target: float, r
 async def clinc(data: Path, model: str, *, k: int, target: float, student: Student) -> dict[str, Any]:
     raw = json.loads((data / "clinc150/data_full.json").read_text("utf-8"))
     split = {name: ([t for t, _ in raw[name]], [lab for _, lab in raw[name]])
-             for name in ("train", "val", "test", "oos_test")}
+             for name in ("train", "val", "test", "oos_test", "oos_val")}
     rng = np.random.default_rng(0)
     chosen = per_label(split["train"][1], k, rng)
     x_train = await embed([split["train"][0][i] for i in chosen], model)
     y_train = [split["train"][1][i] for i in chosen]
     head = student.fit(x_train, y_train)
     answers = {}
-    for name in ("val", "test", "oos_test"):
+    for name in ("val", "test", "oos_test", "oos_val"):
         predicted, conf = student.answer(head, await embed(split[name][0], model))
         answers[name] = (np.asarray([p == g for p, g in zip(predicted, split[name][1], strict=True)]), conf)
     ok_val, conf_val = answers["val"]
@@ -289,12 +310,27 @@ async def clinc(data: Path, model: str, *, k: int, target: float, student: Stude
                    "-> test (4,500 in-scope) + oos_test (1,000 out-of-scope)",
         "student": student.name, "target_accuracy": target, "threshold": round(threshold, 4),
         "val_in_scope_coverage": round(val_cov, 4),
+        "oos_val_escalated": round(float((answers["oos_val"][1] < threshold).mean()), 4),
         "test_in_scope_coverage": round(float(local.mean()), 4),
         "test_in_scope_local_accuracy": round(float(ok_test[local].mean()) if local.any() else 0.0, 4),
         "oos_escalated": round(float((conf_oos < threshold).mean()), 4),
         "oracle_threshold": round(oracle_threshold, 4),
         "oos_escalated_at_oracle": round(float((conf_oos < oracle_threshold).mean()), 4),
     }
+
+
+GRID = [Student(f"LR C={10 * c:g} + kNN {w:g} at T={t:g}, top", regularization=c, knn_weight=w, knn_temperature=t)
+        for c in (1.0, 3.0, 10.0) for w in (0.25, 0.5, 0.75, 1.0) for t in (0.05, 0.1)]
+"""The students the CLINC150 section chooses from, on the validation split alone."""
+
+
+async def clinc_selected(data: Path, model: str, *, k: int, target: float) -> dict[str, Any]:
+    """The :data:`GRID` student escalating the most out-of-scope *validation* queries at the threshold
+    keeping in-scope validation accuracy at ``target`` (ties: the most in-scope validation items
+    answered locally); reported on the test splits, which played no part in the choice."""
+    rows = [await clinc(data, model, k=k, target=target, student=student) for student in GRID]
+    best = max(rows, key=lambda r: (r["oos_val_escalated"], r["val_in_scope_coverage"]))
+    return {**best, "chosen_from": len(rows), "chosen_on": "val + oos_val (100 out-of-scope queries)"}
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -332,7 +368,7 @@ def report(result: dict[str, Any]) -> None:
         static_report(result["static"])
     if "stream" in result:
         stream_report(result["stream"])
-    for name in ("clinc", "clinc_top"):
+    for name in ("clinc", "clinc_top", "clinc_selected"):
         if name in result:
             clinc_report(result[name])
 
@@ -348,15 +384,19 @@ def static_report(s: dict[str, Any]) -> None:
 
 def stream_report(st: dict[str, Any]) -> None:
     audit = f", {st['audit']:.0%} of local answers audited" if st.get("audit") else ""
+    if st.get("audit_min") is not None:
+        audit += f" ({st['audit_min']:.0%} once the last {PROOF} audits agree >= {st['target_accuracy']:.0%})"
     print(f"\n2. {st['dataset']} ({st['student']}{audit})")
     print(f"   local share {st['local_share']:.1%} overall, {st['final_window_local_share']:.1%} in the last window; "
           f"local accuracy {st['local_accuracy'] or 0:.1%} overall, {st['final_window_local_accuracy'] or 0:.1%} last")
     print(f"   teacher calls {st['teacher_calls']} of {st['all_teacher_calls']} "
-          f"(cost {st['cost_vs_all_teacher']:.1%} of all-teacher); {st['refits']} refits, {st['fit_seconds_total']} s")
+          f"(cost {st['cost_vs_all_teacher']:.1%} of all-teacher; {st.get('audits', 0)} of them audits); "
+          f"{st['refits']} refits, {st['fit_seconds_total']} s")
 
 
 def clinc_report(c: dict[str, Any]) -> None:
-    print(f"\n3. {c['dataset']} ({c['student']})")
+    chosen = f"; chosen on {c['chosen_on']} from {c['chosen_from']} students" if "chosen_from" in c else ""
+    print(f"\n3. {c['dataset']} ({c['student']}{chosen})")
     print(f"   threshold {c['threshold']} (val): in-scope local {c['test_in_scope_coverage']:.1%} at "
           f"{c['test_in_scope_local_accuracy']:.1%}; out-of-scope escalated {c['oos_escalated']:.1%} "
           f"(at the test-oracle threshold: {c['oos_escalated_at_oracle']:.1%})")
@@ -373,6 +413,8 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--window", type=int, default=250, help="items per point of the learning curve")
     parser.add_argument("--audit", type=float, default=0.0,
                         help="share of local answers also checked by the teacher, to calibrate the threshold")
+    parser.add_argument("--audit-min", type=float, default=None,
+                        help="audit rate once the last 100 audits agree at least --target of the time")
     parser.add_argument("--only", default="static,stream,clinc", help="comma-separated sections to run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/flywheel.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "bench/results/flywheel.png")
@@ -386,10 +428,11 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "stream" in only:
         result["stream"] = await stream(args.data, args.model, items=args.stream, k=args.k, target=args.target,
                                         refit_every=args.refit_every, window=args.window, student=BEST,
-                                        audit=args.audit)
+                                        audit=args.audit, audit_min=args.audit_min)
     if "clinc" in only:
         result["clinc"] = await clinc(args.data, args.model, k=10, target=args.target, student=BEST)
         result["clinc_top"] = await clinc(args.data, args.model, k=10, target=args.target, student=TOP)
+        result["clinc_selected"] = await clinc_selected(args.data, args.model, k=10, target=args.target)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     if "stream" in result:

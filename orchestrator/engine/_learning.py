@@ -43,6 +43,11 @@ class LearningMixin:
             self._learning = Learning(examples, self.settings.learning, self.registry, self.router)
         return self._learning
 
+    async def _drain_learning(self) -> None:
+        """Wait for audits and automatic distillations under way (before the models close)."""
+        if self._learning is not None:
+            await self._learning.collector.drain()
+
     async def feedback(self, run_id: str, step_id: str, correct_output: Mapping[str, Any]) -> LabelledExample:
         """Record what step ``step_id`` of run ``run_id`` should have answered, as a labelled example."""
         if not self.settings.learning.enabled:

@@ -155,6 +155,7 @@ class Orchestrator(LearningMixin):
         return self._store
 
     async def aclose(self) -> None:
+        await self._drain_learning()
         await self.pool.aclose()
         if self._jobs is not None and self._jobs is not self._queue:
             await self._jobs.aclose()

@@ -66,7 +66,8 @@ class StepObserver(Protocol):
     """Told about each finished specialist step with the request it ran on."""
 
     async def observe(self, run_id: str, specialist: str, request: BaseModel, result: StepResult,
-                      sensitivity: Sensitivity) -> None: ...
+                      sensitivity: Sensitivity, *, guard: RunGuard | None = None, instruction: str = "") -> None:
+        """``guard`` and ``instruction`` are the run's and the step's (an audit asks another model)."""
 
 
 @dataclass
@@ -387,7 +388,8 @@ class Executor:
                                        sensitivity=sensitivity, guard=spec.guard)
         if self.observer is not None:
             try:
-                await self.observer.observe(spec.run_id, agent.name, request, result, sensitivity)
+                await self.observer.observe(spec.run_id, agent.name, request, result, sensitivity,
+                                            guard=spec.guard, instruction=step.instruction)
             except Exception as exc:  # learning never fails a step
                 log.warning("step.observer_failed", step_id=step.id, error=str(exc))
         return result

@@ -6,12 +6,15 @@
 
 See :mod:`~orchestrator.learning.examples` (the store), :mod:`~orchestrator.learning.collector`
 (what is kept, feedback), :mod:`~orchestrator.learning.distill` (fit, compare, promote) and
-:mod:`~orchestrator.learning.versions` (versions on disk, rollback).
+:mod:`~orchestrator.learning.versions` (versions on disk, rollback) and
+:mod:`~orchestrator.learning.audit` (a sample of local answers checked by the next model).
 """
 
+from orchestrator.learning.audit import Auditor
 from orchestrator.learning.collector import Collector
 from orchestrator.learning.distill import DistillReport, distill
 from orchestrator.learning.examples import (
+    AuditRecord,
     ExampleStore,
     LabelledExample,
     MemoryExampleStore,
@@ -22,6 +25,8 @@ from orchestrator.learning.service import Learning
 from orchestrator.learning.versions import VersionInfo, Versions
 
 __all__ = [
+    "AuditRecord",
+    "Auditor",
     "Collector",
     "DistillReport",
     "ExampleStore",

@@ -4,7 +4,11 @@ The executor hands every specialist step to :meth:`Collector.observe`. The colle
 step's trace (its input and answer, for ``trace_ttl`` seconds, so feedback can find the input
 again) and, when the step escalated and a larger model of the cascade answered, keeps that
 answer as a ``teacher`` example. :meth:`Collector.feedback` turns a person's correction of a
-step into a ``feedback`` example, which a later teacher answer never overwrites.
+step into a ``feedback`` example, which a later teacher answer never overwrites. With an
+:class:`~orchestrator.learning.audit.Auditor` (``[learning] audit_rate``), a sample of the steps
+answered locally is also asked of the next model of the cascade, and its answer kept as a
+``teacher`` example recording the local answer and whether the two agree (in the background:
+:meth:`Collector.drain` waits for audits and distillations under way).
 
 Steps whose input is confidential are neither traced nor kept unless the configuration says
 ``[learning] keep_confidential = true``; either way nothing here sends data anywhere (the
@@ -17,12 +21,14 @@ e.g. :meth:`Orchestrator.distill <orchestrator.engine.app.Orchestrator>` in the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
+from orchestrator.engine.guard import RunGuard
 from orchestrator.errors import InputError
+from orchestrator.learning.audit import Auditor
 from orchestrator.learning.examples import ExampleStore, LabelledExample, StepTrace
 from orchestrator.logging import get_logger
 from orchestrator.settings.sections import LearningSettings
@@ -37,10 +43,11 @@ class Collector:
     """Feeds an :class:`ExampleStore` from step results and feedback."""
 
     def __init__(self, store: ExampleStore, settings: LearningSettings | None = None, *,
-                 on_enough: OnEnough | None = None) -> None:
+                 on_enough: OnEnough | None = None, auditor: Auditor | None = None) -> None:
         self.store = store
         self.settings = settings or LearningSettings(enabled=True)
         self.on_enough = on_enough
+        self.auditor = auditor
         self._new: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -49,8 +56,10 @@ class Collector:
         return sensitivity is not Sensitivity.CONFIDENTIAL or self.settings.keep_confidential
 
     async def observe(self, run_id: str, specialist: str, request: BaseModel, result: StepResult,
-                      sensitivity: Sensitivity) -> None:
-        """Trace one finished specialist step; keep a larger model's answer after an escalation."""
+                      sensitivity: Sensitivity, *, guard: RunGuard | None = None, instruction: str = "") -> None:
+        """Trace one finished specialist step; keep a larger model's answer after an escalation.
+
+        With an auditor and the run's ``guard``, a sampled locally answered step is audited too."""
         if not self.keeps(sensitivity):
             return
         data = request.model_dump(mode="json")
@@ -63,6 +72,23 @@ class Collector:
                                       model=result.model, run_id=run_id, step_id=result.step_id,
                                       sensitivity=sensitivity)
             await self._keep(example)
+        elif self.auditor is not None and guard is not None and self.auditor.wanted(result, sensitivity):
+            self._spawn(self._audit(run_id, specialist, request, result.model_copy(deep=True), sensitivity, guard,
+                                    instruction))
+
+    async def _audit(self, run_id: str, specialist: str, request: BaseModel, result: StepResult,
+                     sensitivity: Sensitivity, guard: RunGuard, instruction: str) -> None:
+        """In the background: ask the next model, keep its answer with the agreement."""
+        assert self.auditor is not None
+        try:
+            audit = await self.auditor.audit(specialist, request, result, sensitivity, guard, instruction)
+            if audit is not None:
+                await self._keep(LabelledExample(specialist=specialist, input=request.model_dump(mode="json"),
+                                                 output=audit.output, source="teacher", model=audit.model,
+                                                 run_id=run_id, step_id=result.step_id, sensitivity=sensitivity,
+                                                 audit=audit.record))
+        except Exception as exc:  # an audit never breaks anything
+            log.warning("learning.audit_failed", step=result.step_id, error=str(exc))
 
     async def feedback(self, run_id: str, step_id: str, correct_output: Mapping[str, Any]) -> LabelledExample:
         """Record ``correct_output`` as what step ``step_id`` of run ``run_id`` should have answered."""
@@ -90,9 +116,12 @@ class Collector:
         count = self._new[example.specialist] = self._new.get(example.specialist, 0) + 1
         if count >= every:
             self._new[example.specialist] = 0
-            task = asyncio.create_task(self._distill(example.specialist))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._distill(example.specialist))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _distill(self, specialist: str) -> None:
         assert self.on_enough is not None
@@ -102,7 +131,7 @@ class Collector:
             log.warning("learning.auto_distill_failed", specialist=specialist, error=str(exc))
 
     async def drain(self) -> None:
-        """Wait for automatic distillations under way (tests, shutdown)."""
+        """Wait for audits and automatic distillations under way (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.calibration import threshold_for
+from orchestrator.calibration import CoveragePoint, threshold_for
 from orchestrator.errors import InputError
 from orchestrator.learner import Learner, Pair
 from orchestrator.learning.examples import LabelledExample
@@ -37,6 +37,17 @@ class DistillReport:
     promoted: bool
     reason: str
     live_path: Path
+    audited: int = 0
+    """Audited examples (:mod:`~orchestrator.learning.audit`): local answers a teacher also gave."""
+    audited_agreement: float | None = None
+    """Share of those where the local answer agreed with the teacher: the local accuracy measured
+    on an unbiased sample of the traffic (None without audits)."""
+
+
+def audited_agreement(examples: Sequence[LabelledExample]) -> tuple[int, float | None]:
+    """(audited examples, share whose local answer the teacher agreed with)."""
+    records = [e.audit for e in examples if e.audit is not None]
+    return len(records), (sum(r.agreed for r in records) / len(records) if records else None)
 
 
 def data_hash(examples: Sequence[LabelledExample]) -> str:
@@ -58,13 +69,27 @@ def _pairs(examples: Sequence[LabelledExample]) -> list[Pair]:
     return [(e.input, e.output) for e in examples]
 
 
+def _threshold(judged: Sequence[tuple[float, bool]], held: Sequence[LabelledExample],
+               target: float) -> CoveragePoint | None:
+    """The threshold keeping ``target`` on the held-out examples, each audited one counting 1/rate times.
+
+    Escalations and feedback are the items the live version got unsure or wrong; an audited
+    example stands for 1/rate confident local answers, so weighting it so makes the held-out
+    set a sample of the traffic, and the threshold less conservative than on escalations alone."""
+    weights = [round(1 / e.audit.rate) if e.audit is not None and e.audit.rate > 0 else 1 for e in held]
+    confidences = [c for (c, _), n in zip(judged, weights, strict=True) for _ in range(n)]
+    correct = [ok for (_, ok), n in zip(judged, weights, strict=True) for _ in range(n)]
+    return threshold_for(confidences, correct, target)
+
+
 async def distill(examples: Sequence[LabelledExample], learner: Learner, versions: Versions, *,
                   live_path: Path, holdout: float = 0.2, target_accuracy: float = 0.95) -> DistillReport:
     """Fit, compare on held-out examples, keep the version, promote if no worse.
 
     The version also records the confidence threshold that keeps ``target_accuracy`` on the
     held-out examples (:func:`~orchestrator.calibration.threshold_for`): a data-chosen value for
-    the specialist's ``threshold``, conservative because held-out escalations are the hard items."""
+    the specialist's ``threshold``, conservative when the held-out examples are escalations only
+    (the hard items); audited examples count 1/rate times, which corrects that."""
     usable = [e for e in examples if learner.usable((e.input, e.output))]
     if len(usable) < MIN_EXAMPLES:
         raise InputError(f"{versions.specialist} has {len(usable)} usable labelled examples; distilling needs at "
@@ -78,7 +103,7 @@ async def distill(examples: Sequence[LabelledExample], learner: Learner, version
     current = versions.current()
     judged = await learner.judge(candidate, _pairs(held)) if held else []
     accuracy = sum(ok for _, ok in judged) / len(judged) if judged else None
-    point = threshold_for([c for c, _ in judged], [ok for _, ok in judged], target_accuracy) if judged else None
+    point = _threshold(judged, held, target_accuracy) if judged else None
     current_accuracy = None
     if current is not None and held:
         live = await learner.judge(versions.artefact(current), _pairs(held))
@@ -100,9 +125,10 @@ async def distill(examples: Sequence[LabelledExample], learner: Learner, version
                                     fit_seconds=round(fit_seconds, 3)), candidate)
     if promote:
         info = versions.activate(info.version, live_path)
+    audited, agreement = audited_agreement(examples)
     log.info("learning.distilled", specialist=versions.specialist, version=info.version, promoted=promote,
-             reason=reason)
-    return DistillReport(info, promote, reason, live_path)
+             reason=reason, audited=audited, audited_agreement=agreement)
+    return DistillReport(info, promote, reason, live_path, audited, agreement)
 
 
-__all__ = ["MIN_EXAMPLES", "DistillReport", "data_hash", "distill", "split"]
+__all__ = ["MIN_EXAMPLES", "DistillReport", "audited_agreement", "data_hash", "distill", "split"]

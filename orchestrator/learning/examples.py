@@ -38,6 +38,17 @@ def input_id(specialist: str, data: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
+class AuditRecord(BaseModel):
+    """What the local model answered to an audited input, and whether the teacher agreed."""
+
+    local_output: dict[str, Any]
+    local_model: str | None = None
+    local_confidence: float | None = None
+    agreed: bool
+    rate: float
+    """The audit rate the step was sampled at (weights the audited items when calibrating)."""
+
+
 class LabelledExample(BaseModel):
     """One input of a specialist and the output it should have given."""
 
@@ -50,6 +61,8 @@ class LabelledExample(BaseModel):
     run_id: str | None = None
     step_id: str | None = None
     sensitivity: Sensitivity | None = None
+    audit: AuditRecord | None = None
+    """Set when this teacher answer audited a local one (:mod:`~orchestrator.learning.audit`)."""
     ts: float = Field(default_factory=time.time)
 
     @property
@@ -176,5 +189,5 @@ class RedisExampleStore:
         """The client is borrowed: its owner closes it."""
 
 
-__all__ = ["ExampleStore", "LabelledExample", "MemoryExampleStore", "RedisExampleStore", "Source", "StepTrace",
-           "input_id"]
+__all__ = ["AuditRecord", "ExampleStore", "LabelledExample", "MemoryExampleStore", "RedisExampleStore", "Source",
+           "StepTrace", "input_id"]

@@ -17,6 +17,7 @@ from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.learner import Learner
+from orchestrator.learning.audit import Auditor
 from orchestrator.learning.collector import Collector
 from orchestrator.learning.distill import DistillReport, distill
 from orchestrator.learning.examples import ExampleStore, LabelledExample
@@ -33,7 +34,8 @@ class Learning:
         self.settings = settings
         self.registry = registry
         self.router = router
-        self.collector = Collector(store, settings, on_enough=self.distill)
+        auditor = Auditor(registry, router, settings.audit_rate) if settings.audit_rate else None
+        self.collector = Collector(store, settings, on_enough=self.distill, auditor=auditor)
 
     async def feedback(self, run_id: str, step_id: str, correct_output: Mapping[str, Any]) -> LabelledExample:
         return await self.collector.feedback(run_id, step_id, correct_output)

@@ -174,6 +174,9 @@ class LearningSettings(_Section):
     """Where distilled versions (artefact, data hash, metrics, date) and the current pointer live."""
     holdout: float = Field(default=0.2, gt=0.0, lt=1.0)
     """Share of the examples held out to compare a candidate with the current version."""
+    audit_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Share of the steps answered locally also asked of the next model of the cascade (never for
+    confidential inputs), its answer kept as an example recording whether the local one agreed."""
 
 
 __all__ = [

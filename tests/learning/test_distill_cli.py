@@ -43,6 +43,7 @@ def test_distill_fits_lists_and_rolls_back(config: Path, tmp_path: Path, capsys:
     assert code == 0, err
     first = json.loads(out)
     assert first["promoted"] and first["version"] == "v0001" and first["examples"] == 8
+    assert first["audited"] == 0 and first["audited_agreement"] is None  # no [learning] audit_rate here
     assert json.loads((tmp_path / "head.json").read_text())["labels"] == ["billing", "shipping"]
     code, out, err = run(capsys, "distill", "--config", str(config))
     assert code == 0 and "v0002" in out, err

@@ -8,7 +8,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from orchestrator.keys import KeySpace
-from orchestrator.learning import ExampleStore, LabelledExample, MemoryExampleStore, RedisExampleStore, StepTrace
+from orchestrator.learning import (
+    AuditRecord,
+    ExampleStore,
+    LabelledExample,
+    MemoryExampleStore,
+    RedisExampleStore,
+    StepTrace,
+)
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -51,3 +58,11 @@ async def test_redis_keys_live_under_the_deployment_prefix(redis_client: aioredi
     assert keys == sorted([keyspace.examples("classifier"), keyspace.step_trace("r:1", "s")])
     assert all(k.startswith(keyspace.prefix + ":") for k in keys)
     assert 0 < await redis_client.ttl(keyspace.step_trace("r:1", "s")) <= 30
+
+
+async def test_an_audit_record_survives_the_store(store: ExampleStore) -> None:
+    record = AuditRecord(local_output={"label": "billing"}, local_model="scripted:small", local_confidence=0.8,
+                         agreed=False, rate=0.05)
+    await store.add(example("late parcel", "shipping").model_copy(update={"audit": record}))
+    [kept] = await store.examples("classifier")
+    assert kept.audit == record

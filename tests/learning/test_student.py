@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orchestrator.agents import EmbeddingHead
+from orchestrator.agents import Classifier, EmbeddingHead
 from orchestrator.errors import InputError
+from orchestrator.models import ScriptedModel
 from orchestrator.models.scripted import hash_embedding
-from tests.learning.deployment import TEXTS
+from orchestrator.specialist import SpecialistConfig
+from tests.learning.deployment import EMBED_ONLY, TEXTS
 
 
 def data() -> tuple[np.ndarray, list[str]]:
@@ -37,3 +39,14 @@ def test_bad_mix_settings_say_what_is_wrong() -> None:
     x, labels = data()
     with pytest.raises(InputError, match=r"knn_weight 1\.5 must be in"):
         EmbeddingHead.fit_vectors(x, labels, knn_weight=1.5)
+
+
+async def test_the_classifier_options_choose_the_distilled_students_mix(tmp_path: Path) -> None:
+    options = {"head_path": str(tmp_path / "head.json"), "head_regularization": 1.0, "head_knn_weight": 0.75,
+               "head_knn_temperature": 0.1}
+    learner = Classifier(SpecialistConfig(options=options)).learner(ScriptedModel(capabilities=EMBED_ONLY))
+    pairs = [({"text": text}, {"label": label}) for label, some in TEXTS.items() for text in some]
+    artefact = await learner.fit(pairs)
+    head = EmbeddingHead.from_dict(artefact)
+    assert head.neighbours is not None and head.neighbours.weight == 0.75 and head.neighbours.temperature == 0.1
+    assert learner.regularization == 1.0 and learner.live_path == tmp_path / "head.json"

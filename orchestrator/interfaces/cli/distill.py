@@ -65,13 +65,20 @@ async def _distill_async(args: argparse.Namespace) -> int:
             info = report.version
             verdict = "promoted" if report.promoted else "kept, not promoted"
             _show({"specialist": args.specialist, "version": info.version, "promoted": report.promoted,
-                   "reason": report.reason, "live_path": str(report.live_path), **info.model_dump()}, args.json,
+                   "reason": report.reason, "live_path": str(report.live_path), "audited": report.audited,
+                   "audited_agreement": report.audited_agreement, **info.model_dump()}, args.json,
                   f"{args.specialist} {info.version} {verdict}: {report.reason}; fitted on {info.examples} examples "
                   f"in {info.fit_seconds:.2f} s (data {info.data_hash}); live artefact {report.live_path}"
-                  + _threshold(info))
+                  + _threshold(info) + _audits(report.audited, report.audited_agreement))
     finally:
         await orch.aclose()
     return 0
+
+
+def _audits(audited: int, agreement: float | None) -> str:
+    if agreement is None:
+        return ""
+    return f"\nlocal answers agreeing with the teacher on {audited} audited steps: {agreement:.1%}"
 
 
 def _threshold(info: VersionInfo) -> str:
