@@ -5,9 +5,9 @@ Reads ``../shared/data/samsum/test.jsonl`` (dialogues) and ``../shared/data/xsum
 (news articles) by path. For each text the summarizer's extractive path (no model: bag-of-words
 vectors, as a deployment without an embedder runs it) picks sentences within ``--max-words``; both
 splitters see the same texts. Reported per data set and splitter: ROUGE-1, ROUGE-2 and ROUGE-L F1
-against the reference summaries (lower-cased word tokens, no stemming: our own small
-implementation, not the official scorer, so compare the two columns rather than with published
-numbers), the share of picked sentences that are fragments (3 words or fewer, or ending in an
+against the reference summaries (``orchestrator eval``'s ROUGE, :func:`orchestrator.evaluation.metrics.rouge`:
+lower-cased word tokens, no stemming, not the official scorer, so compare the two columns rather
+than with published numbers), the share of picked sentences that are fragments (3 words or fewer, or ending in an
 abbreviation such as "Dr." or "Jan."), and milliseconds per text for splitting alone.
 
     python bench/summaries.py [--limit 200] [--max-words 30]
@@ -21,7 +21,6 @@ import json
 import re
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import Row, quiet_logging, report  # noqa: E402
 from orchestrator.agents import _grounding, summarizer  # noqa: E402
+from orchestrator.evaluation.metrics import rouge  # noqa: E402
 
 DATA = next((p for p in (ROOT / "../shared/data", ROOT / "../../shared/data") if p.is_dir()), ROOT / "../shared/data")
 SETS = {"samsum": ("samsum/test.jsonl", "context", "response"),
@@ -53,38 +53,6 @@ def load(name: str, limit: int) -> list[tuple[str, str]]:
     return rows
 
 
-def _ngrams(tokens: list[str], n: int) -> Counter[tuple[str, ...]]:
-    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
-
-
-def _f1(overlap: float, candidate: int, reference: int) -> float:
-    if not overlap or not candidate or not reference:
-        return 0.0
-    precision, recall = overlap / candidate, overlap / reference
-    return 2 * precision * recall / (precision + recall)
-
-
-def _lcs(a: list[str], b: list[str]) -> int:
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b):
-            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
-        previous = current
-    return previous[-1]
-
-
-def rouge(candidate: str, reference: str) -> tuple[float, float, float]:
-    """ROUGE-1, ROUGE-2 and ROUGE-L F1 on lower-cased word tokens."""
-    c, r = _TOKEN.findall(candidate.lower()), _TOKEN.findall(reference.lower())
-    scores = []
-    for n in (1, 2):
-        cn, rn = _ngrams(c, n), _ngrams(r, n)
-        scores.append(_f1(sum((cn & rn).values()), sum(cn.values()), sum(rn.values())))
-    scores.append(_f1(_lcs(c, r), len(c), len(r)))
-    return scores[0], scores[1], scores[2]
-
-
 def is_fragment(sentence: str) -> bool:
     return len(_TOKEN.findall(sentence.lower())) <= 3 or bool(_ABBREVIATION_END.search(sentence.strip()))
 
@@ -104,7 +72,8 @@ def measure(rows: Sequence[tuple[str, str]], split: Callable[[str], list[str]], 
             verdict = asyncio.run(agent.extract(summarizer.SummarizerInput(text=text, max_words=max_words)))
             assert isinstance(verdict.output, summarizer.SummarizerOutput)
             summary = verdict.output.summary
-            for i, score in enumerate(rouge(summary, reference)):
+            scores = rouge(summary, reference)
+            for i, score in enumerate((scores.rouge1, scores.rouge2, scores.rougeL)):
                 totals[i] += score
             sentences = [s for s in split(text) if s in summary]
             picked += len(sentences)
