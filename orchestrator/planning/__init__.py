@@ -8,13 +8,13 @@ its tier in :attr:`~orchestrator.types.RunResult.planned_by`.
 
 from orchestrator.planning.binding import CONTEXT_INPUTS, bind_request
 from orchestrator.planning.cache import (
-                                         CacheEntry,
-                                         MemoryPlanCache,
-                                         PlanCache,
-                                         PlanKey,
-                                         RedisPlanCache,
-                                         catalog_version,
-                                         plan_key,
+    CacheEntry,
+    MemoryPlanCache,
+    PlanCache,
+    PlanKey,
+    RedisPlanCache,
+    catalog_version,
+    plan_key,
 )
 from orchestrator.planning.keywords import INTENT_TERMS, keywords, split_request
 from orchestrator.planning.router import Candidate, Embedder, Route, WorkflowRouter, calibrate, workflow_texts
