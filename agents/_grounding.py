@@ -10,6 +10,7 @@ into probabilities. Candidate spans for fields live in :mod:`orchestrator.agents
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -219,9 +220,23 @@ def _by_punctuation(line: str) -> list[str]:
     return _SENTENCE_END.split(line)
 
 
+_CACHED_MAX_CHARS = 4_000
+"""Texts up to this long keep their split (the steps of one run split the same ticket)."""
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of ``text``, verbatim; each dialogue line (``Name: ...``) and bullet is one.
-    Prose is split by pysbd's rules (up to :data:`RULE_BASED_MAX_CHARS`, else at punctuation)."""
+    Prose is split by pysbd's rules (up to :data:`RULE_BASED_MAX_CHARS`, else at punctuation).
+    A short text's split is remembered (4,096 texts, least recently used out first)."""
+    return list(_split_cached(text)) if len(text) <= _CACHED_MAX_CHARS else _split(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_cached(text: str) -> tuple[str, ...]:
+    return tuple(_split(text))
+
+
+def _split(text: str) -> list[str]:
     segment = _rule_based if len(text) <= RULE_BASED_MAX_CHARS else _by_punctuation
     sentences: list[str] = []
     for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):

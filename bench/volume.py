@@ -13,7 +13,9 @@ Side by side in the same run:
 Writes ``bench/results/volume.json``.
 
 Each figure is the median of ``--rounds`` rounds; a round measures both sides and the floor
-in turn, so load from other jobs on a shared machine falls on both sides alike.
+in turn, so load from other jobs on a shared machine falls on both sides alike. Beside
+throughput, each side's CPU time per ticket (this process, all threads: the encoder's passes
+and the engine's work) is reported: it is the figure a busy shared machine disturbs least.
 
     python -m bench.volume [--data DIR] [--limit 64] [--concurrency 1,8,32] [--rounds 3]
 """
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import csv
 import operator
+import resource
 import sys
 import time
 from pathlib import Path
@@ -64,12 +67,19 @@ async def forget(model: Any) -> None:
         (await model.batcher()).forget()
 
 
-async def ours(orch: Orchestrator, texts: list[str], concurrency: int) -> tuple[float, int]:
-    """Tickets per second through ``run_many``, and how many failed."""
+def cpu_seconds() -> float:
+    """CPU time of this process so far, every thread (user and system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def ours(orch: Orchestrator, texts: list[str], concurrency: int) -> tuple[float, int, float]:
+    """Tickets per second through ``run_many``, how many failed, and CPU milliseconds per ticket."""
     await forget(orch.pool.client("embed"))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     results = [r async for r in orch.run_many(WORKFLOW, [{"ticket": t} for t in texts], concurrency=concurrency)]
-    return len(results) / (time.perf_counter() - started), sum(not r.ok for r in results)
+    rate = len(results) / (time.perf_counter() - started)
+    return rate, sum(not r.ok for r in results), (cpu_seconds() - cpu) * 1000 / len(texts)
 
 
 async def floor(texts: list[str]) -> float:
@@ -146,12 +156,12 @@ class PlainLangGraph:
                          for name in ("classifier", "extractor", "summarizer")}
         self.graph = langgraph_triage(plan, self.registry, self.pool, self.cascades)
 
-    async def rate(self, texts: list[str], concurrency: int) -> float:
-        """Tickets per second of one ``abatch`` over ``texts``."""
+    async def rate(self, texts: list[str], concurrency: int) -> tuple[float, float]:
+        """Tickets per second of one ``abatch`` over ``texts``, and CPU milliseconds per ticket."""
         await forget(self.pool.client(self.cascades["classifier"]))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         await self.graph.abatch([{"ticket": t} for t in texts], config={"max_concurrency": concurrency})
-        return len(texts) / (time.perf_counter() - started)
+        return len(texts) / (time.perf_counter() - started), (cpu_seconds() - cpu) * 1000 / len(texts)
 
 
 async def measure(texts: list[str], concurrencies: list[int], rounds: int) -> tuple[list[Row], dict[str, Any]]:
@@ -159,8 +169,8 @@ async def measure(texts: list[str], concurrencies: list[int], rounds: int) -> tu
     the figures are medians over rounds, so a neighbour's burst on a shared machine hits one
     round of each side rather than one side."""
     settings = Settings.load(profile="embedded")
-    samples: dict[str, dict[int, list[float]]] = {"ours": {c: [] for c in concurrencies},
-                                                  "graph": {c: [] for c in concurrencies}}
+    samples: dict[str, dict[int, list[float]]] = {side: {c: [] for c in concurrencies}
+                                                  for side in ("ours", "graph", "ours_cpu", "graph_cpu")}
     failures: dict[int, int] = dict.fromkeys(concurrencies, 0)
     floors: list[float] = []
     plain = PlainLangGraph(settings)
@@ -170,15 +180,18 @@ async def measure(texts: list[str], concurrencies: list[int], rounds: int) -> tu
         encoder = orch.pool.client("embed")
         for _ in range(rounds):
             for concurrency in concurrencies:
-                rate, failed = await ours(orch, texts, concurrency)
+                rate, failed, cpu = await ours(orch, texts, concurrency)
                 samples["ours"][concurrency].append(rate)
+                samples["ours_cpu"][concurrency].append(cpu)
                 failures[concurrency] += failed
-                samples["graph"][concurrency].append(await plain.rate(texts, concurrency))
+                graph_rate, graph_cpu = await plain.rate(texts, concurrency)
+                samples["graph"][concurrency].append(graph_rate)
+                samples["graph_cpu"][concurrency].append(graph_cpu)
             floors.append(await floor(texts))
         stats = (await encoder.batcher()).stats if isinstance(encoder, SentenceTransformerModel) else None
     await plain.pool.aclose()
-    rates = {c: median(v) for c, v in samples["ours"].items()}
-    graph_rates = {c: median(v) for c, v in samples["graph"].items()}
+    rates, graph_rates, cpu, graph_cpu = ({c: median(v) for c, v in samples[side].items()}
+                                          for side in ("ours", "graph", "ours_cpu", "graph_cpu"))
     direct = median(floors)
 
     low, high = min(concurrencies), max(concurrencies)
@@ -192,7 +205,10 @@ async def measure(texts: list[str], concurrencies: list[int], rounds: int) -> tu
     rows += [Row(NAME, f"vs plain LangGraph abatch, concurrency {c}", rates[c], "tickets/s",
                  baseline=graph_rates[c], baseline_name="LangGraph abatch", target="ratio > 1" if c == high else "",
                  ok=rates[c] > graph_rates[c] if c == high else None) for c in concurrencies]
+    rows += [Row(NAME, f"CPU per ticket vs plain LangGraph, concurrency {c}", cpu[c], "ms (all threads)",
+                 baseline=graph_cpu[c], baseline_name="LangGraph abatch") for c in concurrencies]
     details = {"texts": len(texts), "rounds": rounds, "ours": rates, "langgraph_abatch": graph_rates,
+               "cpu_ms_per_ticket": {"ours": cpu, "langgraph_abatch": graph_cpu},
                "floor_texts_per_s": direct, "failures": failures, "samples": samples, "floor_samples": floors}
     if stats is not None:
         details["embedding_passes"] = stats.passes

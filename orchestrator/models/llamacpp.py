@@ -39,7 +39,7 @@ from orchestrator.logging import get_logger
 from orchestrator.models import guard, llamacpp_probe
 from orchestrator.models._resilience import CallPolicy, parse_json, schema_instruction
 from orchestrator.models.base import Capabilities, Completion, Message, TextDeltas, Usage, choice, messages_tokens
-from orchestrator.models.loading import report_load, report_load_start
+from orchestrator.models.loading import report_load, report_load_start, settle_heap
 from orchestrator.models.spec import ModelSpec
 
 log = get_logger(__name__)
@@ -111,7 +111,7 @@ def _load(ref: str, model_id: str, n_ctx: int, embedding: bool, extra: dict[str,
                 atexit.register(_close_all)
             loaded = _LOADED[key] = _Loaded(llama_cpp.Llama(model_path=path, **kwargs), threading.Lock())
             log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding,
-                     seconds=round(time.perf_counter() - started, 2))
+                     seconds=round(time.perf_counter() - started, 2), heap_frozen=settle_heap())
         return loaded, time.perf_counter() - started if waiting else 0.0
 
 

@@ -28,6 +28,7 @@ from orchestrator.models import guard
 from orchestrator.models._resilience import CallPolicy, Classifier
 from orchestrator.models.base import Capabilities, Completion, Message
 from orchestrator.models.batcher import BatchOptions, EmbeddingBatcher
+from orchestrator.models.loading import settle_heap
 from orchestrator.models.spec import ModelSpec
 
 log = get_logger(__name__)
@@ -72,7 +73,7 @@ def _load(model_id: str, device: str, offline: bool) -> _Loaded:
         if loaded is None:
             encoder = SentenceTransformer(path, device=device)
             loaded = _LOADED[(path, device)] = _Loaded(encoder, threading.Lock())
-            log.info("model.loaded", path=path, device=device)
+            log.info("model.loaded", path=path, device=device, heap_frozen=settle_heap())
         return loaded
 
 
