@@ -1,5 +1,6 @@
-"""The Redis Cluster client honours ``redis.max_connections`` and reports a failover's internal
-faults as connection errors (on the local cluster: six redis-server processes)."""
+"""The Redis Cluster client honours ``redis.max_connections`` (commands, transactions and
+subscriptions) and reports a failover's internal faults as connection errors (on the local
+cluster: six redis-server processes)."""
 
 from __future__ import annotations
 
@@ -103,3 +104,26 @@ async def test_a_cluster_client_keeps_its_name_when_redis_py_reorders_its_nodes(
     first = next(iter(nodes))
     nodes[first] = nodes.pop(first)  # the seed moved last, as redis-py does with a node that failed
     assert describe(bounded) == name == redis_cluster.url
+
+
+async def test_a_subscription_holds_a_turn_until_it_is_closed(bounded: Any) -> None:
+    """redis-py takes a subscription's connection from the node's pool: uncounted, commands to that
+    node beside it overflowed the pool (``MaxConnectionsError`` at once) instead of waiting."""
+    tag = "{" + uuid.uuid4().hex + "}"
+    pubsub = bounded.pubsub()
+    try:
+        await pubsub.subscribe(f"{tag}:channel")  # the channel's node is the list's
+        replies = await asyncio.gather(*(bounded.blpop([f"{tag}:list"], timeout=0.1) for _ in range(CALLS)))
+        assert replies == [None] * CALLS
+        assert _most_connections(bounded) <= LIMIT
+        assert bounded._turns._value == LIMIT - 1  # the subscription's
+        assert await bounded.publish(f"{tag}:channel", "hello") == 1
+        message = None
+        for _ in range(50):  # bounded: the subscribe confirmation, then the message
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+            if message is not None:
+                break
+        assert message is not None and message["data"] == b"hello"
+    finally:
+        await pubsub.aclose()
+    assert bounded._turns._value == LIMIT  # given back
