@@ -15,7 +15,10 @@ single-Redis client:
   through ``redis_errors``);
 - an internal error of the client (``AttributeError``, ``KeyError``, ``IndexError``,
   ``TypeError``) raised while the cluster changes is a ``ConnectionError`` saying so, which
-  callers treat as the blip it is (the worker retries, a CLI says what failed).
+  callers treat as the blip it is (the worker retries, a CLI says what failed); so is the
+  client's ``RedisClusterException`` when no node answers its topology refresh ("Redis Cluster
+  cannot be connected", which is no ``RedisError``: it killed a worker on a lossy link), or a
+  slot is not covered (mid-failover).
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ from typing import Any, TypeVar, cast
 
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, ClusterPubSub, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import CrossSlotTransactionError, InvalidPipelineStack, RedisClusterException
 
 T = TypeVar("T")
 
 CLIENT_FAULTS: tuple[type[Exception], ...] = (AttributeError, KeyError, IndexError, TypeError)
 """What redis-py's cluster client raises from inside itself when its topology changes under it."""
+MISUSE: tuple[type[Exception], ...] = (CrossSlotTransactionError, InvalidPipelineStack)
+"""Cluster exceptions that are a caller's mistake, not the cluster's state: left as they are."""
 
 
 class BoundedCluster(RedisCluster):
@@ -158,6 +164,10 @@ async def guarded(call: Awaitable[T], what: str) -> T:
         raise RedisConnectionError(
             f"the cluster client failed on {what} while the cluster's topology changed (a failover?): "
             f"{type(exc).__name__}: {exc}; try again once the failover is over") from exc
+    except MISUSE:
+        raise
+    except RedisClusterException as exc:
+        raise RedisConnectionError(f"the cluster failed on {what}: {exc}") from exc
 
 
 def bounded_cluster(url: str, *, max_connections: int, wait: float | None, **kwargs: Any) -> BoundedCluster:
@@ -165,4 +175,5 @@ def bounded_cluster(url: str, *, max_connections: int, wait: float | None, **kwa
     return cast(BoundedCluster, BoundedCluster.from_url(url, max_connections=max_connections, wait=wait, **kwargs))
 
 
-__all__ = ["CLIENT_FAULTS", "BoundedCluster", "BoundedPipeline", "BoundedPubSub", "bounded_cluster", "guarded"]
+__all__ = ["CLIENT_FAULTS", "MISUSE", "BoundedCluster", "BoundedPipeline", "BoundedPubSub", "bounded_cluster",
+           "guarded"]

@@ -5,6 +5,7 @@ cluster: six redis-server processes)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -127,3 +128,18 @@ async def test_a_subscription_holds_a_turn_until_it_is_closed(bounded: Any) -> N
     finally:
         await pubsub.aclose()
     assert bounded._turns._value == LIMIT  # given back
+
+
+async def test_a_cluster_no_node_of_which_answers_is_a_store_error() -> None:
+    """redis-py raises ``RedisClusterException`` (no ``RedisError``) when no node answers its
+    topology refresh: it escaped as such and killed a worker on a lossy link."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    client = connect(f"redis+cluster://127.0.0.1:{port}", RedisSettings(connect_timeout=0.5))
+    try:
+        with pytest.raises(StoreError, match=r"cannot reach Redis at redis\+cluster://.*cannot be connected"), \
+                redis_errors(client):
+            await client.get("{x}:y")
+    finally:
+        await client.aclose()
