@@ -17,8 +17,13 @@ single-Redis client:
   ``TypeError``) raised while the cluster changes is a ``ConnectionError`` saying so, which
   callers treat as the blip it is (the worker retries, a CLI says what failed); so is the
   client's ``RedisClusterException`` when no node answers its topology refresh ("Redis Cluster
-  cannot be connected", which is no ``RedisError``: it killed a worker on a lossy link), or a
-  slot is not covered (mid-failover).
+  cannot be connected", which is no ``RedisError``: it killed a worker on a lossy link) or a
+  slot is not covered (mid-failover); any other ``RedisClusterException`` is a caller's
+  mistake (a command with no key, a cross-slot transaction) and stays as it is;
+- the command table (``COMMAND``, some 90 KB from Redis 7) is fetched once per client, not
+  again on every topology refresh as redis-py does after any connection error or timeout: on a
+  slow link each refresh filled the link for seconds, so the next calls timed out too and leases
+  expired (the lossy netns link: 1 MB to a worker that ran two jobs).
 """
 
 from __future__ import annotations
@@ -28,16 +33,18 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
+from redis._parsers import AsyncCommandsParser
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, ClusterPubSub, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import CrossSlotTransactionError, InvalidPipelineStack, RedisClusterException
+from redis.exceptions import RedisClusterException, SlotNotCoveredError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 T = TypeVar("T")
 
 CLIENT_FAULTS: tuple[type[Exception], ...] = (AttributeError, KeyError, IndexError, TypeError)
 """What redis-py's cluster client raises from inside itself when its topology changes under it."""
-MISUSE: tuple[type[Exception], ...] = (CrossSlotTransactionError, InvalidPipelineStack)
-"""Cluster exceptions that are a caller's mistake, not the cluster's state: left as they are."""
+UNREACHABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+"""The causes that make redis-py's ``RedisClusterException`` a failure to reach the cluster."""
 
 
 class BoundedCluster(RedisCluster):
@@ -49,6 +56,7 @@ class BoundedCluster(RedisCluster):
         self.seed = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
         """The node this client was seeded by, as ``host:port``: names the cluster for good (redis-py
         reorders its startup nodes as the topology changes)."""
+        self.commands_parser = CommandsOnce()
         self._limit = max_connections
         self._turns = asyncio.Semaphore(max_connections)
         self._wait = wait
@@ -86,6 +94,19 @@ class BoundedCluster(RedisCluster):
     def pubsub(self, node: ClusterNode | None = None, host: str | None = None, port: int | None = None,
                **kwargs: Any) -> ClusterPubSub:
         return BoundedPubSub(self, node=node, host=host, port=port, **kwargs)
+
+
+class CommandsOnce(AsyncCommandsParser):
+    """redis-py's command table (which keys each command takes), fetched from the cluster once:
+    the commands do not change when the topology does (see the module)."""
+
+    __slots__ = ()
+
+    async def initialize(self, node: ClusterNode | None = None) -> None:
+        if node is not None:
+            self.node = node
+        if not self.commands:
+            await super().initialize(node)
 
 
 class BoundedPipeline(ClusterPipeline):
@@ -164,10 +185,10 @@ async def guarded(call: Awaitable[T], what: str) -> T:
         raise RedisConnectionError(
             f"the cluster client failed on {what} while the cluster's topology changed (a failover?): "
             f"{type(exc).__name__}: {exc}; try again once the failover is over") from exc
-    except MISUSE:
-        raise
     except RedisClusterException as exc:
-        raise RedisConnectionError(f"the cluster failed on {what}: {exc}") from exc
+        if isinstance(exc, SlotNotCoveredError) or isinstance(exc.__cause__, UNREACHABLE):
+            raise RedisConnectionError(f"the cluster failed on {what}: {exc}") from exc
+        raise  # a caller's mistake (a command with no key, a cross-slot transaction ...)
 
 
 def bounded_cluster(url: str, *, max_connections: int, wait: float | None, **kwargs: Any) -> BoundedCluster:
@@ -175,5 +196,5 @@ def bounded_cluster(url: str, *, max_connections: int, wait: float | None, **kwa
     return cast(BoundedCluster, BoundedCluster.from_url(url, max_connections=max_connections, wait=wait, **kwargs))
 
 
-__all__ = ["CLIENT_FAULTS", "MISUSE", "BoundedCluster", "BoundedPipeline", "BoundedPubSub", "bounded_cluster",
-           "guarded"]
+__all__ = ["CLIENT_FAULTS", "UNREACHABLE", "BoundedCluster", "BoundedPipeline", "BoundedPubSub", "CommandsOnce",
+           "bounded_cluster", "guarded"]

@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
+import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import MaxConnectionsError
+from redis.exceptions import MaxConnectionsError, RedisClusterException
 
 from orchestrator.errors import StoreError
 from orchestrator.redis.connection import connect, describe, redis_errors
@@ -143,3 +144,42 @@ async def test_a_cluster_no_node_of_which_answers_is_a_store_error() -> None:
             await client.get("{x}:y")
     finally:
         await client.aclose()
+
+
+async def _command_table_fetches(cluster: LocalCluster) -> int:
+    """``COMMAND`` calls served by every node so far."""
+    total = 0
+    for port in cluster.ports:
+        node = aioredis.Redis(port=port)
+        try:
+            stats = await node.info("commandstats")
+        finally:
+            await node.aclose()
+        total += int(stats.get("cmdstat_command", {}).get("calls", 0))
+    return total
+
+
+async def test_a_topology_refresh_does_not_fetch_the_command_table_again(
+    bounded: Any, redis_cluster: LocalCluster
+) -> None:
+    """redis-py fetched ``COMMAND`` (~90 KB) on every refresh, i.e. after every connection error
+    or timeout: on the lossy netns link that filled the link and cost leases."""
+    before = await _command_table_fetches(redis_cluster)
+    await bounded.ping()
+    for _ in range(3):
+        bounded._initialize = True  # what redis-py sets after a connection error or a timeout
+        await bounded.ping()
+        assert bounded._initialize is False  # refreshed
+    assert await _command_table_fetches(redis_cluster) - before == 1
+
+
+async def test_a_callers_mistake_on_a_cluster_stays_what_it_is(bounded: Any) -> None:
+    """Only failures to reach the cluster become connection errors (retried as blips); a command
+    redis-py cannot route is the caller's to fix."""
+    tag = uuid.uuid4().hex
+    async with bounded.pipeline(transaction=True) as pipe:
+        pipe.set(f"{{{tag}a}}:x", 1)
+        pipe.set(f"{{{tag}b}}:x", 1)
+        with pytest.raises(RedisClusterException, match="slot"):
+            await pipe.execute()
+    assert bounded._turns._value == LIMIT
