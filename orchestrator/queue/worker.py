@@ -60,7 +60,7 @@ from orchestrator.logging import get_logger
 from orchestrator.queue.client import JobQueue
 from orchestrator.queue.jobs import Delivery, Job, JobRunner, JobStatus
 from orchestrator.redis import fencing
-from orchestrator.redis.connection import describe
+from orchestrator.redis.connection import Server, server
 from orchestrator.store.redis import RedisStore
 from orchestrator.types import Event, RunResult
 
@@ -137,6 +137,8 @@ class Worker:
         self._stats = _Stats()
         self._next_renewal = 0.0
         self._next_heartbeat = 0.0
+        self._server: Server | None = None
+        """The queue's Redis (read when the worker starts): where its attempts' fenced writes go."""
         self._log = log.bind(worker=self.name)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -146,7 +148,7 @@ class Worker:
         once: a wrong URL is not retried forever); later outages are waited out.
         """
         stop = stop or asyncio.Event()
-        self._check_fencing()
+        await self._check_fencing()
         await self.queue.worker_heartbeat(self.name, self._status(stop))
         self._log.info("worker.started", concurrency=self.concurrency)
         maintenance = asyncio.create_task(self._maintain(stop), name=f"{self.name}-maintenance")
@@ -160,14 +162,14 @@ class Worker:
                 await self.queue.worker_gone(self.name)
             self._log.info("worker.stopped", processed=self._stats.processed, failed=self._stats.failed)
 
-    def _check_fencing(self) -> None:
+    async def _check_fencing(self) -> None:
         """:class:`~orchestrator.errors.ConfigError` if the queue's or the runner's run store is a
         Redis other than the queue's: its writes could not be fenced (:mod:`orchestrator.redis.fencing`)."""
-        queue = describe(self.queue.client)
+        self._server = queue = await server(self.queue.client)
         for owner, store in (("the queue", self.queue.store), ("the runner", getattr(self.runner, "store", None))):
             client = getattr(store, "client", None)
             if isinstance(store, RedisStore) and client is not None:
-                fencing.check_same_server(queue, describe(client), f"the run records and events of {owner}'s store")
+                fencing.check_same_server(queue, await server(client), f"the run records and events of {owner}'s store")
 
     # -- the loop ------------------------------------------------------------
 
@@ -363,7 +365,7 @@ class Worker:
     async def _attempt(self, flight: _InFlight) -> None:
         job = flight.job
         flight.fence = fence = fencing.Fence(job.id, self.queue.keys.job(job.id), job.attempts,
-                                             describe(self.queue.client))
+                                             self._server or await server(self.queue.client))
         leave_run_end_to_caller()  # this task's context, which the run's copies: the end is ours
         with telemetry.attach(job.trace):  # the run joins the submitter's trace
             telemetry.record_queued(job.id, job.attempts, job.created_at)
