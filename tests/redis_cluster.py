@@ -3,6 +3,7 @@
 ::
 
     cluster = LocalCluster.start(tmp_dir)      # redis-cli --cluster create ... --cluster-replicas 1
+    other = LocalCluster.start(tmp_dir, replicas=0)   # three masters only (cheaper, no failover)
     url = cluster.url                          # redis+cluster://127.0.0.1:<first port>
     port = cluster.kill_master()               # SIGKILL one master; its replica takes over
     cluster.stop()                             # every process, also after a failed start
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NODES = 6
+MASTERS = 3
 NODE_TIMEOUT_MS = 2000
 _READY_TIMEOUT = 60.0
 
@@ -55,10 +56,12 @@ def _cli(port: int, *args: str, timeout: float = 10.0) -> str:
 
 @dataclass
 class LocalCluster:
-    """Six cluster nodes on loopback; :meth:`stop` ends every process it started."""
+    """Cluster nodes on loopback (3 masters, ``replicas`` each); :meth:`stop` ends every process it started."""
 
     ports: list[int]
     directory: Path
+    replicas: int = 1
+    """Replicas per master."""
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -68,8 +71,8 @@ class LocalCluster:
         return f"redis+cluster://127.0.0.1:{live[0]}"
 
     @classmethod
-    def start(cls, directory: Path) -> LocalCluster:
-        cluster = cls(_free_ports(NODES), directory)
+    def start(cls, directory: Path, replicas: int = 1) -> LocalCluster:
+        cluster = cls(_free_ports(MASTERS * (1 + replicas)), directory, replicas)
         try:
             for port in cluster.ports:
                 cluster._spawn(port)
@@ -77,7 +80,7 @@ class LocalCluster:
                 cluster._wait_for(lambda p=port: _cli(p, "PING").strip() == "PONG", f"node {port} to answer")
             create = subprocess.run(
                 ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in cluster.ports),
-                 "--cluster-replicas", "1", "--cluster-yes"],
+                 "--cluster-replicas", str(cluster.replicas), "--cluster-yes"],
                 capture_output=True, text=True, timeout=60, check=False)
             if create.returncode != 0:
                 raise RuntimeError(f"redis-cli --cluster create failed: {create.stdout[-2000:]}{create.stderr}")
@@ -116,7 +119,7 @@ class LocalCluster:
         return sorted(found)
 
     def wait_healthy(self, timeout: float = _READY_TIMEOUT) -> None:
-        """Until every live node says ``cluster_state:ok``, three masters serve the slots and every
+        """Until every live node says ``cluster_state:ok``, :data:`MASTERS` masters serve the slots and every
         live replica's link to its master is up (synchronised, so it can take over)."""
 
         def healthy() -> bool:
@@ -127,7 +130,7 @@ class LocalCluster:
             replicas = [p for p in live if p not in masters]
             if not all("master_link_status:up" in _cli(p, "INFO", "replication") for p in replicas):
                 return False
-            return len(masters) == NODES // 2
+            return len(masters) == MASTERS
 
         self._wait_for(healthy, "the cluster to be healthy", timeout)
 

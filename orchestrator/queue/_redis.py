@@ -24,7 +24,7 @@ from orchestrator.keys import KeySpace
 from orchestrator.logging import get_logger
 from orchestrator.queue import _legacy, scripts
 from orchestrator.queue.jobs import Delivery, Job, unknown
-from orchestrator.redis.connection import describe, is_cluster, redis_errors, text
+from orchestrator.redis.connection import describe, is_cluster, redis_errors, server, text
 from orchestrator.redis.signals import Signals
 from orchestrator.settings import QueueSettings
 from orchestrator.store import RedisStore, Store
@@ -89,13 +89,25 @@ class RedisQueueBase:
         self._finish = client.register_script(scripts.FINISH)
         self._signals = Signals(client, keys.jobs_done)
         self._run_store = _same_redis(self.store, client)
-        """The store whose run records ``worker_finish`` writes in its own script (else ``save_run``)."""
+        """The store whose run records ``worker_finish`` writes in its own script (else ``save_run``)
+        and reads with the job's: a Redis store on this queue's Redis (see :meth:`_runs_here`)."""
+        self._run_store_known = self._run_store is not None or not isinstance(self.store, RedisStore)
 
     async def aclose(self) -> None:
         """Stop listening for finished jobs; close the client if this queue owns it."""
         await self._signals.aclose()
         if self._owns_client:
             await self.client.aclose()
+
+    async def _runs_here(self) -> RedisStore | None:
+        """:attr:`_run_store`, once known: a Redis store on another client of the same server
+        (on a cluster, one seeded by another node) is found on first use (one ``CLUSTER NODES``)."""
+        if not self._run_store_known:
+            store = self.store
+            if isinstance(store, RedisStore) and (await server(store.client)).same_as(await server(self.client)):
+                self._run_store = store
+            self._run_store_known = True
+        return self._run_store
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -260,7 +272,8 @@ def deliveries(entries: Any, shard: int = 0) -> builtins.list[Delivery]:
 
 
 def _same_redis(store: Store, client: aioredis.Redis) -> RedisStore | None:
-    """``store`` if it is a :class:`RedisStore` on the server ``client`` talks to."""
+    """``store`` if it is a :class:`RedisStore` on the server ``client`` talks to, as far as
+    their names tell (``None`` may still be the same cluster: :meth:`RedisQueueBase._runs_here`)."""
     if isinstance(store, RedisStore) and describe(store.client) == describe(client):
         return store
     return None

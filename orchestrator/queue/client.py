@@ -371,7 +371,7 @@ class JobQueue(WorkerLeases):
         """The job's record, and its run record if it ended completed or failed: one round trip
         when the runs are on this Redis (a job's run id is its id), shared by the look-ups of
         the same event-loop turn."""
-        store = self._run_store
+        store = await self._runs_here()
         if store is None:
             job = await self.status(job_id)
             return job, await self.store.get_run(job.run_id) if job.status in ("completed", "failed") else None

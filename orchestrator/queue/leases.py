@@ -205,7 +205,7 @@ class WorkerLeases(RedisQueueBase):
         raised. Sending it again (after a blip) is safe: an outcome is recorded once.
         Attempts that finish in the same event-loop turn are recorded with one script call.
         """
-        store = self._run_store
+        store = await self._runs_here()
         if run is not None and store is None:
             await self.store.save_run(run)
         keys = store.keys if store is not None else self.keys

@@ -60,7 +60,7 @@ from orchestrator.logging import get_logger
 from orchestrator.queue.client import JobQueue
 from orchestrator.queue.jobs import Delivery, Job, JobRunner, JobStatus
 from orchestrator.redis import fencing
-from orchestrator.redis.connection import describe
+from orchestrator.redis.connection import Server, server
 from orchestrator.store.redis import RedisStore
 from orchestrator.types import Event, RunResult
 
@@ -73,6 +73,9 @@ _FINISH_RETRY_MIN = 30.0
 """A FINISH is retried for at least this long (and ``2 * visibility_timeout``)."""
 
 _UNREPORTED_MAX = 1000
+_RENEWALS_IN_FLIGHT = 3
+"""Lease renewals a worker has in flight at most: one per third of the visibility timeout, so every
+renewal due in a lease's life is sent, however many of the earlier ones are still unanswered."""
 
 _Stop = Literal["cancelled", "shutdown", "lease_lost"]
 
@@ -132,6 +135,10 @@ class Worker:
         self._unreported: list[Event] = []
         """``run.lease_lost`` events not written yet (Redis was unreachable): sent when it is back."""
         self._stats = _Stats()
+        self._next_renewal = 0.0
+        self._next_heartbeat = 0.0
+        self._server: Server | None = None
+        """The queue's Redis (read when the worker starts): where its attempts' fenced writes go."""
         self._log = log.bind(worker=self.name)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -141,7 +148,7 @@ class Worker:
         once: a wrong URL is not retried forever); later outages are waited out.
         """
         stop = stop or asyncio.Event()
-        self._check_fencing()
+        await self._check_fencing()
         await self.queue.worker_heartbeat(self.name, self._status(stop))
         self._log.info("worker.started", concurrency=self.concurrency)
         maintenance = asyncio.create_task(self._maintain(stop), name=f"{self.name}-maintenance")
@@ -155,14 +162,14 @@ class Worker:
                 await self.queue.worker_gone(self.name)
             self._log.info("worker.stopped", processed=self._stats.processed, failed=self._stats.failed)
 
-    def _check_fencing(self) -> None:
+    async def _check_fencing(self) -> None:
         """:class:`~orchestrator.errors.ConfigError` if the queue's or the runner's run store is a
         Redis other than the queue's: its writes could not be fenced (:mod:`orchestrator.redis.fencing`)."""
-        queue = describe(self.queue.client)
+        self._server = queue = await server(self.queue.client)
         for owner, store in (("the queue", self.queue.store), ("the runner", getattr(self.runner, "store", None))):
             client = getattr(store, "client", None)
             if isinstance(store, RedisStore) and client is not None:
-                fencing.check_same_server(queue, describe(client), f"the run records and events of {owner}'s store")
+                fencing.check_same_server(queue, await server(client), f"the run records and events of {owner}'s store")
 
     # -- the loop ------------------------------------------------------------
 
@@ -244,43 +251,68 @@ class Worker:
 
     async def _maintain(self, stop: asyncio.Event) -> None:
         """Renew in-flight leases, apply cancel requests, publish worker status; stop the runs
-        whose lease is lost. Each round is bounded, so a mute Redis cannot stall the checks."""
-        touch_every = max(0.05, self.settings.visibility_timeout / 3)
-        next_touch = 0.0
-        while True:
-            try:
-                async with asyncio.timeout(touch_every):
-                    if await self._maintain_once(stop, renew=time.monotonic() >= next_touch):
-                        next_touch = time.monotonic() + touch_every
-            except (StoreError, TimeoutError) as exc:
-                self._log.error("worker.redis_unavailable", error=str(exc) or "no answer within "
-                                f"{touch_every:g}s")
-            self._expire_leases()
-            await asyncio.sleep(min(self.settings.poll_interval, touch_every))
+        whose lease is lost. The Redis calls run in tasks of their own that this loop never
+        cancels (a cancelled call costs its connection, on a cluster every node's if it was
+        refreshing the topology, and a new connection on a lossy link can take a second), each
+        bounded by the socket timeout: the loop itself never waits on Redis, so lease expiry is
+        checked every poll interval however slow Redis is. A renewal is due every
+        ``visibility_timeout/3``; one that fails is tried again a poll interval later, and one
+        still unanswered when the next is due gets the next one beside it (on another connection)."""
+        every = max(0.05, self.settings.visibility_timeout / 3)
+        renewals: set[asyncio.Task[None]] = set()
+        chores: asyncio.Task[None] | None = None
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= self._next_renewal and len(renewals) < _RENEWALS_IN_FLIGHT:
+                    self._next_renewal = now + every
+                    renewal = asyncio.create_task(self._renew(now), name=f"{self.name}-renewal")
+                    renewals.add(renewal)
+                    renewal.add_done_callback(renewals.discard)
+                if chores is None or chores.done():
+                    chores = asyncio.create_task(self._chores(stop, every), name=f"{self.name}-chores")
+                self._expire_leases()
+                await asyncio.sleep(min(self.settings.poll_interval, every))
+        finally:
+            for task in [*renewals, *([chores] if chores is not None else [])]:
+                task.cancel()
+            await asyncio.gather(*renewals, *([chores] if chores is not None else []), return_exceptions=True)
 
-    async def _maintain_once(self, stop: asyncio.Event, *, renew: bool) -> bool:
-        """One round of :meth:`_maintain`; True if leases were renewed."""
-        while self._unreported:
-            await self.queue.store.emit(self._unreported[0])
-            self._unreported.pop(0)
+    async def _renew(self, asked: float) -> None:
+        """Touch the in-flight entries: renewed as of ``asked``, or lost to another worker."""
         flights = list(self._in_flight.values())
-        for job_id in await self.queue.worker_cancel_requested([f.job.id for f in flights]):
-            if job_id in self._in_flight:
-                self._stop_run(self._in_flight[job_id], "cancelled")
-        if not renew:
-            return False
-        asked = time.monotonic()
         lost: set[tuple[int, str]] = set()
-        for shard, entries in _by_shard([f.delivery for f in flights]).items():
-            lost |= {(shard, m) for m in await self.queue.worker_touch(
-                self.name, [d.message_id for d in entries], shard=shard)}
+        try:
+            for shard, entries in _by_shard([f.delivery for f in flights]).items():
+                lost |= {(shard, m) for m in await self.queue.worker_touch(
+                    self.name, [d.message_id for d in entries], shard=shard)}
+        except StoreError as exc:
+            retry = self.settings.poll_interval
+            self._log.warning("lease.renewal_failed", jobs=len(flights), error=str(exc), retry_in_s=retry)
+            self._next_renewal = min(self._next_renewal, time.monotonic() + retry)
+            return
         for flight in flights:
             if (flight.delivery.shard, flight.delivery.message_id) in lost:
                 self._lose(flight, "another worker took the job over")
             else:
-                flight.renewed = asked
-        await self.queue.worker_heartbeat(self.name, self._status(stop))
-        return True
+                flight.renewed = max(flight.renewed, asked)
+
+    async def _chores(self, stop: asyncio.Event, every: float) -> None:
+        """Write the unreported events, apply cancel requests, publish the worker's status (every ``every`` s)."""
+        try:
+            while self._unreported:
+                await self.queue.store.emit(self._unreported[0])
+                self._unreported.pop(0)
+            flights = list(self._in_flight.values())
+            for job_id in await self.queue.worker_cancel_requested([f.job.id for f in flights]):
+                if job_id in self._in_flight:
+                    self._stop_run(self._in_flight[job_id], "cancelled")
+            if time.monotonic() >= self._next_heartbeat:
+                await self.queue.worker_heartbeat(self.name, self._status(stop))
+                self._next_heartbeat = time.monotonic() + every
+        except StoreError as exc:
+            self._log.error("worker.redis_unavailable", error=str(exc))
+            await asyncio.sleep(self.settings.poll_interval)
 
     def _expire_leases(self) -> None:
         """A lease not renewed for a visibility timeout may be another worker's by now: stop its run."""
@@ -333,7 +365,7 @@ class Worker:
     async def _attempt(self, flight: _InFlight) -> None:
         job = flight.job
         flight.fence = fence = fencing.Fence(job.id, self.queue.keys.job(job.id), job.attempts,
-                                             describe(self.queue.client))
+                                             self._server or await server(self.queue.client))
         leave_run_end_to_caller()  # this task's context, which the run's copies: the end is ours
         with telemetry.attach(job.trace):  # the run joins the submitter's trace
             telemetry.record_queued(job.id, job.attempts, job.created_at)

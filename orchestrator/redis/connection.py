@@ -18,8 +18,10 @@ the key layout (:class:`~orchestrator.keys.KeySpace` with ``cluster=True``) sees
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import redis.asyncio as aioredis
@@ -133,7 +135,7 @@ def connect_settings(settings: Settings, purpose: str = "this") -> aioredis.Redi
 def describe(client: aioredis.Redis) -> str:
     """``redis://host:port/db`` of a client (``redis+cluster://host:port`` of the node a cluster
     client was seeded by), without credentials."""
-    if isinstance(client, BoundedCluster):  # stable: fencing compares servers by this name
+    if isinstance(client, BoundedCluster):  # stable: redis-py reorders its startup nodes
         return "redis+cluster://" + client.seed
     if is_cluster(client):
         seeds = cast(Any, client).nodes_manager.startup_nodes
@@ -143,6 +145,42 @@ def describe(client: aioredis.Redis) -> str:
     if "path" in kwargs:
         return f"unix://{kwargs['path']}"
     return f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """Which Redis a client talks to, as fencing tells them apart: one Redis by its address
+    (:func:`describe`), a Redis Cluster by the ids of its nodes, since clients of one cluster
+    may be seeded by different nodes (:func:`server`)."""
+
+    name: str
+    """:func:`describe` of the client (for messages)."""
+    nodes: frozenset[str] = frozenset()
+    """A cluster's node ids (40 random hex digits each; empty for one Redis)."""
+
+    def same_as(self, other: Server) -> bool:
+        """Is ``other`` this Redis? Two clusters are one if they have a node in common (a node
+        added or replaced since one of them was read leaves the others in common); a cluster
+        and one Redis never are."""
+        if self.nodes or other.nodes:
+            return bool(self.nodes & other.nodes)
+        return self.name == other.name
+
+
+_servers: weakref.WeakKeyDictionary[Any, Server] = weakref.WeakKeyDictionary()
+
+
+async def server(client: aioredis.Redis) -> Server:
+    """The :class:`Server` ``client`` talks to; a cluster's node ids are read (``CLUSTER NODES``)
+    once per client. :class:`~orchestrator.errors.StoreError` if Redis cannot be reached."""
+    if not is_cluster(client):
+        return Server(describe(client))
+    known = _servers.get(client)
+    if known is None:
+        with redis_errors(client):
+            nodes: Any = await cast(Any, client).cluster_nodes()
+        known = _servers[client] = Server(describe(client), frozenset(info["node_id"] for info in nodes.values()))
+    return known
 
 
 @contextmanager
@@ -163,6 +201,7 @@ def text(value: bytes | str) -> str:
 
 __all__ = [
     "CLUSTER_SCHEMES",
+    "Server",
     "connect",
     "connect_settings",
     "connection_options",
@@ -172,5 +211,6 @@ __all__ = [
     "mget",
     "queued_commands",
     "redis_errors",
+    "server",
     "text",
 ]

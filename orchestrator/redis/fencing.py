@@ -13,7 +13,10 @@ context (``Orchestrator.run`` called directly) writes go as they are.
 The check and the write are one script, so they must run on the server holding the job record:
 an attempt's write to another Redis (a run store or checkpointer not on the queue's Redis)
 cannot be fenced and is refused with a :class:`~orchestrator.errors.ConfigError` saying so
-(:func:`check_same_server`; the worker checks what it can see when it starts).
+(:func:`check_same_server`; the worker checks what it can see when it starts). Servers are
+compared by :class:`~orchestrator.redis.connection.Server`: one Redis by its address, a
+Redis Cluster by its nodes' ids, so clients of one cluster seeded by different nodes are one
+server (the script runs on whichever master holds the job's slot), and another cluster is not.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from redis.asyncio.client import Pipeline
 
 from orchestrator.errors import ConfigError, LeaseLost
 from orchestrator.logging import get_logger
-from orchestrator.redis.connection import describe, queued_commands, redis_errors
+from orchestrator.redis.connection import Server, queued_commands, redis_errors, server
 
 log = get_logger(__name__)
 
@@ -71,7 +74,7 @@ class Fence:
     job_id: str
     record_key: str
     token: int
-    server: str
+    server: Server
 
 
 _current: ContextVar[Fence | None] = ContextVar("orchestrator_fence", default=None)
@@ -85,20 +88,23 @@ def run_fenced(fence: Fence, coro: Coroutine[Any, Any, T], *, name: str | None =
     return asyncio.get_running_loop().create_task(coro, name=name, context=context)
 
 
-def current(client: aioredis.Redis) -> Fence | None:
+async def current(client: aioredis.Redis) -> Fence | None:
     """The fence of the running attempt (``None`` outside one); :class:`ConfigError` if its job
     record is not on ``client``'s server (the write could not be fenced)."""
     fence = _current.get()
     if fence is not None:
-        check_same_server(fence.server, describe(client), "a job's run writes")
+        check_same_server(fence.server, await server(client), "a job's run writes")
     return fence
 
 
-def check_same_server(queue: str, other: str, what: str) -> None:
+def check_same_server(queue: Server, other: Server, what: str) -> None:
     """:class:`ConfigError` unless ``other`` (where ``what`` go) is the queue's server ``queue``."""
-    if other != queue:
+    if not other.same_as(queue):
+        where = f"Redis at {other.name}"
+        if other.nodes and queue.nodes:
+            where = f"another Redis Cluster ({other.name}: no node in common with the queue's)"
         raise ConfigError(
-            f"{what} go to Redis at {other}, but the job queue is at {queue}: a stale attempt's writes can be "
+            f"{what} go to {where}, but the job queue is at {queue.name}: a stale attempt's writes can be "
             f"refused (fenced) only on the queue's Redis. Give the queue, the run store and the checkpointer "
             f"one Redis (one redis_url, as Orchestrator(settings) does)", key="redis_url")
 
@@ -107,7 +113,7 @@ async def execute(client: aioredis.Redis, pipe: Pipeline, what: str) -> None:
     """Send ``pipe``'s commands: as they are, or, inside a fenced attempt, only if it still owns
     its job (one script, so the check and the writes are atomic). ``what`` names the write in
     the log and in :class:`~orchestrator.errors.LeaseLost`."""
-    fence = current(client)
+    fence = await current(client)
     if fence is None:
         with redis_errors(client):
             await pipe.execute()

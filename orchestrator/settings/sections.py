@@ -113,7 +113,9 @@ class RedisSettings(_Section):
     socket_timeout: float = Field(default=10.0, gt=0)
     """Seconds to wait for any one reply on an open connection."""
     max_connections: int = Field(default=64, ge=1)
-    """Connections per client pool; callers beyond that wait for a free one."""
+    """Connections one client (its pool; on Redis Cluster, over all nodes) uses at once: a command
+    or pipeline holds one while it runs, a pub/sub subscription until it is closed. Callers
+    beyond wait for a free one, up to ``socket_timeout``."""
 
 
 class HttpSettings(_Section):

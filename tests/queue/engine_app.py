@@ -5,10 +5,12 @@ on the worker's Redis and key prefix (so runs are checkpointed by ``RedisCheckpo
 recorded in ``RedisStore``), with one tool, ``count``, one specialist, ``relay`` (on a
 :class:`~orchestrator.models.FunctionModel`), and one workflow, ``counted``: four steps in a
 row, ``count``, ``relay``, ``count``, ``relay``. Each execution of a step (a tool run, or a
-model call of the specialist) INCRs ``<prefix>:test:calls:<run>:<step>`` when it starts and
-records its finish time in the hash ``<prefix>:test:done:<run>`` when it ends, so a test can
-tell which steps completed before a crash and whether any ran (or called its model) again.
-The counters live in Redis, so they survive a worker that is killed.
+model call of the specialist) adds an id of its own to the set ``<prefix>:test:calls:<run>:<step>``
+when it starts (:func:`executions` counts them) and records its finish time in the hash
+``<prefix>:test:done:<run>`` when it ends, so a test can tell which steps completed before a
+crash and whether any ran (or called its model) again. The counters live in Redis, so they
+survive a worker that is killed; both writes are idempotent and retried through Redis errors
+(a lossy link), so the counting never fails a step nor counts one execution twice.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
 from pydantic import BaseModel
+from redis.exceptions import RedisError
 
 from orchestrator.engine.app import Orchestrator
 from orchestrator.engine.registry import Registry
@@ -71,14 +76,34 @@ class Count(Tool[CountIn, CountOut]):
         return CountOut(value=await _counted(self.client, self.keys, request.value, request.delay))
 
 
+async def executions(client: aioredis.Redis, keys: KeySpace, run_id: str, step: str) -> int:
+    """How many times ``step`` of ``run_id`` started."""
+    return int(await client.scard(calls_key(keys, run_id, step)))
+
+
 async def _counted(client: aioredis.Redis, keys: KeySpace, value: Any, delay: float) -> Any:
     """One counted execution of the current step (run and step ids from the executor's log context)."""
     context = structlog.contextvars.get_contextvars()
     run_id, step = context["run_id"], context["step_id"]
-    await client.incr(calls_key(keys, run_id, step))
+    await _idempotent(lambda: client.sadd(calls_key(keys, run_id, step), uuid.uuid4().hex))
     await asyncio.sleep(delay)
-    await client.hset(done_key(keys, run_id), step, repr(time.time()))
+    finished = repr(time.time())
+    await _idempotent(lambda: client.hset(done_key(keys, run_id), step, finished))
     return value
+
+
+_TRIES = 20
+
+
+async def _idempotent(write: Callable[[], Awaitable[Any]]) -> None:
+    """``write`` (idempotent), sent again after a Redis error (up to :data:`_TRIES` times in all)."""
+    for _ in range(_TRIES - 1):
+        try:
+            await write()
+            return
+        except (RedisError, OSError):
+            await asyncio.sleep(0.2)
+    await write()
 
 
 class Relay(Specialist[CountIn, CountOut]):

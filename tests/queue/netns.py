@@ -88,6 +88,11 @@ class WorkerProcess:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return sum(f'"event": "{event}"' in line for line in text.splitlines() for event in events)
 
+    def lines(self, event: str, *having: str) -> int:
+        """How many log lines of this worker have ``event`` as their event and contain each of ``having``."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return sum(f'"event": "{event}"' in line and all(h in line for h in having) for line in text.splitlines())
+
     async def stop(self, within: float = 20.0) -> int:
         """SIGTERM, then wait (SIGKILL after ``within`` s); the exit code."""
         if self.proc.returncode is None:

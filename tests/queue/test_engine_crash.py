@@ -19,10 +19,9 @@ import redis.asyncio as aioredis
 
 from orchestrator.keys import KeySpace
 from orchestrator.queue import JobQueue
-from orchestrator.redis.connection import mget
 from tests.conftest import SHARDED, parametrize_topology
 from tests.queue.conftest import Spawn
-from tests.queue.engine_app import MODEL_STEPS, STEPS, calls_key, done_key
+from tests.queue.engine_app import MODEL_STEPS, STEPS, done_key, executions
 
 APP = "tests.queue.engine_app:make_orchestrator"
 CHECKPOINT_MARGIN = 0.25
@@ -35,8 +34,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 async def _calls(client: aioredis.Redis, keys: KeySpace, run_id: str) -> dict[str, int]:
-    values = await mget(client, [calls_key(keys, run_id, s) for s in STEPS])
-    return {s: int(v or 0) for s, v in zip(STEPS, values, strict=True)}
+    return {s: await executions(client, keys, run_id, s) for s in STEPS}
 
 
 async def _finished_at(client: aioredis.Redis, keys: KeySpace, run_id: str) -> dict[str, float]:

@@ -19,7 +19,7 @@ from orchestrator.errors import LeaseLost
 from orchestrator.keys import KeySpace
 from orchestrator.queue import Delivery, Job, JobQueue
 from orchestrator.redis import fencing
-from orchestrator.redis.connection import describe
+from orchestrator.redis.connection import server as server_of
 from orchestrator.store.checkpoint import RedisCheckpointer
 from orchestrator.types import Event, RunResult
 from tests.conftest import SHARDED, TOPOLOGIES, parametrize_topology
@@ -96,7 +96,7 @@ async def test_a_stale_attempts_writes_are_refused_and_the_owners_applied(
     stale, _first, current, _taken = await _taken_over(queue)
     checkpointer = RedisCheckpointer(redis_client, keys=keyspace, ttl=timedelta(minutes=10))
     config: Any = {"configurable": {"thread_id": stale.run_id, "checkpoint_ns": ""}}
-    server = describe(queue.client)
+    server = await server_of(queue.client)
 
     async def writes(answer: str) -> list[str]:
         """Each write an attempt makes; the names of those refused."""
@@ -140,7 +140,7 @@ async def test_the_fence_reads_the_records_own_state_not_its_inputs(queue: JobQu
     [delivery] = await queue.worker_read("a", 1, 100)
     job = await queue.worker_start(delivery, "a")
     assert job is not None and job.attempts == 1 and job.inputs == tricky
-    server = describe(queue.client)
+    server = await server_of(queue.client)
     forged = fencing.Fence(job_id, keyspace.job(job_id), 2, server)
     with pytest.raises(LeaseLost):
         await fencing.run_fenced(forged, queue.store.save_run(RunResult(run_id=job_id, status="completed")))

@@ -19,7 +19,7 @@ from orchestrator.keys import KeySpace
 from orchestrator.queue import JobQueue, Worker
 from orchestrator.settings import Settings
 from tests.queue.conftest import running
-from tests.queue.engine_app import STEPS, CountingOrchestrator, calls_key, done_key
+from tests.queue.engine_app import STEPS, CountingOrchestrator, done_key, executions
 from tests.queue.proxy import Proxy
 
 BOUND = 60.0
@@ -60,7 +60,7 @@ async def test_a_partitioned_worker_loses_its_job_and_nothing_is_lost_or_applied
 
             async def a_mid_job() -> bool:
                 done = await redis_client.hkeys(done_key(keyspace, job_id))
-                return b"s0" in done and bool(await redis_client.get(calls_key(keyspace, job_id, "s1")))
+                return b"s0" in done and bool(await executions(redis_client, keyspace, job_id, "s1"))
 
             await _until(a_mid_job, "worker a never got to the middle of the job")
             await asyncio.sleep(0.3)  # s0 is checkpointed by now
@@ -81,7 +81,7 @@ async def test_a_partitioned_worker_loses_its_job_and_nothing_is_lost_or_applied
             assert (next_job.status, next_job.attempts, next_job.worker) == ("completed", 1, "a")
         result = await queue.result(job_id)
         assert result.ok and result.answer == {"tag": 7}
-        calls = {s: int(await redis_client.get(calls_key(keyspace, job_id, s)) or 0) for s in STEPS}
+        calls = {s: await executions(redis_client, keyspace, job_id, s) for s in STEPS}
         for step in completed_before:
             assert calls[step] == 1, f"{step} completed before the partition and ran again: {calls}"
         assert all(1 <= n <= 2 for n in calls.values()), calls

@@ -104,6 +104,8 @@ async def test_a_killed_worker_loses_nothing_and_repeats_no_completed_step(
             assert [await runner.calls(job_id, f"s{i}") for i in range(4)] == [1, 1, 1, 1]
     survivor.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(survivor.wait(), 20) == 0
+    print(f"\nworker SIGKILL: {len(ids)} accepted, {len(ids)} completed once, 0 lost, 0 double-applied; "
+          f"{len(killed)} taken over from the killed worker without re-running a completed step")
 
 
 async def test_cli_submit_wait_status_list_cancel(

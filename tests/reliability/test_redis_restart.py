@@ -223,3 +223,8 @@ async def test_accepted_jobs_survive_a_killed_redis_and_everyone_reconnects(
     assert sum(j.status == "completed" for j in ended) >= len(ended) // 2, [(j.status, j.error) for j in ended]
     assert any(j.attempts > 1 for j in ended), "no run was interrupted by the kill"
     assert pool.starts == 2 and pool.alive("w0") and pool.alive("w1"), "workers had to be restarted"
+    print(f"\nRedis SIGKILL (AOF everysec, {OUTAGE:g} s down): {len(subs.accepted)} accepted, "
+          f"{len(subs.refused)} refused while down, {sum(j.status == 'completed' for j in ended)} completed, "
+          f"{sum(j.status == 'failed' for j in ended)} failed with their error, {len(lost)} lost (allowed: "
+          f"accepted in the last {LOSS_WINDOW:g} s before the kill), {sum(j.attempts > 1 for j in ended)} "
+          f"resumed after the kill")

@@ -1,16 +1,19 @@
-"""The Redis Cluster client honours ``redis.max_connections`` and reports a failover's internal
-faults as connection errors (on the local cluster: six redis-server processes)."""
+"""The Redis Cluster client honours ``redis.max_connections`` (commands, transactions and
+subscriptions) and reports a failover's internal faults as connection errors (on the local
+cluster: six redis-server processes)."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
+import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import MaxConnectionsError
+from redis.exceptions import MaxConnectionsError, RedisClusterException
 
 from orchestrator.errors import StoreError
 from orchestrator.redis.connection import connect, describe, redis_errors
@@ -103,3 +106,80 @@ async def test_a_cluster_client_keeps_its_name_when_redis_py_reorders_its_nodes(
     first = next(iter(nodes))
     nodes[first] = nodes.pop(first)  # the seed moved last, as redis-py does with a node that failed
     assert describe(bounded) == name == redis_cluster.url
+
+
+async def test_a_subscription_holds_a_turn_until_it_is_closed(bounded: Any) -> None:
+    """redis-py takes a subscription's connection from the node's pool: uncounted, commands to that
+    node beside it overflowed the pool (``MaxConnectionsError`` at once) instead of waiting."""
+    tag = "{" + uuid.uuid4().hex + "}"
+    pubsub = bounded.pubsub()
+    try:
+        await pubsub.subscribe(f"{tag}:channel")  # the channel's node is the list's
+        replies = await asyncio.gather(*(bounded.blpop([f"{tag}:list"], timeout=0.1) for _ in range(CALLS)))
+        assert replies == [None] * CALLS
+        assert _most_connections(bounded) <= LIMIT
+        assert bounded._turns._value == LIMIT - 1  # the subscription's
+        assert await bounded.publish(f"{tag}:channel", "hello") == 1
+        message = None
+        for _ in range(50):  # bounded: the subscribe confirmation, then the message
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+            if message is not None:
+                break
+        assert message is not None and message["data"] == b"hello"
+    finally:
+        await pubsub.aclose()
+    assert bounded._turns._value == LIMIT  # given back
+
+
+async def test_a_cluster_no_node_of_which_answers_is_a_store_error() -> None:
+    """redis-py raises ``RedisClusterException`` (no ``RedisError``) when no node answers its
+    topology refresh: it escaped as such and killed a worker on a lossy link."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    client = connect(f"redis+cluster://127.0.0.1:{port}", RedisSettings(connect_timeout=0.5))
+    try:
+        with pytest.raises(StoreError, match=r"cannot reach Redis at redis\+cluster://.*cannot be connected"), \
+                redis_errors(client):
+            await client.get("{x}:y")
+    finally:
+        await client.aclose()
+
+
+async def _command_table_fetches(cluster: LocalCluster) -> int:
+    """``COMMAND`` calls served by every node so far."""
+    total = 0
+    for port in cluster.ports:
+        node = aioredis.Redis(port=port)
+        try:
+            stats = await node.info("commandstats")
+        finally:
+            await node.aclose()
+        total += int(stats.get("cmdstat_command", {}).get("calls", 0))
+    return total
+
+
+async def test_a_topology_refresh_does_not_fetch_the_command_table_again(
+    bounded: Any, redis_cluster: LocalCluster
+) -> None:
+    """redis-py fetched ``COMMAND`` (~90 KB) on every refresh, i.e. after every connection error
+    or timeout: on the lossy netns link that filled the link and cost leases."""
+    before = await _command_table_fetches(redis_cluster)
+    await bounded.ping()
+    for _ in range(3):
+        bounded._initialize = True  # what redis-py sets after a connection error or a timeout
+        await bounded.ping()
+        assert bounded._initialize is False  # refreshed
+    assert await _command_table_fetches(redis_cluster) - before == 1
+
+
+async def test_a_callers_mistake_on_a_cluster_stays_what_it_is(bounded: Any) -> None:
+    """Only failures to reach the cluster become connection errors (retried as blips); a command
+    redis-py cannot route is the caller's to fix."""
+    tag = uuid.uuid4().hex
+    async with bounded.pipeline(transaction=True) as pipe:
+        pipe.set(f"{{{tag}a}}:x", 1)
+        pipe.set(f"{{{tag}b}}:x", 1)
+        with pytest.raises(RedisClusterException, match="slot"):
+            await pipe.execute()
+    assert bounded._turns._value == LIMIT
