@@ -49,15 +49,15 @@ sys.path.insert(0, str(ROOT))
 
 from orchestrator.agents._head import EmbeddingHead  # noqa: E402
 from orchestrator.calibration import threshold_for  # noqa: E402
+from orchestrator.learning import AuditRate  # noqa: E402
 from orchestrator.models.spec import ModelSpec, create_model  # noqa: E402
+from orchestrator.settings import LearningSettings  # noqa: E402
 
 TEACHER = "teacher = the dataset's gold label, standing in for a large model (none is reachable here)"
 DEFAULT_DATA = ROOT / "../shared/data"
 CACHE = Path.home() / ".cache" / "slm-orchestrator-bench"
 AUDIT_WINDOW = 2000
 """Items of the stream the audited threshold is calibrated on: the most recent ones."""
-PROOF = 100
-"""Audits whose agreement decides whether the audit rate may drop to ``--audit-min``."""
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,10 @@ async def stream(data: Path, model: str, *, items: int, k: int, target: float, r
     whose correctness the teacher revealed (escalations, and audits weighted by 1/rate), an
     unbiased sample of the stream, instead of cross-validation on the collected examples (the
     hard items, once a head is live), which comes out conservative. With ``audit_min`` the rate
-    drops to it once the last ``PROOF`` audits agree with the local answers at least ``target``
-    of the time, and returns to ``audit`` when they no longer do."""
+    steps down as the product's does (:class:`~orchestrator.learning.AuditRate` from ``[learning]
+    audit_rate``, ``audit_min``, ``audit_proof``, and ``audit_agreement = target``): to ``audit_min``
+    once the last ``audit_proof`` audits agree with the local answers at least ``target`` of the
+    time, back to ``audit`` when they no longer do."""
     texts, labels = read_csv(data / "banking77/train.csv")
     x_all = await embed(texts, model)
     rng = np.random.default_rng(seed)
@@ -214,14 +216,12 @@ async def stream(data: Path, model: str, *, items: int, k: int, target: float, r
     w_local = w_right = w_calls = 0
     observed: list[tuple[int, float, bool, int]] = []
     """(item, confidence, right, weight) of items the teacher also answered; audits weigh 1/rate."""
-    agreement: list[bool] = []
-    """Whether each audited local answer was right, oldest first."""
-    rate, floor = audit, audit if audit_min is None else audit_min
+    rates = AuditRate.from_settings(LearningSettings(audit_rate=audit, audit_min=audit_min, audit_agreement=target))
     auditor = np.random.default_rng(seed + 1)
     seen = 0
 
     def refit() -> None:
-        nonlocal head, threshold, since, refits, fit_seconds, rate
+        nonlocal head, threshold, since, refits, fit_seconds
         if len(set(known_y)) < 2:
             return
         started = time.perf_counter()
@@ -232,12 +232,10 @@ async def stream(data: Path, model: str, *, items: int, k: int, target: float, r
                                     np.asarray([ok for _, ok, n in recent for _ in range(n)]), target)[0]
         else:
             threshold = cross_validated_threshold(student, x, known_y, target, 2, np.random.default_rng(refits))
-        if len(agreement) >= PROOF:
-            rate = floor if sum(agreement[-PROOF:]) >= target * PROOF else audit
         head = student.fit(x, known_y)
         fit_seconds += time.perf_counter() - started
         since, refits = 0, refits + 1
-        print(f"   refit {refits}: {len(known_y)} examples, threshold {threshold:.3f}, audit rate {rate:g}",
+        print(f"   refit {refits}: {len(known_y)} examples, threshold {threshold:.3f}, audit rate {rates.rate:g}",
               file=sys.stderr, flush=True)
 
     refit()
@@ -250,10 +248,11 @@ async def stream(data: Path, model: str, *, items: int, k: int, target: float, r
                 answered = True
                 local, w_local = local + 1, w_local + 1
                 right, w_right = right + hit, w_right + hit
+                rate = rates.rate
                 audited = bool(rate) and auditor.random() < rate
                 if audited:
                     observed.append((seen, float(conf[0]), hit, round(1 / rate)))
-                    agreement.append(hit)
+                    rates.record(hit)
                     audits += 1
             else:
                 observed.append((seen, float(conf[0]), hit, 1))
@@ -272,7 +271,7 @@ async def stream(data: Path, model: str, *, items: int, k: int, target: float, r
     return {
         "dataset": f"banking77 train.csv stream of {len(order)} items, {k} seed examples per intent",
         "teacher": TEACHER, "student": student.name, "target_accuracy": target, "audit": audit,
-        "audit_min": audit_min, "audits": audits,
+        "audit_min": audit_min, "audit_proof": rates.proof, "audits": audits,
         "local_share": round(local / len(order), 4), "local_accuracy": round(right / local, 4) if local else None,
         "teacher_calls": calls, "all_teacher_calls": len(order),
         "cost_vs_all_teacher": round(calls / len(order), 4),
@@ -385,7 +384,8 @@ def static_report(s: dict[str, Any]) -> None:
 def stream_report(st: dict[str, Any]) -> None:
     audit = f", {st['audit']:.0%} of local answers audited" if st.get("audit") else ""
     if st.get("audit_min") is not None:
-        audit += f" ({st['audit_min']:.0%} once the last {PROOF} audits agree >= {st['target_accuracy']:.0%})"
+        audit += (f" ({st['audit_min']:.0%} once the last {st['audit_proof']} audits agree "
+                  f">= {st['target_accuracy']:.0%}, [learning] audit_min)")
     print(f"\n2. {st['dataset']} ({st['student']}{audit})")
     print(f"   local share {st['local_share']:.1%} overall, {st['final_window_local_share']:.1%} in the last window; "
           f"local accuracy {st['local_accuracy'] or 0:.1%} overall, {st['final_window_local_accuracy'] or 0:.1%} last")
@@ -414,7 +414,8 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--audit", type=float, default=0.0,
                         help="share of local answers also checked by the teacher, to calibrate the threshold")
     parser.add_argument("--audit-min", type=float, default=None,
-                        help="audit rate once the last 100 audits agree at least --target of the time")
+                        help="audit rate once the last 100 audits agree at least --target of the time "
+                             "(the product's [learning] audit_min step-down)")
     parser.add_argument("--only", default="static,stream,clinc", help="comma-separated sections to run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/flywheel.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "bench/results/flywheel.png")
