@@ -186,7 +186,7 @@ class Collector:
         assert self.on_enough is not None
         try:
             await self.on_enough(specialist)
-        except DistillBusy as exc:  # another process is on it: its candidate has these examples too
+        except DistillBusy as exc:  # another process is on it; the next multiple of distill_every tries again
             log.info("learning.auto_distill_skipped", specialist=specialist, reason=str(exc))
         except Exception as exc:  # automatic distillation never breaks a run
             log.warning("learning.auto_distill_failed", specialist=specialist, error=str(exc))

@@ -43,8 +43,8 @@ async def distilling(store: ExampleStore, specialist: str, ttl: int) -> AsyncIte
     """Hold ``specialist``'s distillation lock (at most ``ttl`` seconds); :class:`DistillBusy` if taken."""
     token = await store.lock_distill(specialist, ttl)
     if token is None:
-        raise DistillBusy(f"another process is distilling {specialist} now (the lock expires within {ttl} s "
-                          "at most); try again once it is done: its candidate has these examples too")
+        raise DistillBusy(f"another process is distilling {specialist} now (its lock expires within {ttl} s "
+                          "at most); try again once it is done")
     try:
         yield
     finally:

@@ -93,3 +93,21 @@ async def _counter_and_lock(store: ExampleStore) -> None:
 async def test_the_counter_and_lock_of_both_stores(keyspace: KeySpace, redis_client: aioredis.Redis) -> None:
     await _counter_and_lock(MemoryExampleStore())
     await _counter_and_lock(RedisExampleStore(redis_client, keyspace))
+
+
+async def test_an_automatic_distillation_is_skipped_while_another_holds_the_lock(
+        tmp_path: Path, redis_url: str, keyspace: KeySpace, redis_client: aioredis.Redis) -> None:
+    orch = worker(tmp_path, redis_url, keyspace, distill_every=2)
+    token = await orch.learning.store.lock_distill("classifier", 60)  # "another process" is distilling
+    assert token is not None
+    for text in MIXED[:2]:
+        await orch.run(CLASSIFY, {"text": text})
+    await orch.learning.collector.drain()
+    assert Versions(tmp_path / "versions", "classifier").list() == []  # skipped, not failed, not queued
+    assert await redis_client.get(keyspace.distill_lock("classifier")) == token.encode()  # ours, untouched
+    await orch.learning.store.unlock_distill("classifier", token)
+    for text in MIXED[2:4]:
+        await orch.run(CLASSIFY, {"text": text})
+    await orch.learning.collector.drain()
+    assert [v.version for v in Versions(tmp_path / "versions", "classifier").list()] == ["v0001"]
+    await orch.aclose()
