@@ -167,6 +167,14 @@ class KeySpace:
         """Hash: a specialist's labelled examples, example id -> JSON."""
         return self.key("examples", escape_part(specialist))
 
+    def examples_new(self, specialist: str) -> str:
+        """Counter: examples of a specialist kept so far, shared by every process (``distill_every``)."""
+        return self.key("examples", escape_part(specialist), "new")
+
+    def distill_lock(self, specialist: str) -> str:
+        """String with TTL: held by the process distilling a specialist (one at a time)."""
+        return self.key("examples", escape_part(specialist), "distilling")
+
     def step_trace(self, run_id: str, step_id: str) -> str:
         """String with TTL: what a step read and answered (JSON), kept for feedback on it."""
         return self._of_id("run", run_id, "trace", escape_part(step_id))

@@ -78,6 +78,11 @@ class StepResult(BaseModel):
     cost_usd: float = 0.0
     baseline_cost_usd: float = 0.0
     """What this step would have cost on the large (planner) model."""
+    audit_cost_usd: float = 0.0
+    """What checking this step's local answer on the next model of the cascade cost (``[learning]
+    audit_rate``), apart from ``cost_usd``, what answering it cost; a fan-out's audited items add up."""
+    audit_usage: Usage = Field(default_factory=Usage)
+    """The tokens of those audits."""
     latency_ms: float = 0.0
     load_ms: float = 0.0
     """Time spent loading model weights during the step (an in-process model's first call); not
@@ -99,6 +104,9 @@ class CostReport(BaseModel):
     cost_usd: float = 0.0
     baseline_cost_usd: float = 0.0
     baseline_model: str | None = None
+    audit_cost_usd: float = 0.0
+    """The part of ``cost_usd`` spent auditing local answers (the steps' ``audit_cost_usd``); the
+    saving counts it: checking the local model is part of what running locally costs."""
     saving_usd: float = 0.0
     saving_ratio: float = 0.0
     """``saving_usd / baseline_cost_usd`` (0 when there is no baseline price)."""
@@ -109,11 +117,12 @@ class CostReport(BaseModel):
     def from_steps(cls, steps: list[StepResult], planner_cost: float = 0.0,
                    baseline_model: str | None = None, planner_usage: Usage | None = None) -> CostReport:
         """Totals over the steps and the planner; the planner's calls count at their own price
-        in the baseline too (the large model plans either way)."""
+        in the baseline too (the large model plans either way); audits count in the cost, not the baseline."""
         usage = planner_usage or Usage()
         for s in steps:
-            usage = usage + s.usage
-        cost = sum(s.cost_usd for s in steps) + planner_cost
+            usage = usage + s.usage + s.audit_usage
+        audits = sum(s.audit_cost_usd for s in steps)
+        cost = sum(s.cost_usd for s in steps) + planner_cost + audits
         baseline = sum(s.baseline_cost_usd for s in steps) + planner_cost
         saving = max(0.0, baseline - cost)
         model_steps = [s for s in steps if s.model is not None]
@@ -122,6 +131,7 @@ class CostReport(BaseModel):
             cost_usd=cost,
             baseline_cost_usd=baseline,
             baseline_model=baseline_model,
+            audit_cost_usd=audits,
             saving_usd=saving,
             saving_ratio=saving / baseline if baseline > 0 else 0.0,
             local_steps=sum(1 for s in model_steps if s.local),

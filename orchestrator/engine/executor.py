@@ -66,8 +66,13 @@ class StepObserver(Protocol):
     """Told about each finished specialist step with the request it ran on."""
 
     async def observe(self, run_id: str, specialist: str, request: BaseModel, result: StepResult,
-                      sensitivity: Sensitivity, *, guard: RunGuard | None = None, instruction: str = "") -> None:
-        """``guard`` and ``instruction`` are the run's and the step's (an audit asks another model)."""
+                      sensitivity: Sensitivity, *, guard: RunGuard | None = None, instruction: str = "",
+                      item: int | None = None) -> None:
+        """``guard`` and ``instruction`` are the run's and the step's (an audit asks another model);
+        ``item`` is the position of a fan-out's item (None for a plain step)."""
+
+    async def settle(self, run_id: str, steps: list[StepResult]) -> list[StepResult]:
+        """As the run finishes: ``steps`` with what the observer spent on them since (audits)."""
 
 
 @dataclass
@@ -291,7 +296,8 @@ class Executor:
         step, sensitivity = phase.plan.step_map[step_id], phase.sensitivity[step_id]
         async with live.limit:
             with telemetry.step_span(step_id, step.agent, sensitivity, tool=self._is_tool(step), item=position) as span:
-                result = await self._call(live.spec, step, sensitivity, fan_out.outputs, fan_out.items[position])
+                result = await self._call(live.spec, step, sensitivity, fan_out.outputs, fan_out.items[position],
+                                          position)
                 telemetry.record_item(span, result, sensitivity)
                 return result
 
@@ -339,14 +345,14 @@ class Executor:
         return result
 
     async def _call(self, spec: RunSpec, step: Step, sensitivity: Sensitivity, outputs: Mapping[str, Any],
-                    item: Any = NO_ITEM) -> StepResult:
+                    item: Any = NO_ITEM, position: int | None = None) -> StepResult:
         """One run of the step's agent (on one ``item`` of a fan-out); every failure becomes a failed result."""
         agent = self.registry.agent(step.agent)
         try:
             raw = resolve({**step.params, **step.inputs}, spec.inputs, outputs, item=item)
             request = agent.Input.model_validate(raw)
             async with asyncio.timeout(self.settings.step_timeout):
-                return await self._dispatch(agent, step, request, sensitivity, spec)
+                return await self._dispatch(agent, step, request, sensitivity, spec, position)
         except TimeoutError:
             return failed_result(step, f"timed out after {self.settings.step_timeout:g}s")
         except ValidationError as exc:
@@ -382,7 +388,7 @@ class Executor:
         return gathered(step, [as_result(data) for data in await asyncio.gather(*calls)])
 
     async def _dispatch(self, agent: Specialist[Any, Any] | Tool[Any, Any], step: Step, request: BaseModel,
-                        sensitivity: Sensitivity, spec: RunSpec) -> StepResult:
+                        sensitivity: Sensitivity, spec: RunSpec, position: int | None = None) -> StepResult:
         if isinstance(agent, Tool):
             output = await agent(request)
             return StepResult(step_id=step.id, agent=step.agent, status="completed",
@@ -392,7 +398,7 @@ class Executor:
         if self.observer is not None:
             try:
                 await self.observer.observe(spec.run_id, agent.name, request, result, sensitivity,
-                                            guard=spec.guard, instruction=step.instruction)
+                                            guard=spec.guard, instruction=step.instruction, item=position)
             except Exception as exc:  # learning never fails a step
                 log.warning("step.observer_failed", step_id=step.id, error=str(exc))
         return result
@@ -408,6 +414,8 @@ class Executor:
             failed = [s for s in steps if s.status == "failed"]
             if failed and error is None:
                 error = "; ".join(f"{s.step_id}: {s.error}" for s in failed[:3])
+        if self.observer is not None:  # e.g. audits of the run's local answers: their cost goes on the steps
+            steps = await self.observer.settle(spec.run_id, steps)
         cost = CostReport.from_steps(steps, planner_cost=spec.planner_cost(), baseline_model=spec.baseline_model,
                                      planner_usage=spec.planner_usage())
         result = RunResult(run_id=spec.run_id, status=status,

@@ -10,9 +10,9 @@ See :mod:`~orchestrator.learning.examples` (the store), :mod:`~orchestrator.lear
 :mod:`~orchestrator.learning.audit` (a sample of local answers checked by the next model).
 """
 
-from orchestrator.learning.audit import Auditor
+from orchestrator.learning.audit import Auditor, AuditRate
 from orchestrator.learning.collector import Collector
-from orchestrator.learning.distill import DistillReport, distill
+from orchestrator.learning.distill import DistillBusy, DistillReport, distill
 from orchestrator.learning.examples import (
     AuditRecord,
     ExampleStore,
@@ -25,9 +25,11 @@ from orchestrator.learning.service import Learning
 from orchestrator.learning.versions import VersionInfo, Versions
 
 __all__ = [
+    "AuditRate",
     "AuditRecord",
     "Auditor",
     "Collector",
+    "DistillBusy",
     "DistillReport",
     "ExampleStore",
     "LabelledExample",

@@ -6,6 +6,10 @@ the live version was never trained on the examples it is compared on. It fits a 
 the training part, scores candidate and live version on the held-out part, keeps the candidate
 as a new version either way (data hash, metrics, date) and promotes it when its held-out
 accuracy is at least the live one's (or when nothing is live yet).
+
+:func:`distilling` holds a specialist's distillation lock in the example store (a Redis key with
+an expiry when Redis is used) around a distillation, so two processes never fit and promote the
+same specialist at once.
 """
 
 from __future__ import annotations
@@ -13,20 +17,38 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.calibration import CoveragePoint, threshold_for
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, RuntimeFailure
 from orchestrator.learner import Learner, Pair
-from orchestrator.learning.examples import LabelledExample
+from orchestrator.learning.examples import ExampleStore, LabelledExample
 from orchestrator.learning.versions import VersionInfo, Versions
 from orchestrator.logging import get_logger
 
 log = get_logger(__name__)
 
 MIN_EXAMPLES = 4
+
+
+class DistillBusy(RuntimeFailure):
+    """Another process is distilling this specialist now."""
+
+
+@asynccontextmanager
+async def distilling(store: ExampleStore, specialist: str, ttl: int) -> AsyncIterator[None]:
+    """Hold ``specialist``'s distillation lock (at most ``ttl`` seconds); :class:`DistillBusy` if taken."""
+    token = await store.lock_distill(specialist, ttl)
+    if token is None:
+        raise DistillBusy(f"another process is distilling {specialist} now (its lock expires within {ttl} s "
+                          "at most); try again once it is done")
+    try:
+        yield
+    finally:
+        await store.unlock_distill(specialist, token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,4 +153,5 @@ async def distill(examples: Sequence[LabelledExample], learner: Learner, version
     return DistillReport(info, promote, reason, live_path, audited, agreement)
 
 
-__all__ = ["MIN_EXAMPLES", "DistillReport", "audited_agreement", "data_hash", "distill", "split"]
+__all__ = ["MIN_EXAMPLES", "DistillBusy", "DistillReport", "audited_agreement", "data_hash", "distill", "distilling",
+           "split"]

@@ -11,14 +11,20 @@ feedback on the step can become an example: run records hold outputs, not inputs
 
 Key layout in Redis (names from :class:`~orchestrator.keys.KeySpace`)::
 
-    <prefix>:examples:<specialist>           hash    example id -> LabelledExample JSON
-    <prefix>:run:<id>:trace:<step id>        string  StepTrace JSON (TTL trace_ttl)
+    <prefix>:examples:<specialist>             hash    example id -> LabelledExample JSON
+    <prefix>:examples:<specialist>:new         counter examples kept so far, every process (distill_every)
+    <prefix>:examples:<specialist>:distilling  string  the distilling process's token (TTL: the lock's expiry)
+    <prefix>:run:<id>:trace:<step id>          string  StepTrace JSON (TTL trace_ttl)
+
+A fan-out's items are traced one by one, ``<step id>[<item>]`` (``classify[2]``, from 0), so
+feedback on one item corrects that item's input.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import time
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -106,6 +112,20 @@ class ExampleStore(Protocol):
 
     async def trace(self, run_id: str, step_id: str) -> StepTrace | None: ...
 
+    async def count_new(self, specialist: str) -> int:
+        """Count one newly kept example of ``specialist``: the running count over every process
+        sharing this store (``distill_every`` distils when it reaches a multiple)."""
+        ...
+
+    async def lock_distill(self, specialist: str, ttl: int) -> str | None:
+        """Take ``specialist``'s distillation lock for at most ``ttl`` seconds: a token for
+        :meth:`unlock_distill`, or None while another distillation holds it."""
+        ...
+
+    async def unlock_distill(self, specialist: str, token: str) -> None:
+        """Release the lock if ``token`` still holds it (an expired lock another took is left alone)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -120,6 +140,8 @@ class MemoryExampleStore:
     def __init__(self) -> None:
         self._examples: dict[str, dict[str, LabelledExample]] = {}
         self._traces: dict[tuple[str, str], tuple[float, StepTrace]] = {}
+        self._new: dict[str, int] = {}
+        self._locks: dict[str, tuple[float, str]] = {}
 
     async def add(self, example: LabelledExample) -> bool:
         mine = self._examples.setdefault(example.specialist, {})
@@ -143,6 +165,23 @@ class MemoryExampleStore:
         if found is None or found[0] < time.monotonic():
             return None
         return found[1].model_copy(deep=True)
+
+    async def count_new(self, specialist: str) -> int:
+        self._new[specialist] = self._new.get(specialist, 0) + 1
+        return self._new[specialist]
+
+    async def lock_distill(self, specialist: str, ttl: int) -> str | None:
+        held = self._locks.get(specialist)
+        if held is not None and held[0] > time.monotonic():
+            return None
+        token = secrets.token_hex(8)
+        self._locks[specialist] = (time.monotonic() + ttl, token)
+        return token
+
+    async def unlock_distill(self, specialist: str, token: str) -> None:
+        held = self._locks.get(specialist)
+        if held is not None and held[1] == token:
+            del self._locks[specialist]
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -185,8 +224,26 @@ class RedisExampleStore:
             raw = await self.client.get(self.keys.step_trace(run_id, step_id))
         return None if raw is None else StepTrace.model_validate_json(raw)
 
+    async def count_new(self, specialist: str) -> int:
+        with redis_errors(self.client):
+            return int(await self.client.incr(self.keys.examples_new(specialist)))
+
+    async def lock_distill(self, specialist: str, ttl: int) -> str | None:
+        token = secrets.token_hex(8)
+        with redis_errors(self.client):
+            taken = await self.client.set(self.keys.distill_lock(specialist), token, nx=True, ex=ttl)
+        return token if taken else None
+
+    async def unlock_distill(self, specialist: str, token: str) -> None:
+        with redis_errors(self.client):
+            await self.client.eval(_RELEASE, 1, self.keys.distill_lock(specialist), token)
+
     async def aclose(self) -> None:
         """The client is borrowed: its owner closes it."""
+
+
+_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"""
+"""Delete the lock only if the caller's token still holds it."""
 
 
 __all__ = ["AuditRecord", "ExampleStore", "LabelledExample", "MemoryExampleStore", "RedisExampleStore", "Source",

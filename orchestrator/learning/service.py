@@ -19,7 +19,7 @@ from orchestrator.errors import ConfigError, InputError
 from orchestrator.learner import Learner
 from orchestrator.learning.audit import Auditor
 from orchestrator.learning.collector import Collector
-from orchestrator.learning.distill import DistillReport, distill
+from orchestrator.learning.distill import DistillReport, distill, distilling
 from orchestrator.learning.examples import ExampleStore, LabelledExample
 from orchestrator.learning.versions import VersionInfo, Versions
 from orchestrator.settings.sections import LearningSettings
@@ -34,7 +34,7 @@ class Learning:
         self.settings = settings
         self.registry = registry
         self.router = router
-        auditor = Auditor(registry, router, settings.audit_rate) if settings.audit_rate else None
+        auditor = Auditor(registry, router, settings) if settings.audit_rate else None
         self.collector = Collector(store, settings, on_enough=self.distill, auditor=auditor)
 
     async def feedback(self, run_id: str, step_id: str, correct_output: Mapping[str, Any]) -> LabelledExample:
@@ -62,11 +62,15 @@ class Learning:
         return learner.live_path or Path(self.settings.versions_dir) / specialist / "live.json"
 
     async def distill(self, specialist: str) -> DistillReport:
-        """Fit a candidate on the collected examples; promote it if no worse on held-out ones."""
+        """Fit a candidate on the collected examples; promote it if no worse on held-out ones.
+
+        Holds the specialist's distillation lock: :class:`~orchestrator.learning.distill.DistillBusy`
+        while another process (a worker's automatic distillation) holds it."""
         learner = self.learner(specialist)
-        examples = await self.store.examples(specialist)
-        return await distill(examples, learner, self.versions(specialist),
-                             live_path=self.live_path(specialist, learner), holdout=self.settings.holdout)
+        async with distilling(self.store, specialist, self.settings.distill_lock_ttl):
+            examples = await self.store.examples(specialist)
+            return await distill(examples, learner, self.versions(specialist),
+                                 live_path=self.live_path(specialist, learner), holdout=self.settings.holdout)
 
     def rollback(self, specialist: str, to: str | None = None) -> VersionInfo:
         return self.versions(specialist).rollback(self.live_path(specialist, self.learner(specialist)), to)

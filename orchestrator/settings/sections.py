@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 _DAY = 86_400
@@ -171,7 +171,11 @@ class LearningSettings(_Section):
     trace_ttl: int = Field(default=7 * 24 * 3600, ge=1)
     """Seconds a step's input is kept so feedback on it can become an example."""
     distill_every: int = Field(default=0, ge=0)
-    """Refit a specialist automatically after this many new examples of it (0: only ``orchestrator distill``)."""
+    """Refit a specialist automatically after this many new examples of it (0: only ``orchestrator distill``),
+    counted in the example store: several workers on one Redis together refit once per this many."""
+    distill_lock_ttl: int = Field(default=900, ge=1)
+    """Seconds a distillation holds the specialist's lock at most (one process distils at a time;
+    a crashed one's lock frees itself then)."""
     versions_dir: str = ".orchestrator/versions"
     """Where distilled versions (artefact, data hash, metrics, date) and the current pointer live."""
     holdout: float = Field(default=0.2, gt=0.0, lt=1.0)
@@ -179,6 +183,21 @@ class LearningSettings(_Section):
     audit_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     """Share of the steps answered locally also asked of the next model of the cascade (never for
     confidential inputs), its answer kept as an example recording whether the local one agreed."""
+    audit_min: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The audit rate once the local model has proved itself: when the last ``audit_proof`` audits
+    of a specialist agree with its local answers at least ``audit_agreement`` of the time the rate
+    steps down to this, and back up to ``audit_rate`` when they no longer do (None: never steps down)."""
+    audit_proof: int = Field(default=100, ge=1)
+    """Audits of a specialist (the most recent) whose agreement decides the step-down."""
+    audit_agreement: float = Field(default=0.95, gt=0.0, le=1.0)
+    """Agreement of those audits that lets the rate step down to ``audit_min``."""
+
+    @model_validator(mode="after")
+    def _audit_min_below_rate(self) -> LearningSettings:
+        if self.audit_min is not None and self.audit_min > self.audit_rate:
+            raise ValueError(f"audit_min ({self.audit_min:g}) is the rate audits step down to and must not exceed "
+                             f"audit_rate ({self.audit_rate:g}); lower audit_min or raise audit_rate")
+        return self
 
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,37 @@ def test_distill_errors_are_one_line(config: Path, capsys: pytest.CaptureFixture
     assert code == 2 and "nobody" in err and "Traceback" not in err
     code, _, err = run(capsys, "distill", "--to", "v0001", "--config", str(config))
     assert code == 2 and "add --rollback" in err
+
+
+def test_write_config_puts_a_promoted_version_threshold_into_the_configuration(
+        config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config.write_text(config.read_text().replace("holdout = 0.01", "holdout = 0.5"))  # a held-out half to calibrate on
+    code, out, err = run(capsys, "distill", "--config", str(config), "--write-config", "--json")
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["promoted"] and first["held_out"] > 0 and first["threshold"] is not None
+    assert first["threshold_written_to"] == str(config)
+    written = tomllib.loads(config.read_text())
+    assert written["specialists"]["classifier"]["threshold"] == pytest.approx(first["threshold"], abs=1e-4)
+    assert written["specialists"]["classifier"]["cascade"] == ["small"]  # the rest of the table stands
+    assert written["learning"]["holdout"] == 0.5 and "distilled v0001" in config.read_text()
+    other = tmp_path / "other.toml"
+    code, out, err = run(capsys, "distill", "--config", str(config), "--write-config", str(other))
+    assert code == 0, err
+    second = json.loads(run(capsys, "distill", "versions", "--config", str(config), "--json")[1])["versions"][-1]
+    if second["promoted"]:
+        assert f"written to {other}" in out
+        assert tomllib.loads(other.read_text())["specialists"]["classifier"]["threshold"] == pytest.approx(
+            second["threshold"], abs=1e-4)
+    else:
+        assert "not written: this version was not promoted" in out and not other.exists()
+    code, out, err = run(capsys, "distill", "--rollback", "--to", "v0001", "--config", str(config),
+                         "--write-config", str(other))
+    assert code == 0 and "v0001 is live again" in out and f"written to {other}" in out, err
+    assert tomllib.loads(other.read_text())["specialists"]["classifier"]["threshold"] == pytest.approx(
+        first["threshold"], abs=1e-4)
+
+
+def test_write_config_with_versions_is_refused(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "distill", "versions", "--write-config", "--config", str(config))
+    assert code == 2 and "--write-config writes the threshold of a version made live" in err

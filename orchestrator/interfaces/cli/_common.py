@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -157,9 +158,45 @@ def step_table(result: RunResult) -> str:
                     f"{where:<6} {len(s.attempts):>5} {s.latency_ms:>8.0f} {s.cost_usd:>10.6f}")
     c = result.cost
     rows.append("")
-    rows.append(f"cost ${c.cost_usd:.6f}; on {c.baseline_model or 'the planner model'} everywhere: "
+    audits = f" (audits of local answers ${c.audit_cost_usd:.6f})" if c.audit_cost_usd else ""
+    rows.append(f"cost ${c.cost_usd:.6f}{audits}; on {c.baseline_model or 'the planner model'} everywhere: "
                 f"${c.baseline_cost_usd:.6f}; saved ${c.saving_usd:.6f}; tokens {c.usage.total_tokens}; "
                 f"{c.local_steps} local / {c.remote_steps} cloud model steps; {result.duration_ms:.0f} ms")
     if result.planned_by:
         rows.append(f"planned by: {result.planned_by}")
     return "\n".join(rows)
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    """Where ``--write-config`` writes (``eval``, ``distill``): its PATH, else the configuration file
+    this command read, else ./orchestrator.toml (refused when pyproject.toml holds the configuration)."""
+    import os
+    import tomllib
+
+    from orchestrator.errors import UserError
+
+    given = args.write_config or args.config or os.environ.get("ORCHESTRATOR_CONFIG")
+    if given:
+        return Path(given)
+    path, pyproject = Path("orchestrator.toml"), Path("pyproject.toml")
+    if not path.exists() and pyproject.is_file():
+        try:
+            tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+        except tomllib.TOMLDecodeError:
+            tool = {}
+        if "orchestrator" in tool:
+            raise UserError("the configuration is [tool.orchestrator] in pyproject.toml; a new orchestrator.toml "
+                            "would replace it. Give the file to write: --write-config PATH")
+    return path
+
+
+def warn_overrides(args: argparse.Namespace, path: Path, thresholds: dict[str, float]) -> None:
+    """Say where the written thresholds will not take effect (an environment override, an unread file)."""
+    settings = load_settings(args)
+    for name in thresholds:
+        origin = settings.origin(f"specialists.{name}.threshold") or ""
+        if origin.startswith("environment"):
+            print(f"warning: {origin} overrides the threshold of {name} written to {path}", file=sys.stderr)
+    if args.profile and not args.config:
+        print(f"note: runs with --profile {args.profile} alone do not read {path}; use --config {path}",
+              file=sys.stderr)

@@ -31,8 +31,10 @@ from orchestrator.interfaces.cli._common import (
     add_app_option,
     add_config_options,
     build_orchestrator,
+    config_path,
     parse_sensitivity,
     print_json,
+    warn_overrides,
 )
 from orchestrator.interfaces.cli.batch import LiveLine
 
@@ -167,44 +169,8 @@ def _write_config(args: argparse.Namespace, report: EvalReport) -> str | None:
     note = (f"{day}, {report.dataset} ({report.items} items), target accuracy {args.target_accuracy:g}"
             f"{' (Wilson bound)' if args.conservative else ''}: {'; '.join(parts)}")
     write_thresholds(path, found, note, profile=args.profile)
-    _warn_overrides(args, path, found)
+    warn_overrides(args, path, found)
     return str(path)
-
-
-def config_path(args: argparse.Namespace) -> Path:
-    """Where ``--write-config`` writes: its PATH, else the configuration file this command read."""
-    import os
-    import tomllib
-
-    from orchestrator.errors import UserError
-
-    given = args.write_config or args.config or os.environ.get("ORCHESTRATOR_CONFIG")
-    if given:
-        return Path(given)
-    path, pyproject = Path("orchestrator.toml"), Path("pyproject.toml")
-    if not path.exists() and pyproject.is_file():
-        try:
-            tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
-        except tomllib.TOMLDecodeError:
-            tool = {}
-        if "orchestrator" in tool:
-            raise UserError("the configuration is [tool.orchestrator] in pyproject.toml; a new orchestrator.toml "
-                            "would replace it. Give the file to write: --write-config PATH")
-    return path
-
-
-def _warn_overrides(args: argparse.Namespace, path: Path, thresholds: dict[str, float]) -> None:
-    """Say where the written thresholds will not take effect (an environment override, an unread file)."""
-    from orchestrator.interfaces.cli._common import load_settings
-
-    settings = load_settings(args)
-    for name in thresholds:
-        origin = settings.origin(f"specialists.{name}.threshold") or ""
-        if origin.startswith("environment"):
-            print(f"warning: {origin} overrides the threshold of {name} written to {path}", file=sys.stderr)
-    if args.profile and not args.config:
-        print(f"note: runs with --profile {args.profile} alone do not read {path}; use --config {path}",
-              file=sys.stderr)
 
 
 def table(report: EvalReport) -> str:
