@@ -51,6 +51,8 @@ class Reference:
 
     @classmethod
     def parse(cls, text: str) -> Reference | None:
+        if not text.startswith("$"):  # most strings of a plan (labels, routing tables): no regex
+            return None
         match = _REF.match(text)
         if not match:
             return None
