@@ -1,0 +1,92 @@
+"""A loaded llama.cpp model's context pool, without weights: lending, opening on demand, waiting,
+giving up, and the threads each context gets. The real contexts run in
+tests/integration/test_llamacpp_contexts_gemma.py."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from orchestrator.errors import ModelError
+from orchestrator.models.llamacpp import LlamaCppModel
+from orchestrator.models.llamacpp_contexts import Abandoned, ContextPool, _Context, context_threads, cpu_count
+from orchestrator.models.spec import ModelSpec
+
+
+class Opened(ContextPool):
+    """A pool whose new contexts are plain objects (or, once ``failing``, cannot be opened)."""
+
+    def __init__(self) -> None:
+        super().__init__(object())
+        self.failing = False
+
+    def _open(self) -> _Context | None:
+        return None if self.failing else _Context(object(), busy=True)
+
+
+def test_a_lone_caller_always_gets_the_first_context() -> None:
+    pool = Opened()
+    stop = threading.Event()
+    for _ in range(3):
+        with pool.context(4, stop) as llama:
+            assert llama is pool.base
+    assert pool.size == 1
+
+
+def test_contexts_are_opened_while_every_open_one_is_busy_up_to_the_limit() -> None:
+    pool = Opened()
+    stop = threading.Event()
+    with pool.context(2, stop) as first, pool.context(2, stop) as second:
+        assert first is pool.base and second is not first
+        assert pool.size == 2
+        stop.set()  # at the limit, a third caller waits; once its caller gives up, it leaves
+        with pytest.raises(Abandoned), pool.context(2, stop):
+            pass
+    assert pool.size == 2
+
+
+def test_a_waiting_call_gets_the_context_another_call_frees() -> None:
+    pool = Opened()
+    stop = threading.Event()
+    got: list[Any] = []
+
+    def wait_for_one() -> None:
+        with pool.context(1, stop) as llama:
+            got.append(llama)
+
+    with pool.context(1, stop) as held:
+        waiter = threading.Thread(target=wait_for_one)
+        waiter.start()
+        waiter.join(0.2)
+        assert waiter.is_alive() and not got  # one context, busy: the second call waits
+    waiter.join(10)
+    assert got == [held] and pool.size == 1
+
+
+def test_when_a_context_cannot_be_opened_the_pool_keeps_the_ones_it_has() -> None:
+    pool = Opened()
+    pool.failing = True
+    stop = threading.Event()
+    with pool.context(3, stop):
+        stop.set()
+        with pytest.raises(Abandoned), pool.context(3, stop):
+            pass
+    stop.clear()
+    with pool.context(3, stop) as llama:
+        assert llama is pool.base and pool.size == 1
+
+
+def test_threads_are_shared_out_among_the_contexts() -> None:
+    assert context_threads(1, None) is None  # one context: llama.cpp's own defaults
+    assert context_threads(1, 6) == 6
+    assert context_threads(2, 8) == 4
+    assert context_threads(4, 2) == 1  # never below one thread
+    assert context_threads(2, None) == max(1, cpu_count() // 2)
+
+
+@pytest.mark.parametrize("contexts", [0, -1, 1.5, "two", True])
+def test_a_bad_number_of_contexts_is_refused(contexts: Any) -> None:
+    with pytest.raises(ModelError, match=r"options\.contexts must be a whole number of at least 1"):
+        LlamaCppModel(ModelSpec(ref="llamacpp:gemma3-270m", options={"contexts": contexts}))
