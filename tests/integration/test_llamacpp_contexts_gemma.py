@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from pathlib import Path
-from typing import Any
 
 import pytest
+from stepwise_scoring import stepwise_scores
 
 from orchestrator.models.base import user
 from orchestrator.models.llamacpp import LlamaCppModel
@@ -16,36 +15,9 @@ from orchestrator.models.spec import ModelSpec
 
 pytestmark = [pytest.mark.integration, pytest.mark.allow_model_requests]
 llama_cpp = pytest.importorskip("llama_cpp")
-np = pytest.importorskip("numpy")
 
 PROMPT = "Ticket: I was charged twice for my subscription this month.\nCategory:"
 OPTIONS = [" billing", " bug report", " other", " account access and login problems"]
-
-
-def stepwise_logprobs(llama: Any, prefix: list[int], continuation: list[int]) -> list[float]:
-    """How scoring worked before: the prompt's last token evaluated again for every option, then
-    one eval call per continuation token."""
-    cached = llama.input_ids[: llama.n_tokens].tolist()
-    llama.n_tokens = min(llama.longest_token_prefix(cached, prefix), len(prefix) - 1)
-    llama.eval(prefix[llama.n_tokens:])
-    scores = []
-    for index, token in enumerate(continuation):
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(llama.n_vocab(),))
-        peak = float(logits.max())
-        scores.append(float(logits[token]) - peak - math.log(float(np.exp(logits - peak).sum())))
-        if index + 1 < len(continuation):
-            llama.eval([token])
-    return scores
-
-
-def stepwise_scores(llama: Any, prompt: str, options: list[str]) -> list[float]:
-    base = llama.tokenize(prompt.encode())
-    scores = []
-    for option in options:
-        full = llama.tokenize((prompt + option).encode())
-        split = max(1, llama.longest_token_prefix(base, full))
-        scores.append(sum(stepwise_logprobs(llama, full[:split], full[split:])))
-    return scores
 
 
 async def test_scores_with_the_prompt_end_shared_equal_the_stepwise_scores(gemma_path: Path) -> None:

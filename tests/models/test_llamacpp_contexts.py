@@ -4,6 +4,7 @@ tests/integration/test_llamacpp_contexts_gemma.py."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from orchestrator.errors import ModelError
 from orchestrator.models.llamacpp import LlamaCppModel
-from orchestrator.models.llamacpp_contexts import Abandoned, ContextPool, _Context, context_threads, cpu_count
+from orchestrator.models.llamacpp_contexts import Abandoned, ContextPool, _Context
 from orchestrator.models.spec import ModelSpec
 
 
@@ -21,9 +22,13 @@ class Opened(ContextPool):
     def __init__(self) -> None:
         super().__init__(object())
         self.failing = False
+        self.applied: list[tuple[Any, tuple[int, int]]] = []
 
     def _open(self) -> _Context | None:
         return None if self.failing else _Context(object(), busy=True)
+
+    def _set_threads(self, llama: Any, threads: tuple[int, int]) -> None:
+        self.applied.append((llama, threads))
 
 
 def test_a_lone_caller_always_gets_the_first_context() -> None:
@@ -78,12 +83,25 @@ def test_when_a_context_cannot_be_opened_the_pool_keeps_the_ones_it_has() -> Non
         assert llama is pool.base and pool.size == 1
 
 
-def test_threads_are_shared_out_among_the_contexts() -> None:
-    assert context_threads(1, None) is None  # one context: llama.cpp's own defaults
-    assert context_threads(1, 6) == 6
-    assert context_threads(2, 8) == 4
-    assert context_threads(4, 2) == 1  # never below one thread
-    assert context_threads(2, None) == max(1, cpu_count() // 2)
+def test_a_call_shares_the_thread_budget_with_the_calls_decoding_beside_it() -> None:
+    pool = Opened()
+    pool.threads = (4, 8)  # (generation, prompt) threads the first context was created with
+    stop = threading.Event()
+    with pool.context(3, stop) as base, pool.context(3, stop) as second, pool.context(3, stop) as third:
+        pass
+    assert base is pool.base  # alone: left as created
+    assert pool.applied == [(second, (2, 4)), (third, (1, 2))]
+
+    with contextlib.ExitStack() as calls:
+        calls.enter_context(pool.context(3, stop))  # the base context
+        on_second = contextlib.ExitStack()
+        assert on_second.enter_context(pool.context(3, stop)) is second  # two busy: its threads stand
+        calls.close()
+        with on_second, pool.context(3, stop) as shared:
+            assert shared is pool.base  # the base context beside a busy one gets half
+    with pool.context(3, stop) as alone:
+        assert alone is pool.base  # alone again: the whole budget back
+    assert pool.applied[2:] == [(pool.base, (2, 4)), (pool.base, (4, 8))]
 
 
 @pytest.mark.parametrize("contexts", [0, -1, 1.5, "two", True])
