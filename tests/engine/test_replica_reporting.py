@@ -1,11 +1,15 @@
-"""A step answered by a replicated model names the replica that answered, in its result and event."""
+"""A replicated model in a run: the step and its event name the replica that answered; a replica taken
+out or put back is an event of the run whose call saw it (and a line of the CLI progress)."""
 
 from __future__ import annotations
+
+import io
 
 from orchestrator.engine.app import Orchestrator
 from orchestrator.engine.registry import Registry
 from orchestrator.errors import ModelError
-from orchestrator.events import Collector
+from orchestrator.events import Collector, FanOut
+from orchestrator.interfaces.cli._common import Progress
 from orchestrator.models import FunctionModel, ModelCall, ModelSpec
 from orchestrator.models.base import Model
 from orchestrator.models.replicas import ReplicatedModel
@@ -73,12 +77,12 @@ async def test_a_replica_taken_out_and_put_back_is_an_event_of_the_run_whose_cal
     registry.add(Echo())
     settings = Settings(models={"small": SPEC}, default_cascade=["small"], planner={"model": None},
                         default_sensitivity="public")
-    first, second = Collector(), Collector()
+    first, second, printed = Collector(), Collector(), io.StringIO()
     async with Orchestrator(settings, registry=registry, models={"small": model}) as orch:
-        await orch.run(PLAN, {}, events=first)
+        await orch.run(PLAN, {}, events=FanOut([first, Progress(printed)]))
         refusing = False
         clock.now += 1.5  # past the backoff: the first replica is tried again, and answers
-        result = await orch.run(PLAN, {}, events=second)
+        result = await orch.run(PLAN, {}, events=FanOut([second, Progress(printed)]))
 
     assert first.types() == ["run.started", "plan.ready", "step.started", "model.replica_down", "step.finished",
                              "run.finished"]
@@ -91,3 +95,6 @@ async def test_a_replica_taken_out_and_put_back_is_an_event_of_the_run_whose_cal
     assert up.step_id == "s" and up.data == {"model": "openai:small", "endpoint": URLS[0], "operation": "chat",
                                              "failures": 1}
     assert result.step("s").endpoint == URLS[0] and all(r.up for r in model.status())
+    lines = [line.strip() for line in printed.getvalue().splitlines() if "replica" in line]
+    assert lines == [f"replica {URLS[0]} of openai:small is out (connection refused at {URLS[0]}); tried again "
+                     "in 1.0 s", f"replica {URLS[0]} of openai:small is back"]
