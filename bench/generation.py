@@ -112,6 +112,12 @@ async def run(texts: list[str], concurrencies: list[int], args: argparse.Namespa
     one_more = rss_mb() - loaded  # a second copy of the weights plus its first context
     load_at_start = round(os.getloadavg()[0], 2)
     work = {"before": workloads(before, texts, args.max_tokens), "after": workloads(after, texts, args.max_tokens)}
+    opening = rss_mb()
+    await throughput(work["after"]["generation"][:contexts], contexts)  # opens the extra contexts
+    extra_contexts_mb = rss_mb() - opening
+    for kind in ("generation", "scoring"):  # warm-up, unmeasured: each workload once, as many at once as contexts
+        for side in ("before", "after"):
+            await throughput(work[side][kind][:contexts], contexts)
     figures: dict[tuple[str, int], dict[str, list[float]]] = {}
     measuring = rss_mb()
     for _ in range(args.rounds):
@@ -126,6 +132,7 @@ async def run(texts: list[str], concurrencies: list[int], args: argparse.Namespa
     details = {"load_average_1m_at_start": load_at_start, "load_average_1m_at_end": round(os.getloadavg()[0], 2),
                "contexts": contexts, "threads_per_context": pool.threads, "contexts_opened": pool.size,
                "rss_mb_second_model_loaded": round(one_more, 1),
+               "rss_mb_extra_contexts_opened": round(extra_contexts_mb, 1),
                "rss_mb_grown_while_measuring": round(rss_mb() - measuring, 1),
                "requests": len(texts), "max_tokens": args.max_tokens, "rounds": args.rounds}
     rows = []
