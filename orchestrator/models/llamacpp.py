@@ -205,7 +205,7 @@ class LlamaCppModel:
         limit = max_tokens or self.default_max_tokens
         want_logprobs = logprobs and self._capabilities.logprobs
         result, latency_ms = await self._run("complete", False, lambda llama, stop: self._generate(
-            llama, messages, grammar, limit, temperature, want_logprobs, stop))
+            llama, messages, grammar, limit, temperature, want_logprobs, stop), prompt=self._prompt_of(messages))
         text, usage, token_logprobs = result
         return Completion(
             text=text,
@@ -243,7 +243,7 @@ class LlamaCppModel:
         pumping = asyncio.create_task(pump())
         try:
             result, latency_ms = await self._run("stream", False, lambda llama, stop: self._generate(
-                llama, messages, None, limit, temperature, want_logprobs, stop, emit))
+                llama, messages, None, limit, temperature, want_logprobs, stop, emit), prompt=self._prompt_of(messages))
         except BaseException:
             pumping.cancel()
             raise
@@ -267,7 +267,8 @@ class LlamaCppModel:
         """The total log-likelihood of each option as the continuation of ``prompt``."""
         if not options:
             raise ModelError(self.ref, "choose/score needs at least one option")
-        result, _ = await self._run("score", False, lambda llama, stop: self._score(llama, prompt, options))
+        result, _ = await self._run("score", False, lambda llama, stop: self._score(llama, prompt, options),
+                                    prompt=prompt)
         return result
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -289,8 +290,12 @@ class LlamaCppModel:
         guard.check(self.ref)
         await asyncio.to_thread(_prove_build, self.ref, self.spec.model_id)
 
-    async def _run(self, operation: str, embedding: bool,
-                   work: Callable[[Any, threading.Event], T]) -> tuple[T, float]:
+    def _prompt_of(self, messages: Sequence[Message]) -> str | None:
+        """The text a plain-format call decodes (to pick the context that has read most of it)."""
+        return plain_prompt(messages, self.user_label, self.assistant_label) if self.prompt_format == "plain" else None
+
+    async def _run(self, operation: str, embedding: bool, work: Callable[[Any, threading.Event], T],
+                   prompt: str | None = None) -> tuple[T, float]:
         await self._ready()
         try:
             contexts, load_seconds = await asyncio.to_thread(lambda: load(
@@ -302,7 +307,7 @@ class LlamaCppModel:
             report_load(self.ref, load_seconds)
 
         def on_a_context(stop: threading.Event) -> T:
-            with contexts.context(self.contexts, stop) as llama:
+            with contexts.context(self.contexts, stop, prompt) as llama:
                 return work(llama, stop)
 
         async def call() -> T:

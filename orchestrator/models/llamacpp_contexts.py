@@ -9,7 +9,9 @@ its KV cache and compute buffers (measured with Gemma 3 270M and short prompts: 
 per extra context, against 320 MB for a second copy of the model; llama.cpp reserves more
 address space for the compute buffer, about 0.5 GB for a 512-token prompt batch over Gemma's
 262k-token vocabulary, resident only as far as prompts use it). A call takes a free context
-(the first one first, so a lone caller keeps its prompt cache), or waits for one.
+(the one whose cached tokens share the longest start with the call's prompt, then the first
+one: a lone caller keeps its prompt cache, and calls on the same document go back to the
+context that has read it), or waits for one.
 
 Threads: the first context is created with the model entry's threads (``options.n_threads``,
 else llama.cpp's defaults: half the CPUs for generation, all of them for prompts). A call that
@@ -97,6 +99,24 @@ def fork(base: Any) -> Any:
     return forked
 
 
+def _best(free: list[_Context], tokens: list[int] | None) -> _Context | None:
+    """The free context that has read the longest start of ``tokens`` (ties: the first)."""
+    if len(free) < 2 or not tokens:
+        return free[0] if free else None
+    return max(free, key=lambda c: _shared_start(c.llama, tokens))
+
+
+def _shared_start(llama: Any, tokens: list[int]) -> int:
+    cached = llama.input_ids[: llama.n_tokens]
+    length = min(len(cached), len(tokens))
+    if not length:
+        return 0
+    import numpy as np
+
+    differ = np.flatnonzero(cached[:length] != np.asarray(tokens[:length], dtype=cached.dtype))
+    return int(differ[0]) if differ.size else length
+
+
 class ContextPool:
     """One loaded model's contexts; :meth:`context` lends a free one to a call."""
 
@@ -116,10 +136,12 @@ class ContextPool:
             return len(self._contexts)
 
     @contextlib.contextmanager
-    def context(self, limit: int, stop: threading.Event) -> Iterator[Any]:
+    def context(self, limit: int, stop: threading.Event, prompt: str | None = None) -> Iterator[Any]:
         """A free context (a ``Llama``) for the block, opening one when every open one is busy and
-        fewer than ``limit`` are open; waits otherwise. Raises :class:`Abandoned` once ``stop`` is set."""
-        taken, busy = self._take(limit, stop)
+        fewer than ``limit`` are open; waits otherwise. Among free ones, the one that has read the
+        longest start of ``prompt`` (when given). Raises :class:`Abandoned` once ``stop`` is set."""
+        tokens = self.base.tokenize(prompt.encode()) if prompt and limit > 1 else None
+        taken, busy = self._take(limit, stop, tokens)
         share = (max(1, self.threads[0] // busy), max(1, self.threads[1] // busy))
         if share != (taken.threads or self.threads):
             self._set_threads(taken.llama, share)
@@ -131,13 +153,13 @@ class ContextPool:
                 taken.busy = False
                 self._changed.notify()
 
-    def _take(self, limit: int, stop: threading.Event) -> tuple[_Context, int]:
+    def _take(self, limit: int, stop: threading.Event, tokens: list[int] | None) -> tuple[_Context, int]:
         """A context for the caller, and how many are busy with it."""
         for _ in range(1_000_000):  # bounded: a wait lasts at most as long as the caller's timeout
             with self._changed:
                 if stop.is_set():
                     raise Abandoned
-                free = next((c for c in self._contexts if not c.busy), None)
+                free = _best([c for c in self._contexts if not c.busy], tokens)
                 if free is not None:
                     free.busy = True
                     return free, self._busy()

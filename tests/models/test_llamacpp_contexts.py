@@ -104,6 +104,35 @@ def test_a_call_shares_the_thread_budget_with_the_calls_decoding_beside_it() -> 
     assert pool.applied[2:] == [(pool.base, (2, 4)), (pool.base, (4, 8))]
 
 
+class Read:
+    """A context that has read ``text`` (one token per character), as llama.cpp's ``Llama`` keeps it."""
+
+    def __init__(self, text: str = ""):
+        np = pytest.importorskip("numpy")  # comes with llama.cpp; the pool compares token arrays with it
+        self.input_ids = np.zeros(64, dtype=np.intc)
+        self.input_ids[: len(text)] = [ord(c) for c in text]
+        self.n_tokens = len(text)
+
+    def tokenize(self, text: bytes) -> list[int]:
+        return list(text)
+
+
+def test_a_call_goes_to_the_free_context_that_has_read_most_of_its_prompt() -> None:
+    pool = Opened()
+    pool.base = Read("Receipt A: total 12.00")
+    pool._contexts = [_Context(pool.base), _Context(Read("Receipt B: total 9.50")), _Context(Read(""))]
+    stop = threading.Event()
+
+    with pool.context(3, stop, "Receipt B: total 9.50\nDate:") as llama:
+        assert llama is pool._contexts[1].llama
+    with pool.context(3, stop, "Receipt A: total 12.00\nDate:") as llama:
+        assert llama is pool.base
+    with pool.context(3, stop, "Something else") as llama, pool.context(3, stop) as other:
+        assert llama is pool.base and other is pool._contexts[1].llama  # no shared start: the first free
+    with pool.context(1, stop, "Receipt B: total 9.50") as llama:
+        assert llama is pool.base  # a limit of one: the first context, nothing compared
+
+
 @pytest.mark.parametrize("contexts", [0, -1, 1.5, "two", True])
 def test_a_bad_number_of_contexts_is_refused(contexts: Any) -> None:
     with pytest.raises(ModelError, match=r"options\.contexts must be a whole number of at least 1"):
