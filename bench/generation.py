@@ -8,14 +8,17 @@ Gemma 3 270M (``llamacpp:gemma3-270m``) answers the same calls, ``c`` at a time 
 - ours: ``options.contexts`` at its default (one per CPU, at most 4), concurrent calls decoding
   in parallel on one copy of the weights, the thread budget shared among the busy contexts.
 
-Two workloads over Banking77 customer messages (``--data``, read by path): generation (a
+Workloads over Banking77 customer messages (``--data``, read by path): generation (a
 ``--max-tokens`` completion) and scoring (``score`` of four category options, two of them
-several tokens long). Each figure is calls per second, the median of ``--rounds`` rounds; a
-round measures both clients in turn. Each row's ``extra`` has the process CPU seconds per call
-of both sides, and the details the load average: on a machine whose cores are busy with other
-work, parallel contexts have no idle core to use. A last row times scoring itself on one context: the
-prompt's end evaluated once for every option (ours) against the former stepwise way. Writes
-``bench/results/generation.json``.
+several tokens long); and, at concurrency ``contexts``, the four options asked about four
+fields of two longer documents (four messages each) in turn, A B A B ...: one context reads
+each document again for every call, a pool sends each document's calls back to the context
+that has read it (CPU saved, not parallelism). Each figure is calls per second, the median of
+``--rounds`` rounds; a round measures both clients in turn. Each row's ``extra`` has the
+process CPU seconds per call of both sides, and the details the load average: on a machine
+whose cores are busy with other work, parallel contexts have no idle core to use. A last row
+times scoring itself on one context: the prompt's end evaluated once for every option (ours)
+against the former stepwise way. Writes ``bench/results/generation.json``.
 
     python -m bench.generation [--concurrency 1,4,8] [--requests 8] [--rounds 2]
 """
@@ -41,6 +44,7 @@ from orchestrator.models.spec import ModelSpec
 NAME = "generation"
 PROMPT = "Give the topic of this bank customer's message in at most three words."
 OPTIONS = [" card payment", " transfer", " account access and login problems", " exchange rate and fees"]
+FIELDS = ["Topic", "Product", "Urgency", "Sentiment"]
 
 
 def rss_mb() -> float:
@@ -70,7 +74,10 @@ def workloads(model: LlamaCppModel, texts: list[str], max_tokens: int) -> dict[s
     def score(text: str) -> Callable[[], Awaitable[Any]]:
         return lambda: model.score(f"Message: {text}\nTopic:", OPTIONS)
 
-    return {"generation": [generate(t) for t in texts], "scoring": [score(t) for t in texts]}
+    documents = [" ".join(texts[i::2]) for i in range(2)]  # two longer texts, asked about in turn
+    questions = [f"Document: {doc}\n{field}:" for field in FIELDS for doc in documents]
+    return {"generation": [generate(t) for t in texts], "scoring": [score(t) for t in texts],
+            "documents": [lambda q=q: model.score(q, OPTIONS) for q in questions]}
 
 
 def scoring_speed(texts: list[str], rounds: int) -> Row:
@@ -120,9 +127,10 @@ async def run(texts: list[str], concurrencies: list[int], args: argparse.Namespa
             await throughput(work[side][kind][:contexts], contexts)
     figures: dict[tuple[str, int], dict[str, list[float]]] = {}
     measuring = rss_mb()
+    levels = {"generation": concurrencies, "scoring": concurrencies, "documents": [contexts]}
     for _ in range(args.rounds):
-        for kind in ("generation", "scoring"):
-            for c in concurrencies:
+        for kind, kind_levels in levels.items():
+            for c in kind_levels:
                 cell = figures.setdefault((kind, c), {"before": [], "after": [], "before_cpu": [], "after_cpu": []})
                 for side in ("before", "after"):
                     rate, cpu = await throughput(work[side][kind], c)
@@ -139,7 +147,8 @@ async def run(texts: list[str], concurrencies: list[int], args: argparse.Namespa
     for (kind, c), cell in figures.items():
         unit = "calls/s" if kind == "generation" else "scores/s"
         ours, base = median(cell["after"]), median(cell["before"])
-        rows.append(Row(NAME, f"{kind} at concurrency {c}, {contexts} contexts vs 1", ours, unit, base,
+        what = "scoring two documents in turn" if kind == "documents" else kind
+        rows.append(Row(NAME, f"{what} at concurrency {c}, {contexts} contexts vs 1", ours, unit, base,
                         "1 context", "grows with concurrency" if c > 1 else "", ours > base if c > 1 else None,
                         extra={"rounds": cell, "cpu_s_per_call": {"ours": round(median(cell["after_cpu"]), 3),
                                                                   "baseline": round(median(cell["before_cpu"]), 3)}}))
