@@ -22,7 +22,7 @@ from bench._common import RESULTS, Row, table
 ROOT = Path(__file__).resolve().parents[1]
 #: In the order they run: the quick ones first, the model-loading ones last.
 BENCHMARKS = ("overhead", "parallelism", "startup", "queue", "resume", "planning", "models", "banking77", "volume",
-              "replicas", "sroie", "evaluation", "summaries")
+              "replicas", "generation", "sroie", "evaluation", "summaries")
 TIMEOUT_S = 3600
 
 

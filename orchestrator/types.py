@@ -183,12 +183,18 @@ EventType = Literal[
     "run.finished",
     "run.failed",
     "run.lease_lost",
+    "model.replica_down",
+    "model.replica_up",
 ]
 """``step.delta``: a piece of a generative step's answer as the model produces it (``data``:
 ``text``, ``draft`` (1, 2 ... per answer the step's models started: a repair or an escalation
 starts a new one) and ``model``); the step's output is in its ``step.finished`` as always.
 ``run.lease_lost``: a worker's attempt lost its job's lease and stopped; another attempt
-carries the run on (not terminal: followers keep following)."""
+carries the run on (not terminal: followers keep following).
+``model.replica_down`` / ``model.replica_up``: a replica of a replicated model was taken out
+after a transient failure, or put back after answering, seen by a call of this run (``step_id``:
+the step that made it; ``data``: ``model``, ``endpoint``, ``operation``, ``failures``, and when
+taken out ``reason`` and ``retry_in_s``)."""
 
 
 class Event(BaseModel):

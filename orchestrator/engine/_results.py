@@ -3,7 +3,7 @@
 Pure functions of plans and :class:`~orchestrator.types.StepResult` objects, no execution state:
 a failed step's result, a result handed back by a checkpoint, one result gathered from a fan-out's
 items, whether a failure was the budget's, a run's answer read from its plan's answer references,
-and the data a ``step.finished``/``step.failed`` event carries.
+the data a ``step.finished``/``step.failed`` event carries, and a model notice as a run event.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.models.base import Usage
+from orchestrator.models.notices import ReplicaChange
 from orchestrator.plan import Plan, Step, resolve
-from orchestrator.types import StepResult
+from orchestrator.types import Event, StepResult
 
 
 def failed_result(step: Step, reason: str) -> StepResult:
@@ -71,4 +72,9 @@ def step_event(result: StepResult) -> dict[str, Any]:
     }
 
 
-__all__ = ["answer_of", "as_result", "budget_failure", "failed_result", "gathered", "step_event"]
+def notice_event(run_id: str, step_id: str | None, change: ReplicaChange) -> Event:
+    """A replica change seen by a call of the run (of ``step_id``, or the planner's) as its event."""
+    return Event(type=change.kind, run_id=run_id, step_id=step_id, data=change.data())
+
+
+__all__ = ["answer_of", "as_result", "budget_failure", "failed_result", "gathered", "notice_event", "step_event"]

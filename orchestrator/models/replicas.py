@@ -20,8 +20,10 @@ endpoint, built from the same spec with that endpoint as its ``base_url`` (``ope
 Replica clients do not retry themselves (``retries = 0``): another replica is the retry.
 ``concurrency`` still bounds each replica's client; the pool's limit for the model bounds
 all of them together, so raise it with the number of replicas. Every change of a replica's
-state is logged (``model.replica.down`` / ``model.replica.up``), and :meth:`ReplicatedModel.
-status` reports each replica (``orchestrator models check`` probes each endpoint).
+state is logged (``model.replica.down`` / ``model.replica.up``) and handed to the run whose
+call saw it (:mod:`orchestrator.models.notices`: ``model.replica_down`` / ``model.replica_up``
+events), and :meth:`ReplicatedModel.status` reports each replica (``orchestrator models
+check`` probes each endpoint).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from orchestrator.errors import ConfigError, ModelError
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Capabilities, Completion, Message, Model, TextDeltas, streaming_model
 from orchestrator.models.endpoints import ENDPOINT_OPTION, endpoints
+from orchestrator.models.notices import ReplicaChange, notify
 from orchestrator.models.spec import ModelSpec, create_model
 
 T = TypeVar("T")
@@ -190,34 +193,43 @@ class ReplicatedModel:
             except ModelError as exc:
                 if not exc.retryable:
                     raise
-                self._take_out(replica, operation, exc)
+                if (change := self._take_out(replica, operation, exc)) is not None:
+                    await notify(change)
                 failed.append(f"{replica.endpoint}: {exc.reason}")
                 if may_fail_over is not None and not may_fail_over():
                     raise
                 continue
             finally:
                 replica.in_flight -= 1
-            self._answered(replica)
+            if (change := self._answered(replica, operation)) is not None:
+                await notify(change)
             return result, replica.endpoint
         raise ModelError(self.ref, f"every replica failed ({len(failed)}): " + "; ".join(failed), retryable=True)
 
-    def _take_out(self, replica: _Replica, operation: str, exc: ModelError) -> None:
+    def _take_out(self, replica: _Replica, operation: str, exc: ModelError) -> ReplicaChange | None:
+        """Take ``replica`` out after ``exc``; the change, or None when it was out already."""
         replica.last_error = exc.reason
         if replica.down_until > self._clock():
-            return  # already out: calls that were under way when it failed count once
+            return None  # already out: calls that were under way when it failed count once
         replica.failures += 1
         pause = min(self.backoff_max, self.backoff * 2 ** (replica.failures - 1))
         replica.down_until = self._clock() + pause
         log.warning("model.replica.down", model=self.ref, endpoint=replica.endpoint, operation=operation,
                     failures=replica.failures, retry_in_s=round(pause, 3), status=exc.status, reason=exc.reason)
+        return ReplicaChange(self.ref, replica.endpoint, up=False, operation=operation, failures=replica.failures,
+                             reason=exc.reason, retry_in_s=round(pause, 3))
 
-    def _answered(self, replica: _Replica) -> None:
+    def _answered(self, replica: _Replica, operation: str) -> ReplicaChange | None:
+        """Count ``replica``'s answer; the change when that puts it back, else None."""
         replica.calls += 1
-        if replica.failures:
-            log.info("model.replica.up", model=self.ref, endpoint=replica.endpoint, after_failures=replica.failures)
-            replica.failures = 0
-            replica.down_until = 0.0
-            replica.last_error = None
+        if not replica.failures:
+            return None
+        log.info("model.replica.up", model=self.ref, endpoint=replica.endpoint, after_failures=replica.failures)
+        change = ReplicaChange(self.ref, replica.endpoint, up=True, operation=operation, failures=replica.failures)
+        replica.failures = 0
+        replica.down_until = 0.0
+        replica.last_error = None
+        return change
 
 
 __all__ = ["ReplicaStatus", "ReplicatedModel", "replica_spec"]

@@ -14,6 +14,7 @@ from test_openai_compat_model import CHAT, chat_reply, openai_error
 from orchestrator.errors import ConfigError, ModelError
 from orchestrator.models.base import user
 from orchestrator.models.check import check_model
+from orchestrator.models.notices import ReplicaChange, noticing
 from orchestrator.models.replicas import ReplicatedModel
 from orchestrator.models.spec import ModelSpec, create_model
 from orchestrator.settings import Settings
@@ -305,3 +306,50 @@ def test_models_check_cli_prints_a_line_per_replica(server: FakeServer, refused_
     assert model.startswith("ok   small") and "openai:small-model" in model
     assert down.split()[:3] == ["replica", f"{refused_url}/v1", "FAIL"] and "connection refused" in down
     assert up.split()[:3] == ["replica", f"{server.url}/v1", "ok"]
+
+
+async def test_each_change_of_a_replica_is_handed_to_the_listener_of_the_call_that_saw_it(
+        servers: list[FakeServer]) -> None:
+    flaky, steady, _ = servers
+    flaky.script(CHAT, openai_error(503, "overloaded"))
+    flaky.respond(CHAT, lambda _request: OK)
+    steady.respond(CHAT, lambda _request: OK)
+    clock = Clock()
+    model = replicated([flaky.url, steady.url], clock=clock)
+    seen: list[ReplicaChange] = []
+
+    async def listen(change: ReplicaChange) -> None:
+        seen.append(change)
+
+    await model.complete([user("unheard")])  # no listener: the change is only logged
+    assert model.status()[0].failures == 1 and seen == []
+    model = replicated([flaky.url, steady.url], clock=clock)
+    flaky.script(CHAT, openai_error(503, "overloaded again"))
+    with noticing(listen):
+        await model.complete([user("hi")])
+        for _ in range(2):  # still out: no new change
+            await model.complete([user("hi")])
+        clock.now += 1.5
+        for _ in range(2):  # bounded: idle replicas take turns, so the flaky one comes up within two calls
+            await model.complete([user("hi")])
+
+    down, up = seen
+    assert down == ReplicaChange("openai:small-model", f"{flaky.url}/v1", up=False, operation="chat", failures=1,
+                                 reason="HTTP 503: overloaded again", retry_in_s=1.0)
+    assert up == ReplicaChange("openai:small-model", f"{flaky.url}/v1", up=True, operation="chat", failures=1)
+    assert down.kind == "model.replica_down" and up.data() == {
+        "model": "openai:small-model", "endpoint": f"{flaky.url}/v1", "operation": "chat", "failures": 1}
+    await model.aclose()
+
+
+async def test_a_failing_listener_does_not_fail_the_call(server: FakeServer, refused_url: str) -> None:
+    server.respond(CHAT, lambda _request: OK)
+    model = replicated([refused_url, server.url])
+
+    async def broken(change: ReplicaChange) -> None:
+        raise RuntimeError("the event sink is down")
+
+    with noticing(broken):
+        assert (await model.complete([user("hi")])).text == "OK"
+    assert not model.status()[0].up
+    await model.aclose()

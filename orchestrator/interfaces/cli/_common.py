@@ -126,6 +126,8 @@ class Progress:
                 tail += f"  (+{data['load_ms'] / 1000:.1f} s loading the model)"
             self._line(f"  {mark} {event.step_id:<16} {data.get('agent', ''):<12} {detail:<36} "
                        f"{data.get('latency_ms', 0):>8.0f} ms{tail}")
+        elif event.type in ("model.replica_down", "model.replica_up"):
+            self._line(replica_line(event))
 
     def loading(self, ref: str) -> None:
         """A model's weights begin to load (called from the loader's thread)."""
@@ -133,6 +135,15 @@ class Progress:
 
     def _line(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
+
+
+def replica_line(event: Event) -> str:
+    """A ``model.replica_down`` / ``model.replica_up`` event as a progress line."""
+    data = event.data
+    replica = f"      replica {data.get('endpoint')} of {data.get('model')}"
+    if event.type == "model.replica_up":
+        return f"{replica} is back"
+    return f"{replica} is out ({data.get('reason')}); tried again in {data.get('retry_in_s')} s"
 
 
 def print_result(result: RunResult) -> None:
