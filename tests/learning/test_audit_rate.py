@@ -105,3 +105,13 @@ async def test_an_audit_whose_example_cannot_be_kept_still_reports_what_it_spent
     assert step.audit_cost_usd == pytest.approx(float(step.audit_usage.total_tokens))
     assert run.cost.audit_cost_usd == step.audit_cost_usd
     await orch.aclose()
+
+
+def test_an_audit_rate_without_proof_to_step_down_on_is_refused() -> None:
+    """proof 0 would step down before any audit (an empty window 'agrees'); agreement 0 after any."""
+    with pytest.raises(ValueError, match=r"proof must be at least 1, got 0"):
+        AuditRate(0.1, 0.01, proof=0)
+    with pytest.raises(ValueError, match=r"agreement must be in \(0, 1\], got 0"):
+        AuditRate(0.1, 0.01, agreement=0.0)
+    with pytest.raises(ValueError, match=r"agreement must be in \(0, 1\], got 1.5"):
+        AuditRate(0.1, 0.01, agreement=1.5)
