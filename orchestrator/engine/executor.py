@@ -175,10 +175,12 @@ class Executor:
                     if resume:
                         log.info("run.resume", pending=len(pending))
                     throwaway = spec.fresh and self._forget_finished
-                    payload = await self._entry.ainvoke(None if resume else spec.run_id, config,
-                                                        durability="exit" if throwaway else self.settings.durability)
-                    if throwaway:
-                        await self.checkpointer.adelete_thread(spec.run_id)
+                    try:
+                        payload = await self._entry.ainvoke(None if resume else spec.run_id, config, durability=(
+                            "exit" if throwaway else self.settings.durability))
+                    finally:  # returned or raised (a failing planner, a cancelled run): nothing resumes it
+                        if throwaway:
+                            await self.checkpointer.adelete_thread(spec.run_id)
         finally:
             _EXECUTOR.reset(token)
             del self._live[spec.run_id]

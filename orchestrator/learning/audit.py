@@ -81,6 +81,10 @@ class AuditRate:
     def __post_init__(self) -> None:
         if not 0.0 <= self.high <= 1.0 or (self.low is not None and not 0.0 <= self.low <= self.high):
             raise ValueError(f"audit rates must satisfy 0 <= low <= high <= 1, got high={self.high} low={self.low}")
+        if self.proof < 1:
+            raise ValueError(f"proof must be at least 1, got {self.proof}: the audits that decide the step-down")
+        if not 0.0 < self.agreement <= 1.0:
+            raise ValueError(f"agreement must be in (0, 1], got {self.agreement:g}: the share of audits agreeing")
         self.recent = deque(self.recent, maxlen=self.proof)
 
     @classmethod

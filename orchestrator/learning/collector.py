@@ -112,15 +112,18 @@ class Collector:
         try:
             audit = await self.auditor.audit(specialist, request, result, sensitivity, guard, instruction,
                                              rate=rate, step_id=step_id)
-            if audit is not None and audit.output is not None:
+        except Exception as exc:  # an audit never breaks anything
+            log.warning("learning.audit_failed", step=step_id, error=str(exc))
+            return None
+        if audit is not None and audit.output is not None:
+            try:
                 await self._keep(LabelledExample(specialist=specialist, input=request.model_dump(mode="json"),
                                                  output=audit.output, source="teacher", model=audit.model,
                                                  run_id=run_id, step_id=step_id, sensitivity=sensitivity,
                                                  audit=audit.record))
-            return audit
-        except Exception as exc:  # an audit never breaks anything
-            log.warning("learning.audit_failed", step=step_id, error=str(exc))
-            return None
+            except Exception as exc:  # the teacher answered and was paid: its cost still goes on the step
+                log.warning("learning.audit_not_kept", step=step_id, error=str(exc), cost_usd=audit.cost_usd)
+        return audit
 
     def _audit_later(self, run_id: str, work: Coroutine[Any, Any, Audit | None]) -> None:
         task = asyncio.create_task(work)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.calibration import CoveragePoint, threshold_for
-from orchestrator.errors import InputError, RuntimeFailure
+from orchestrator.errors import InputError, RuntimeFailure, StoreError
 from orchestrator.learner import Learner, Pair
 from orchestrator.learning.examples import ExampleStore, LabelledExample
 from orchestrator.learning.versions import VersionInfo, Versions
@@ -40,7 +40,8 @@ class DistillBusy(RuntimeFailure):
 
 @asynccontextmanager
 async def distilling(store: ExampleStore, specialist: str, ttl: int) -> AsyncIterator[None]:
-    """Hold ``specialist``'s distillation lock (at most ``ttl`` seconds); :class:`DistillBusy` if taken."""
+    """Hold ``specialist``'s distillation lock (at most ``ttl`` seconds); :class:`DistillBusy` if taken.
+    A release the store cannot make is logged, not raised: the lock expires after ``ttl``."""
     token = await store.lock_distill(specialist, ttl)
     if token is None:
         raise DistillBusy(f"another process is distilling {specialist} now (its lock expires within {ttl} s "
@@ -48,7 +49,10 @@ async def distilling(store: ExampleStore, specialist: str, ttl: int) -> AsyncIte
     try:
         yield
     finally:
-        await store.unlock_distill(specialist, token)
+        try:
+            await store.unlock_distill(specialist, token)
+        except StoreError as exc:  # it expires by itself: what the distillation did (or raised) stands
+            log.warning("learning.distill_unlock_failed", specialist=specialist, error=str(exc), expires_in_s=ttl)
 
 
 @dataclass(frozen=True, slots=True)

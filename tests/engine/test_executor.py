@@ -201,3 +201,24 @@ async def test_two_executors_running_at_once_each_run_their_own_steps() -> None:
     for executor in (first, second):
         assert isinstance(executor.checkpointer, InMemorySaver)
         assert set(executor.checkpointer.storage) == {"run-0", "run-1", "run-2"}  # its own runs, no other's
+
+
+async def test_a_fresh_run_that_raises_leaves_no_checkpoint_in_the_executors_own_saver() -> None:
+    """Its id was made here: nothing can resume it, so an error (a planner failing, a cancelled run)
+    must not keep its checkpoint for good (before: only a run that returned dropped it)."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    executor, _ = make_executor()
+
+    async def no_plan() -> Plan:
+        raise RuntimeError("the planner failed")
+
+    doomed = spec("fresh-and-failing")
+    doomed.fresh, doomed.make_plan = True, no_plan
+    with pytest.raises(RuntimeError, match="the planner failed"):
+        await executor.execute(doomed)
+    fine = spec("fresh-and-fine")
+    fine.fresh = True
+    assert (await executor.execute(fine, plan({"id": "a", "agent": "sleep", "params": {"value": 1}}))).ok
+    assert isinstance(executor.checkpointer, InMemorySaver)
+    assert set(executor.checkpointer.storage) == set()

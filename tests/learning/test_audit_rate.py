@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from pydantic import ValidationError
 
+from orchestrator.keys import KeySpace
 from orchestrator.learning import AuditRate
 from orchestrator.models import ScriptedModel
 from orchestrator.settings import LearningSettings
@@ -86,3 +88,30 @@ async def test_a_failed_audit_still_reports_what_it_spent(tmp_path: Path) -> Non
     assert step.output["label"] == "shipping" and step.model == "scripted:small"
     assert step.audit_cost_usd > 0 and run.cost.audit_cost_usd == step.audit_cost_usd
     await orch.aclose()
+
+
+async def test_an_audit_whose_example_cannot_be_kept_still_reports_what_it_spent(
+        tmp_path: Path, redis_url: str, keyspace: KeySpace, redis_client: aioredis.Redis) -> None:
+    """The teacher answered (and was paid); the store then failed (here: the shared example counter
+    holds no number, so Redis refuses INCR): the cost is still the step's (before: lost with the error)."""
+    orch = await distilled(tmp_path, [{"label": "shipping"}], audit_rate=1.0, price=1_000_000.0,
+                           redis_url=redis_url, key_prefix=keyspace.prefix, distill_every=1000)
+    await redis_client.set(keyspace.examples_new("classifier"), "not a number")
+    run = await orch.run(CLASSIFY, {"text": NEW[0]})
+    step = run.step("c")
+    assert step.output["label"] == "shipping" and step.model == "scripted:small"
+    assert [e for e in await orch.learning.store.examples("classifier") if e.audit is not None]  # it was kept
+    assert step.audit_usage.total_tokens > 0
+    assert step.audit_cost_usd == pytest.approx(float(step.audit_usage.total_tokens))
+    assert run.cost.audit_cost_usd == step.audit_cost_usd
+    await orch.aclose()
+
+
+def test_an_audit_rate_without_proof_to_step_down_on_is_refused() -> None:
+    """proof 0 would step down before any audit (an empty window 'agrees'); agreement 0 after any."""
+    with pytest.raises(ValueError, match=r"proof must be at least 1, got 0"):
+        AuditRate(0.1, 0.01, proof=0)
+    with pytest.raises(ValueError, match=r"agreement must be in \(0, 1\], got 0"):
+        AuditRate(0.1, 0.01, agreement=0.0)
+    with pytest.raises(ValueError, match=r"agreement must be in \(0, 1\], got 1.5"):
+        AuditRate(0.1, 0.01, agreement=1.5)

@@ -4,6 +4,7 @@ every ``distill_every`` new examples, and a lock keeps two distillations from ru
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import redis.asyncio as aioredis
 from orchestrator.engine.app import Orchestrator
 from orchestrator.keys import KeySpace
 from orchestrator.learning import DistillBusy, MemoryExampleStore, RedisExampleStore, Versions
+from orchestrator.learning.distill import distilling
 from orchestrator.learning.examples import ExampleStore
 from orchestrator.models import FunctionModel, ModelCall
 from tests.learning.deployment import CLASSIFY, TEXTS, all_texts, deployment, gold
@@ -111,3 +113,32 @@ async def test_an_automatic_distillation_is_skipped_while_another_holds_the_lock
     await orch.learning.collector.drain()
     assert [v.version for v in Versions(tmp_path / "versions", "classifier").list()] == ["v0001"]
     await orch.aclose()
+
+
+async def test_a_lock_release_redis_cannot_answer_keeps_what_the_distillation_did(tmp_path: Path) -> None:
+    """The lock expires by itself: a failed release must neither hide a finished distillation nor
+    replace the error it raised (before: the release's StoreError did both)."""
+    from orchestrator.redis.connection import connect
+    from orchestrator.settings import RedisSettings
+    from tests.reliability.test_redis_restart import RedisServer
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    data = tmp_path / "redis"
+    data.mkdir()
+    server = RedisServer(data)
+    await server.start()
+    client = connect(server.url, RedisSettings(connect_timeout=1.0, socket_timeout=1.0))
+    store = RedisExampleStore(client, KeySpace("t-release"))
+    try:
+        async with distilling(store, "classifier", 60):
+            await server.kill()  # Redis goes away while the distillation works
+        await server.start()
+        await client.set("probe", "1")  # connected again
+        with pytest.raises(ValueError, match="the distillation's own failure"):
+            async with distilling(store, "other", 60):
+                await server.kill()
+                raise ValueError("the distillation's own failure")
+    finally:
+        await server.stop()
+        await client.aclose()
