@@ -46,6 +46,9 @@ class _Loaded:
 
 _LOAD_LOCK = threading.Lock()
 _LOADED: dict[tuple[str, str], _Loaded] = {}
+"""Loaded encoders by (directory, device)."""
+_BY_ID: dict[tuple[str, str], _Loaded] = {}
+"""The same by (model id, device): a loaded model is found without resolving its path."""
 
 
 def resolve_path(model_id: str) -> str:
@@ -63,11 +66,11 @@ def _load(ref: str, model_id: str, device: str, offline: bool) -> tuple[_Loaded,
     seconds spent loading it (importing sentence-transformers included) or waiting for another
     thread's load of it (0 when it was loaded)."""
     started = time.perf_counter()
-    path = resolve_path(model_id)
-    if (path, device) in _LOADED:
-        return _LOADED[(path, device)], 0.0
+    loaded = _BY_ID.get((model_id, device))
+    if loaded is not None:
+        return loaded, 0.0
     with _LOAD_LOCK:
-        loaded = _LOADED.get((path, device))
+        loaded = _BY_ID.get((model_id, device))
         if loaded is None:
             report_load_start(ref)
             if offline:
@@ -77,9 +80,13 @@ def _load(ref: str, model_id: str, device: str, offline: bool) -> tuple[_Loaded,
                 from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading" bars
-            encoder = SentenceTransformer(path, device=device)
-            loaded = _LOADED[(path, device)] = _Loaded(encoder, threading.Lock())
-            log.info("model.loaded", path=path, device=device, heap_frozen=settle_heap())
+            path = resolve_path(model_id)
+            loaded = _LOADED.get((path, device))
+            if loaded is None:
+                encoder = SentenceTransformer(path, device=device)
+                loaded = _LOADED[(path, device)] = _Loaded(encoder, threading.Lock())
+                log.info("model.loaded", path=path, device=device, heap_frozen=settle_heap())
+            _BY_ID[(model_id, device)] = loaded
         return loaded, time.perf_counter() - started
 
 
