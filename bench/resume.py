@@ -134,12 +134,6 @@ def run_cli(workdir: Path, concurrency: int, stop_after: int | None, timeout: fl
             "said_resume": "run the same command again to resume" in text, "tail": text[-300:]}
 
 
-def _failed(run: dict[str, Any]) -> int:
-    """Items the run's last progress frame counted as failed."""
-    found = re.findall(r"(\d+) failed", run["tail"])
-    return int(found[-1]) if found else 0
-
-
 def _interruptible() -> None:
     """Ctrl-C reaches the batch as at a terminal, even when this benchmark runs in the background
     (a shell starts background jobs with SIGINT ignored, and the child would inherit that)."""
@@ -170,7 +164,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     failures = [{"id": r["id"], "error": r.get("error")} for r in results if not r["ok"]]
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     complete = len(ids) == args.rows and len(set(ids)) == args.rows
-    second_failed = _failed(second)
+    second_failed = sum(not r["ok"] for r in results[first["written"]:])  # the lines the resumed run wrote
     explained = all(f["error"] for f in failures)  # a failed item says why (e.g. a low-confidence step)
     stopped = first["exit"] == 130 and first["said_resume"] and first["written"] < args.rows
     rows = [

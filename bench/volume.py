@@ -95,7 +95,7 @@ async def embedded_texts(orch: Orchestrator, texts: list[str]) -> list[str]:
         asked.update(dict.fromkeys(batch))
         return await original(batch)
 
-    encoder.embed = recording  # type: ignore[method-assign]
+    encoder.embed = recording  # type: ignore[method-assign, assignment]
     try:
         await ours(orch, texts, 32)
     finally:
@@ -203,13 +203,13 @@ async def measure(texts: list[str], concurrencies: list[int], rounds: int) -> tu
         work = await embedded_texts(orch, texts)
         for _ in range(rounds):
             for concurrency in concurrencies:
-                rate, failed, cpu = await ours(orch, texts, concurrency)
+                rate, failed, ticket_cpu = await ours(orch, texts, concurrency)
                 samples["ours"][concurrency].append(rate)
-                samples["ours_cpu"][concurrency].append(cpu)
+                samples["ours_cpu"][concurrency].append(ticket_cpu)
                 failures[concurrency] += failed
-                graph_rate, graph_cpu = await plain.rate(texts, concurrency)
+                graph_rate, graph_ticket_cpu = await plain.rate(texts, concurrency)
                 samples["graph"][concurrency].append(graph_rate)
-                samples["graph_cpu"][concurrency].append(graph_cpu)
+                samples["graph_cpu"][concurrency].append(graph_ticket_cpu)
             floors.append(await floor(texts))
             work_floors.append(await floor(work) * len(texts) / len(work))  # tickets/s
         stats = (await encoder.batcher()).stats if isinstance(encoder, SentenceTransformerModel) else None
