@@ -91,6 +91,9 @@ def _load(ref: str, model_id: str, where: _Where, offline: bool) -> tuple[_Loade
         loaded = _BY_ID.get((model_id, where))
         if loaded is None:
             report_load_start(ref)
+            with needs_extra("embeddings", needed_for="the st: embedding model"):  # before the model's own package
+                if importlib.util.find_spec("sentence_transformers") is None:  # (and here, not in a child)
+                    raise ModuleNotFoundError(name="sentence_transformers")
             path = resolve_path(model_id)
             loaded = _LOADED.get((path, where))
             if loaded is None:
@@ -103,9 +106,6 @@ def _open(ref: str, path: str, where: _Where, offline: bool) -> Any:
     if offline:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the children inherit it
     if where.processes:
-        with needs_extra("embeddings", needed_for="the st: embedding model"):
-            if importlib.util.find_spec("sentence_transformers") is None:  # said here, not by a child
-                raise ModuleNotFoundError(name="sentence_transformers")
         encoders = encoder_process.start(ref, path, device=where.device, batch_size=where.batch_size,
                                          processes=where.processes, threads=where.threads)
         log.info("model.loaded", path=path, device=where.device, processes=where.processes, threads=where.threads)
