@@ -19,14 +19,16 @@ embed the same ticket sentences pay for them once.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Encode = Callable[[list[str]], list[list[float]]]
-"""Blocking: texts in, one vector per text out (run in a worker thread)."""
+Encode = Callable[[list[str]], list[list[float]]] | Callable[[list[str]], Awaitable[list[list[float]]]]
+"""Texts in, one vector per text out: a blocking function (run in a worker thread) or a
+coroutine function that keeps the event loop free itself (an encoder process's)."""
 
 Runner = Callable[[Callable[[], Awaitable[list[list[float]]]]], Awaitable[list[list[float]]]]
 """Wraps one pass (e.g. a model's call policy: timeout, error mapping)."""
@@ -162,13 +164,12 @@ class EmbeddingBatcher:
         if not texts:
             return
         try:
-            vectors = await self._encoded(texts)
+            rows = dict(zip(texts, await self._encoded(texts), strict=True))  # a row short is a failure too
         except Exception as exc:  # every caller of the pass gets the failure
             for request in live:
                 if not request.done.done():
                     request.done.set_exception(exc)
             return
-        rows = dict(zip(texts, vectors, strict=True))
         self._remember(rows)
         self.stats.passes += 1
         self.stats.encoded += len(texts)
@@ -179,7 +180,10 @@ class EmbeddingBatcher:
 
     async def _encoded(self, texts: list[str]) -> list[list[float]]:
         async def one_pass() -> list[list[float]]:
-            return await asyncio.to_thread(self._encode, texts)
+            if inspect.iscoroutinefunction(self._encode):
+                rows: list[list[float]] = await self._encode(texts)
+                return rows
+            return await asyncio.to_thread(self._encode, texts)  # type: ignore[arg-type]
 
         return await (self._runner(one_pass) if self._runner is not None else one_pass())
 
@@ -202,6 +206,7 @@ class EmbeddingBatcher:
         for drain in drains:
             drain.cancel()
         await asyncio.gather(*drains, return_exceptions=True)
+        self._drains.clear()  # a drain cancelled before it ran never removed itself
         for request in self._queue:
             request.done.cancel()
         self._queue.clear()

