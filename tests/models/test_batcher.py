@@ -122,11 +122,76 @@ async def test_aclose_cancels_waiting_callers() -> None:
         await waiting
 
 
+async def test_a_batcher_closed_then_used_again_answers() -> None:
+    batcher = EmbeddingBatcher(Recorder(), BatchOptions(max_wait_ms=1))
+    first = asyncio.create_task(batcher.embed(["one"]))
+    await asyncio.sleep(0)  # its drain is created but has not run yet
+    await batcher.aclose()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert await batcher.embed(["two"]) == [vector("two")]
+
+
 def test_batching_is_configured_by_model_options() -> None:
     model = create_model(ModelSpec(ref="st:all-minilm-l6-v2",
                                    options={"max_batch": 8, "max_wait_ms": 0.5, "cache_size": 0}))
     assert isinstance(model, SentenceTransformerModel)
     assert model.batching == BatchOptions(max_batch=8, max_wait_ms=0.5, cache_size=0)
+    assert model.where.processes == 1  # passes run in one encoder process unless told otherwise
+
+
+def test_each_encoder_process_takes_a_pass_at_a_time() -> None:
+    three = create_model(ModelSpec(ref="st:all-minilm-l6-v2", options={"processes": 3, "threads": 1}))
+    here = create_model(ModelSpec(ref="st:all-minilm-l6-v2", options={"processes": 0}))
+    assert isinstance(three, SentenceTransformerModel) and isinstance(here, SentenceTransformerModel)
+    assert three.batching.passes == 3 and three.where.threads == 1
+    assert here.batching.passes == 1 and here.where.processes == 0
+    with pytest.raises(ValueError, match=r"options.processes must be 0 \(in this process\) or more"):
+        create_model(ModelSpec(ref="st:all-minilm-l6-v2", options={"processes": -1}))
+
+
+class Overlap(Recorder):
+    """Records how many passes ran at the same moment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = 0
+        self.most = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> list[list[float]]:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(0.05)
+            return super().__call__(texts)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+@pytest.mark.parametrize("passes", [1, 2, 3])
+async def test_up_to_passes_passes_run_at_once_and_every_caller_gets_its_rows(passes: int) -> None:
+    encode = Overlap()
+    batcher = EmbeddingBatcher(encode, BatchOptions(max_batch=4, max_wait_ms=1, cache_size=0, passes=passes))
+
+    results = await asyncio.gather(*(batcher.embed(texts) for texts in TEXTS))
+
+    assert results == [[vector(t) for t in texts] for texts in TEXTS]
+    assert encode.most == passes  # 48 texts in passes of at most 4: enough to keep every slot busy
+    assert sum(len(p) for p in encode.passes) == sum(len(t) for t in TEXTS)
+    assert not batcher._drains  # every drain ended with the queue empty
+
+
+async def test_calls_arriving_during_a_pass_start_the_next_one_with_a_free_slot() -> None:
+    encode = Overlap()
+    batcher = EmbeddingBatcher(encode, BatchOptions(max_batch=64, max_wait_ms=1, cache_size=0, passes=2))
+    first = asyncio.create_task(batcher.embed(["first"]))
+    await asyncio.sleep(0.02)  # the first pass is running (it takes 50 ms)
+    assert await batcher.embed(["second"]) == [vector("second")]
+    assert await first == [vector("first")]
+    assert encode.most == 2 and encode.passes == [["first"], ["second"]]  # the second ran beside the first
 
 
 @pytest.mark.integration
