@@ -50,6 +50,12 @@ class FanOut:
             await sink.emit(event)
 
 
+def silent(sink: EventSink) -> bool:
+    """Whether ``sink`` drops every event (a :class:`FanOut` of no sinks: a run nobody follows),
+    so a run need not build them."""
+    return isinstance(sink, FanOut) and not sink.sinks
+
+
 class Collector:
     """Keeps events in memory (tests, ``Orchestrator.stream``)."""
 
@@ -96,4 +102,4 @@ class WithoutEnd:
 
 
 __all__ = ["CallbackSink", "Collector", "EventCallback", "EventSink", "FanOut", "WithoutEnd", "end_event",
-           "leave_run_end_to_caller", "run_end_left_to_caller"]
+           "leave_run_end_to_caller", "run_end_left_to_caller", "silent"]

@@ -46,7 +46,7 @@ from orchestrator.engine.guard import RunGuard
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
 from orchestrator.errors import BudgetExceeded, OrchestratorError, PlanError, PrivacyViolation
-from orchestrator.events import EventSink
+from orchestrator.events import EventSink, silent
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Usage
 from orchestrator.models.loading import recording_loads
@@ -234,7 +234,8 @@ class Executor:
         self._check_agents(plan)
         self._live[run_id].plans[phase] = plan
         data = plan.model_dump(mode="json")
-        await self._emit(spec, "plan.ready", data={"plan": data, "phase": phase, "planned_by": spec.planned_by})
+        if not silent(spec.sink):
+            await self._emit(spec, "plan.ready", data={"plan": data, "phase": phase, "planned_by": spec.planned_by})
         return data
 
     @staticmethod
@@ -320,13 +321,17 @@ class Executor:
                             upstream: Mapping[str, StepResult]) -> StepResult:
         spec = live.spec
         sensitivity = phase.sensitivity[step.id]
-        await self._emit(spec, "step.started", step.id, {"agent": step.agent, "sensitivity": sensitivity.value,
-                                                         "instruction": step.instruction})
+        heard = not silent(spec.sink)  # nobody follows the run: no event is built, no answer streamed
+        if heard:
+            await self._emit(spec, "step.started", step.id, {"agent": step.agent, "sensitivity": sensitivity.value,
+                                                             "instruction": step.instruction})
         started = time.time()
+
         async def delta(piece: str, draft: int, model: str) -> None:
             await self._emit(spec, "step.delta", step.id, {"text": piece, "draft": draft, "model": model})
 
-        with (structlog.contextvars.bound_contextvars(step_id=step.id), listening(delta), recording_loads() as loads,
+        with (structlog.contextvars.bound_contextvars(step_id=step.id),
+              listening(delta) if heard else nullcontext(), recording_loads() as loads,
               telemetry.step_span(step.id, step.agent, sensitivity, tool=self._is_tool(step)) as span):
             outputs = {k: r.output for k, r in upstream.items()}
             if step.for_each is None:
@@ -343,7 +348,8 @@ class Executor:
         kind: EventType = "step.finished" if result.status == "completed" else "step.failed"
         log.info(kind, step_id=step.id, agent=step.agent, model=result.model,
                  latency_ms=round(result.latency_ms, 1), status=result.status)
-        await self._emit(spec, kind, step.id, step_event(result))
+        if heard:
+            await self._emit(spec, kind, step.id, step_event(result))
         return result
 
     async def _call(self, spec: RunSpec, step: Step, sensitivity: Sensitivity, outputs: Mapping[str, Any],
@@ -429,6 +435,8 @@ class Executor:
 
     async def _emit(self, spec: RunSpec, kind: EventType, step_id: str | None = None,
                     data: dict[str, Any] | None = None) -> None:
+        if silent(spec.sink):
+            return
         try:
             await spec.sink.emit(Event(type=kind, run_id=spec.run_id, step_id=step_id, data=data or {}))
         except Exception as exc:  # a broken UI must not break the run
@@ -467,16 +475,11 @@ _step_task = task(_run_step)
 _item_task = task(_run_item)
 
 
-
-
-
-
 def _status(phase: _Phase) -> RunStatus:
     results = list(phase.results.values())
     if budget_failure([r for r in results if r.status == "failed"]):
         return "budget_exceeded"
     return "completed" if all(r.status == "completed" for r in results) else "failed"
-
 
 
 def _sensitivities(plan: Plan, spec: RunSpec) -> dict[str, Sensitivity]:
@@ -487,7 +490,6 @@ def _sensitivities(plan: Plan, spec: RunSpec) -> dict[str, Sensitivity]:
         sources += [levels[dep] for dep in step.depends_on]
         levels[step.id] = Sensitivity.highest(sources)
     return levels
-
 
 
 __all__ = ["Executor", "ExecutorSettings", "PlanSource", "Replanner", "RunSpec", "StepObserver"]

@@ -222,3 +222,19 @@ async def test_a_fresh_run_that_raises_leaves_no_checkpoint_in_the_executors_own
     assert (await executor.execute(fine, plan({"id": "a", "agent": "sleep", "params": {"value": 1}}))).ok
     assert isinstance(executor.checkpointer, InMemorySaver)
     assert set(executor.checkpointer.storage) == set()
+
+
+async def test_a_run_nobody_follows_builds_no_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.engine import executor as module
+    from orchestrator.events import FanOut, silent
+
+    assert silent(FanOut([])) and not silent(FanOut([Collector()])) and not silent(Collector())
+    built: list[Any] = []
+    monkeypatch.setattr(module, "step_event", lambda result: built.append(result) or {})
+    unheard = spec("unheard")
+    unheard.sink = FanOut([])
+    assert (await make_executor()[0].execute(unheard, plan({"id": "a", "agent": "sleep", "params": {"value": 1}}))).ok
+    assert built == []
+    heard = spec("heard")
+    assert (await make_executor()[0].execute(heard, plan({"id": "a", "agent": "sleep", "params": {"value": 1}}))).ok
+    assert len(built) == 1
