@@ -14,7 +14,7 @@ from typing import Any
 from orchestrator.models.base import Usage
 from orchestrator.models.notices import ReplicaChange
 from orchestrator.plan import Plan, Step, resolve
-from orchestrator.types import Event, StepResult
+from orchestrator.types import Event, RunStatus, Sensitivity, StepResult
 
 
 def failed_result(step: Step, reason: str) -> StepResult:
@@ -52,6 +52,23 @@ def budget_failure(failed: list[StepResult]) -> bool:
     return any(s.escalation_reason == "budget" for s in failed)
 
 
+def run_status(results: list[StepResult]) -> RunStatus:
+    """A phase's outcome from its step results."""
+    if budget_failure([r for r in results if r.status == "failed"]):
+        return "budget_exceeded"
+    return "completed" if all(r.status == "completed" for r in results) else "failed"
+
+
+def sensitivities(plan: Plan, inputs: Mapping[str, Sensitivity]) -> dict[str, Sensitivity]:
+    """A step is as sensitive as the most sensitive input or step it reads, transitively."""
+    levels: dict[str, Sensitivity] = {}
+    for step in plan.topological_order():
+        sources = [inputs.get(name, Sensitivity.INTERNAL) for name in step.input_names]
+        sources += [levels[dep] for dep in step.depends_on]
+        levels[step.id] = Sensitivity.highest(sources)
+    return levels
+
+
 def answer_of(plan: Plan, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, Any]:
     answer: dict[str, Any] = {}
     for name, ref in plan.answer_refs().items():
@@ -77,4 +94,5 @@ def notice_event(run_id: str, step_id: str | None, change: ReplicaChange) -> Eve
     return Event(type=change.kind, run_id=run_id, step_id=step_id, data=change.data())
 
 
-__all__ = ["answer_of", "as_result", "budget_failure", "failed_result", "gathered", "notice_event", "step_event"]
+__all__ = ["answer_of", "as_result", "budget_failure", "failed_result", "gathered", "notice_event", "run_status",
+           "sensitivities", "step_event"]

@@ -41,7 +41,16 @@ from langgraph.func import entrypoint, task
 from pydantic import BaseModel, ValidationError
 
 from orchestrator import telemetry
-from orchestrator.engine._results import answer_of, as_result, budget_failure, failed_result, gathered, step_event
+from orchestrator.engine._results import (
+    answer_of,
+    as_result,
+    budget_failure,
+    failed_result,
+    gathered,
+    run_status,
+    sensitivities,
+    step_event,
+)
 from orchestrator.engine.guard import RunGuard
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
@@ -122,6 +131,10 @@ class _Live:
     phases: dict[int, _Phase] = field(default_factory=dict)
     plans: dict[int, Plan] = field(default_factory=dict)
     """Plans made in this process (a resumed run's plans come back from the checkpoint as data)."""
+    direct: bool = False
+    """Steps, items and the plan are called as plain coroutines, not LangGraph tasks: a fresh run
+    on the executor's own saver is checkpointed at its end only and dropped, so no task's result
+    is ever read back, and a task cost more of the loop's CPU than the step's own work."""
 
 
 class Executor:
@@ -159,7 +172,8 @@ class Executor:
             spec.make_plan = given
         if spec.make_plan is None:
             raise ValueError("execute() needs a plan or a RunSpec.make_plan")
-        self._live[spec.run_id] = _Live(spec, asyncio.Semaphore(self.settings.max_parallel_steps))
+        throwaway = spec.fresh and self._forget_finished
+        self._live[spec.run_id] = _Live(spec, asyncio.Semaphore(self.settings.max_parallel_steps), direct=throwaway)
         config: RunnableConfig = {"configurable": {"thread_id": spec.run_id}}
         started = time.perf_counter()
         token = _EXECUTOR.set(self)  # the module-level tasks find this executor through it
@@ -174,7 +188,6 @@ class Executor:
                     resume = bool(pending)  # an interrupted run of this id: continue it
                     if resume:
                         log.info("run.resume", pending=len(pending))
-                    throwaway = spec.fresh and self._forget_finished
                     try:
                         payload = await self._entry.ainvoke(None if resume else spec.run_id, config, durability=(
                             "exit" if throwaway else self.settings.durability))
@@ -210,7 +223,8 @@ class Executor:
             if new_plan_data:
                 plan, replanned = self._plan(live, 1, new_plan_data), True
                 steps = [*steps, *await self._run_phase(live, 1, plan, step_task)]
-        return await self._finish(spec, plan, steps, _status(live.phases[max(live.phases)]), None,
+        last = live.phases[max(live.phases)]
+        return await self._finish(spec, plan, steps, run_status(list(last.results.values())), None,
                                   replanned=replanned)
 
     async def _make_plan(self, run_id: str, phase: int) -> dict[str, Any]:
@@ -253,7 +267,7 @@ class Executor:
         loop = asyncio.get_running_loop()
         order = plan.topological_order()
         phase = _Phase(plan, {s.id: loop.create_future() for s in order}, index)
-        phase.sensitivity = _sensitivities(plan, live.spec)
+        phase.sensitivity = sensitivities(plan, live.spec.sensitivity)
         live.phases[index] = phase
         # Call every task now, in a fixed order: ids stay stable across resumes.
         calls = {asyncio.ensure_future(step_task(live.spec.run_id, index, s.id)): s for s in order}
@@ -392,7 +406,8 @@ class Executor:
                                        "the limit")
         phase.fan_outs[step.id] = _FanOut(items, outputs)
         # Called in item order, all at once: item task ids stay stable across resumes.
-        calls = [_item_task(spec.run_id, phase.index, step.id, position) for position in range(len(items))]
+        item = _run_item if self._live[spec.run_id].direct else _item_task
+        calls = [item(spec.run_id, phase.index, step.id, position) for position in range(len(items))]
         return gathered(step, [as_result(data) for data in await asyncio.gather(*calls)])
 
     async def _dispatch(self, agent: Specialist[Any, Any] | Tool[Any, Any], step: Step, request: BaseModel,
@@ -464,7 +479,10 @@ async def _run_item(run_id: str, index: int, step_id: str, position: int) -> Ste
 
 
 async def _run_entry(run_id: str) -> dict[str, Any]:
-    return await _EXECUTOR.get()._run(run_id, _plan_task, _step_task)
+    executor = _EXECUTOR.get()
+    if executor._live[run_id].direct:
+        return await executor._run(run_id, _make_plan, _run_step)
+    return await executor._run(run_id, _plan_task, _step_task)
 
 
 _run_entry.__name__ = "run"  # the graph's node name, in every checkpoint: keep it
@@ -473,23 +491,6 @@ _run_entry.__name__ = "run"  # the graph's node name, in every checkpoint: keep 
 _plan_task = task(_make_plan)
 _step_task = task(_run_step)
 _item_task = task(_run_item)
-
-
-def _status(phase: _Phase) -> RunStatus:
-    results = list(phase.results.values())
-    if budget_failure([r for r in results if r.status == "failed"]):
-        return "budget_exceeded"
-    return "completed" if all(r.status == "completed" for r in results) else "failed"
-
-
-def _sensitivities(plan: Plan, spec: RunSpec) -> dict[str, Sensitivity]:
-    """A step is as sensitive as the most sensitive input or step it reads, transitively."""
-    levels: dict[str, Sensitivity] = {}
-    for step in plan.topological_order():
-        sources = [spec.sensitivity.get(name, Sensitivity.INTERNAL) for name in step.input_names]
-        sources += [levels[dep] for dep in step.depends_on]
-        levels[step.id] = Sensitivity.highest(sources)
-    return levels
 
 
 __all__ = ["Executor", "ExecutorSettings", "PlanSource", "Replanner", "RunSpec", "StepObserver"]

@@ -224,13 +224,47 @@ async def test_a_fresh_run_that_raises_leaves_no_checkpoint_in_the_executors_own
     assert set(executor.checkpointer.storage) == set()
 
 
+async def test_a_fresh_run_on_the_executors_own_saver_calls_its_steps_without_langgraph_tasks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing can read back its tasks' results (checkpointed only at its end, then dropped), so it
+    skips them; a run of a given id, which may be resumed, still runs every step as a task."""
+    from orchestrator.engine import executor as module
+
+    def no_task(*args: Any) -> Any:
+        raise AssertionError("a LangGraph task was called")
+
+    executor, _ = make_executor()
+    p = plan({"id": "a", "agent": "sleep", "params": {"value": 1}},
+             {"id": "each", "agent": "sleep", "for_each": "$input.values", "inputs": {"value": "$item"}},
+             {"id": "b", "agent": "sleep", "inputs": {"value": "$steps.a.value"}})
+    given = spec("given", values=[1, 2, 3])
+    expected = await executor.execute(given, p)
+    monkeypatch.setattr(module, "_plan_task", no_task)
+    monkeypatch.setattr(module, "_step_task", no_task)
+    monkeypatch.setattr(module, "_item_task", no_task)
+    fresh = spec("fresh", values=[1, 2, 3])
+    fresh.fresh = True
+    result = await executor.execute(fresh, p)
+    assert result.ok and expected.ok
+    assert [s.output["value"] if s.step_id != "each" else [o["value"] for o in s.output] for s in result.steps] \
+        == [1, [1, 2, 3], 1]
+    assert [e.type for e in fresh.sink.events] == [e.type for e in given.sink.events]  # type: ignore[attr-defined]
+    with pytest.raises(AssertionError, match="a LangGraph task was called"):
+        await executor.execute(spec("given-again"), p)
+
+
 async def test_a_run_nobody_follows_builds_no_events(monkeypatch: pytest.MonkeyPatch) -> None:
     from orchestrator.engine import executor as module
     from orchestrator.events import FanOut, silent
 
     assert silent(FanOut([])) and not silent(FanOut([Collector()])) and not silent(Collector())
     built: list[Any] = []
-    monkeypatch.setattr(module, "step_event", lambda result: built.append(result) or {})
+
+    def step_event(result: Any) -> dict[str, Any]:
+        built.append(result)
+        return {}
+
+    monkeypatch.setattr(module, "step_event", step_event)
     unheard = spec("unheard")
     unheard.sink = FanOut([])
     assert (await make_executor()[0].execute(unheard, plan({"id": "a", "agent": "sleep", "params": {"value": 1}}))).ok
