@@ -20,6 +20,7 @@ construction; pass ``context={"catalog": names, "inputs": names}`` to
 
 from __future__ import annotations
 
+import marshal
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -148,6 +149,32 @@ class Step(BaseModel):
     @cached_property
     def _references(self) -> tuple[Reference, ...]:
         return tuple(references([self.inputs, self.params, self.for_each]))
+
+    @cached_property
+    def _arguments(self) -> tuple[dict[str, Any], bytes | None]:
+        """Params with inputs over them, and the literal ones (no reference inside) marshalled
+        (None when they hold something marshal cannot copy: then every call resolves them all)."""
+        merged = {**self.params, **self.inputs}
+        literal = {k: v for k, v in merged.items() if next(references(v), None) is None}
+        try:
+            return merged, marshal.dumps(literal)
+        except ValueError:
+            return merged, None
+
+    def arguments(self, inputs: Mapping[str, Any], outputs: Mapping[str, Any], *,
+                  item: Any = NO_ITEM) -> dict[str, Any]:
+        """What the step's agent is called with: params, inputs over them, every reference resolved.
+
+        Literal parts are fresh copies on every call (as ``resolve`` makes them; unmarshalled, a
+        tenth of its cost for a plan's label lists and routing tables), so an agent that mutates its
+        request never alters the plan, which every run of a workflow shares.
+        """
+        merged, blob = self._arguments
+        if blob is None:
+            resolved: dict[str, Any] = resolve(merged, inputs, outputs, item=item)
+            return resolved
+        literal = marshal.loads(blob)
+        return {k: literal[k] if k in literal else resolve(v, inputs, outputs, item=item) for k, v in merged.items()}
 
     @property
     def reads_item(self) -> bool:

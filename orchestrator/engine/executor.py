@@ -371,7 +371,7 @@ class Executor:
         """One run of the step's agent (on one ``item`` of a fan-out); every failure becomes a failed result."""
         agent = self.registry.agent(step.agent)
         try:
-            raw = resolve({**step.params, **step.inputs}, spec.inputs, outputs, item=item)
+            raw = step.arguments(spec.inputs, outputs, item=item)
             request = agent.Input.model_validate(raw)
             async with asyncio.timeout(self.settings.step_timeout):
                 return await self._dispatch(agent, step, request, sensitivity, spec, position)

@@ -8,6 +8,7 @@ import pytest
 
 from orchestrator.errors import InputError, PlanError, PluginError, UnresolvedReference
 from orchestrator.plan import EACH, MAX_STEPS, Plan, Reference, resolve
+from orchestrator.types import Sensitivity
 from orchestrator.workflow import Input, Workflow
 
 
@@ -261,3 +262,19 @@ def test_a_workflow_compiles_once_until_it_changes() -> None:
                                                                   "kind": "$steps.kind.label"}
     with pytest.raises(PlanError):
         wf.compile(["summarizer"])  # a catalog without the classifier: still checked
+
+
+@pytest.mark.parametrize("label", ["billing", Sensitivity.PUBLIC])  # marshalled, or (an enum) resolved each time
+def test_step_arguments_are_fresh_copies_with_references_resolved(label: Any) -> None:
+    plan = Plan.parse({"goal": "g", "steps": [
+        {"id": "a", "agent": "t", "params": {"labels": [{"name": label}], "table": {"x": [1, 2]}, "text": "p"},
+         "inputs": {"text": "$input.doc", "order": ["$input.doc", {"n": 3}]}}]})
+    step = plan.step_map["a"]
+    first = step.arguments({"doc": "D"}, {})
+    assert first == {"labels": [{"name": label}], "table": {"x": [1, 2]}, "text": "D", "order": ["D", {"n": 3}]}
+    first["labels"][0]["name"] = "mutated"
+    first["table"]["x"].append(3)
+    first["order"][1]["n"] = 4
+    assert step.arguments({"doc": "E"}, {}) == {"labels": [{"name": label}], "table": {"x": [1, 2]}, "text": "E",
+                                                "order": ["E", {"n": 3}]}
+    assert step.params == {"labels": [{"name": label}], "table": {"x": [1, 2]}, "text": "p"}
