@@ -18,6 +18,7 @@ Three strategies, picked per model (``Options.mode``):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -299,8 +300,9 @@ class Classifier(Specialist[ClassifierInput, ClassifierOutput]):
     async def _label_matrices(self, request: ClassifierInput, model: Model) -> list[np.ndarray[Any, Any]]:
         """Per label, its unit vectors: the name and description (with its examples' mean), then
         each phrase of the description when matching sentences."""
-        phrasings = [_phrasings(label, self.options.match == "sentences") for label in request.labels]
-        key = (model.ref, tuple(map(tuple, phrasings)))
+        sentences = self.options.match == "sentences"
+        phrasings = [_phrasings(label.name, label.description, sentences) for label in request.labels]
+        key = (model.ref, tuple(phrasings))
         if not request.examples and (known := self._label_matrix_cache.get(key)) is not None:
             self._label_matrix_cache.move_to_end(key)
             return list(known)  # read-only arrays: the steps of every run share them
@@ -400,18 +402,20 @@ _MAX_SENTENCES = 64
 """Sentences of a long text compared with the labels at most (the first ones)."""
 
 
-def _phrasings(label: Label, phrases: bool) -> list[str]:
-    """``"name: description"``, then with ``phrases`` each phrase of two words or more of the
-    description after its first colon (the whole description when it has none)."""
-    name = label.name.replace("_", " ")
-    if not label.description:
-        return [name]
-    texts = [f"{name}: {label.description}"]
+@functools.lru_cache(maxsize=4096)
+def _phrasings(name: str, description: str, phrases: bool) -> tuple[str, ...]:
+    """``"name: description"`` of a label, then with ``phrases`` each phrase of two words or more
+    of the description after its first colon (the whole description when it has none). Kept: every
+    step of a workflow asks again for the same labels."""
+    name = name.replace("_", " ")
+    if not description:
+        return (name,)
+    texts = [f"{name}: {description}"]
     if phrases:
-        _, colon, rest = label.description.partition(":")
-        parts = (part.strip(" .") for part in re.split(r"[;,]", rest if colon else label.description))
+        _, colon, rest = description.partition(":")
+        parts = (part.strip(" .") for part in re.split(r"[;,]", rest if colon else description))
         texts += [part for part in parts if len(part.split()) >= 2]
-    return texts
+    return tuple(texts)
 
 
 def _unit(vector: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
