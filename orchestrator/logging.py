@@ -12,9 +12,11 @@ names, sizes and timings only.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import structlog
@@ -58,6 +60,18 @@ class Logger:
 
     def exception(self, event: str, *args: Any, **values: Any) -> None:
         self._target().exception(event, *args, **values)
+
+
+@contextlib.contextmanager
+def bound(**values: Any) -> Iterator[None]:
+    """``values`` in every line logged within the block, as structlog's ``bound_contextvars``, but
+    restored by token: that one copies and walks the whole context (every context variable, of
+    every library) on each entry, once per step of every run."""
+    tokens = structlog.contextvars.bind_contextvars(**values)
+    try:
+        yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 def get_logger(name: str) -> Logger:
@@ -112,4 +126,4 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(name)s: %(message)s")
 
 
-__all__ = ["LogFormat", "Logger", "configure_logging", "get_logger"]
+__all__ = ["LogFormat", "Logger", "bound", "configure_logging", "get_logger"]

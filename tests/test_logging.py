@@ -40,3 +40,14 @@ async def test_run_logs_carry_run_and_step_ids_and_never_the_document() -> None:
     step_logs = [entry for entry in run_logs if str(entry["event"]).startswith("step.")]
     assert {entry["step_id"] for entry in step_logs} >= {"category", "urgency", "fields", "summary", "routing"}
     assert SECRET not in json.dumps(logs, default=str)  # ... and none of its text reached a log line
+
+
+def test_bound_values_are_restored_as_they_were_when_the_block_ends() -> None:
+    from orchestrator.logging import bound
+
+    structlog.contextvars.clear_contextvars()
+    with bound(run_id="outer"):
+        with bound(run_id="inner", step_id="s"):
+            assert structlog.contextvars.get_contextvars() == {"run_id": "inner", "step_id": "s"}
+        assert structlog.contextvars.get_contextvars() == {"run_id": "outer"}
+    assert structlog.contextvars.get_contextvars() == {}

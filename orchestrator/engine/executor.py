@@ -33,7 +33,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import structlog
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -56,7 +55,7 @@ from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
 from orchestrator.errors import BudgetExceeded, OrchestratorError, PlanError, PrivacyViolation
 from orchestrator.events import EventSink, silent
-from orchestrator.logging import get_logger
+from orchestrator.logging import bound, get_logger
 from orchestrator.models.base import Usage
 from orchestrator.models.loading import recording_loads
 from orchestrator.models.streaming import listening
@@ -178,7 +177,7 @@ class Executor:
         started = time.perf_counter()
         token = _EXECUTOR.set(self)  # the module-level tasks find this executor through it
         try:
-            with structlog.contextvars.bound_contextvars(run_id=spec.run_id):
+            with bound(run_id=spec.run_id):
                 state = None if spec.fresh else await self._entry.aget_state(config)
                 pending = state.next if state is not None else ()
                 if state is not None and not pending and state.values:  # it finished already (e.g. a crash before
@@ -344,7 +343,7 @@ class Executor:
         async def delta(piece: str, draft: int, model: str) -> None:
             await self._emit(spec, "step.delta", step.id, {"text": piece, "draft": draft, "model": model})
 
-        with (structlog.contextvars.bound_contextvars(step_id=step.id),
+        with (bound(step_id=step.id),
               listening(delta) if heard else nullcontext(), recording_loads() as loads,
               telemetry.step_span(step.id, step.agent, sensitivity, tool=self._is_tool(step)) as span):
             outputs = {k: r.output for k, r in upstream.items()}
