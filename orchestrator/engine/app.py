@@ -37,7 +37,7 @@ from orchestrator.engine.planner import TASK, describe_inputs, refuse_confidenti
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.router import Router
 from orchestrator.errors import ConfigError, UnknownNameError, UserError
-from orchestrator.events import EventSink, FanOut, end_event, run_end_left_to_caller
+from orchestrator.events import EventSink, FanOut, end_event, run_end_left_to_caller, silent
 from orchestrator.logging import get_logger
 from orchestrator.models.base import Model
 from orchestrator.models.pool import ModelPool
@@ -224,7 +224,7 @@ class Orchestrator(LearningMixin):
             await self.planning.settle(decision, result, values, secrets=guard.confidential.values)
         if self._store is not None:
             await self._store.save_run(result)
-        if not run_end_left_to_caller():  # the record is saved: its end may be seen now
+        if not run_end_left_to_caller() and not silent(spec.sink):  # the record is saved: its end may be seen now
             await _emit_end(spec.sink, result)
         return result
 
