@@ -20,6 +20,7 @@ construction; pass ``context={"catalog": names, "inputs": names}`` to
 
 from __future__ import annotations
 
+import functools
 import marshal
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -54,16 +55,22 @@ class Reference:
     def parse(cls, text: str) -> Reference | None:
         if not text.startswith("$"):  # most strings of a plan (labels, routing tables): no regex
             return None
-        match = _REF.match(text)
-        if not match:
-            return None
-        path = tuple(p for p in match.group(4).split(".") if p)
-        if match.group(3):
-            return cls("item", "", path)
-        return cls(match.group(1), match.group(2), path)
+        return _parsed(text)
 
     def __str__(self) -> str:
         return ".".join(("$" + self.source, *([self.name] if self.name else []), *self.path))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> Reference | None:
+    """A reference parsed once: every run of a plan resolves the same few (the result is frozen)."""
+    match = _REF.match(text)
+    if not match:
+        return None
+    path = tuple(p for p in match.group(4).split(".") if p)
+    if match.group(3):
+        return Reference("item", "", path)
+    return Reference(match.group(1), match.group(2), path)
 
 
 def is_reference(value: object) -> bool:
