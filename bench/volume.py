@@ -18,8 +18,8 @@ Each figure is the median of ``--rounds`` rounds; a round measures both sides an
 in turn, so load from other jobs on a shared machine falls on both sides alike. Beside
 throughput, each side's CPU time per ticket (this process, all threads, and the encoder's
 processes: the encoder's passes and the engine's work) is reported: it is the figure a busy
-shared machine disturbs least. Both sides use the profile's encoder (one encoder process unless
-``--processes`` says otherwise; 0 runs the passes in a thread of this process, as before).
+shared machine disturbs least. Both sides use the profile's encoder (one encoder process per CPU, at most 4,
+unless ``--processes`` says otherwise; 0 runs the passes in a thread of this process, as before).
 
     python -m bench.volume [--data DIR] [--limit 64] [--concurrency 1,8,32] [--rounds 3] [--processes N]
 """

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 
 import pytest
 
 from orchestrator.models.batcher import BatchOptions, EmbeddingBatcher
-from orchestrator.models.sentence import SentenceTransformerModel
+from orchestrator.models.sentence import SentenceTransformerModel, default_processes
 from orchestrator.models.spec import ModelSpec, create_model
 from tests.loop_lag import LoopLag
 
@@ -137,7 +138,7 @@ def test_batching_is_configured_by_model_options() -> None:
                                    options={"max_batch": 8, "max_wait_ms": 0.5, "cache_size": 0}))
     assert isinstance(model, SentenceTransformerModel)
     assert model.batching == BatchOptions(max_batch=8, max_wait_ms=0.5, cache_size=0)
-    assert model.where.processes == 1  # passes run in one encoder process unless told otherwise
+    assert model.where.processes == default_processes() == min(4, len(os.sched_getaffinity(0)))
 
 
 def test_each_encoder_process_takes_a_pass_at_a_time() -> None:
