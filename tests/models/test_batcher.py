@@ -137,7 +137,7 @@ def test_batching_is_configured_by_model_options() -> None:
     model = create_model(ModelSpec(ref="st:all-minilm-l6-v2",
                                    options={"max_batch": 8, "max_wait_ms": 0.5, "cache_size": 0}))
     assert isinstance(model, SentenceTransformerModel)
-    assert model.batching == BatchOptions(max_batch=8, max_wait_ms=0.5, cache_size=0)
+    assert model.batching == BatchOptions(max_batch=8, max_wait_ms=0.5, cache_size=0, passes=default_processes())
     assert model.where.processes == default_processes() == min(4, len(os.sched_getaffinity(0)))
 
 
