@@ -230,22 +230,15 @@ class EncoderProcesses:
 
     def encode(self, texts: list[str], claim: _Pass | None = None) -> list[list[float]]:
         """Blocking: one vector per text from the first idle child (started again first if it had died)."""
+        claim = claim or _Pass()
         child = self._idle.get()
         try:
-            if child is None or not child.alive:
-                child = None
-                if claim is not None and claim.abandoned:
-                    raise ModelError(self.ref, "the pass was abandoned before it started")
-                child = self._spawn().ready()
-            if claim is not None and not claim.take(child):
-                raise ModelError(self.ref, "the pass was abandoned before it started")
+            child = self._alive(child, claim)
             try:
-                return child.encode(texts)
-            except _Gone as gone:  # died while idle (its threads were still exiting): once more, on a new one
-                child = self._spawn().ready()
-                if claim is not None and not claim.take(child):
-                    raise gone.error from None
-                return child.encode(texts)
+                return self._send(child, texts, claim)
+            except _Gone:  # it died while idle (its threads were still exiting): once more, on a new one
+                child = self._alive(None, claim)
+                return self._send(child, texts, claim)
         except _Gone as gone:
             child = None
             raise gone.error from None
@@ -255,6 +248,22 @@ class EncoderProcesses:
             raise
         finally:
             self._idle.put(child)
+
+    def _alive(self, child: _Child | None, claim: _Pass) -> _Child:
+        """``child`` when it is alive, else a new one (none for a pass already abandoned)."""
+        if child is not None and child.alive:
+            return child
+        if claim.abandoned:
+            raise self._abandoned()
+        return self._spawn().ready()
+
+    def _send(self, child: _Child, texts: list[str], claim: _Pass) -> list[list[float]]:
+        if not claim.take(child):
+            raise self._abandoned()
+        return child.encode(texts)
+
+    def _abandoned(self) -> ModelError:
+        return ModelError(self.ref, "the pass was abandoned before it started")
 
     @property
     def pids(self) -> list[int]:

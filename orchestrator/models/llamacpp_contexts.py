@@ -25,7 +25,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -33,20 +32,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.logging import get_logger
-from orchestrator.models.loading import report_load_start, settle_heap
+from orchestrator.models.loading import cpu_count, report_load_start, settle_heap
 
 log = get_logger(__name__)
 
 _WAIT_S = 0.05
 """How often a call waiting for a context checks whether its caller gave up."""
-
-
-def cpu_count() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def default_contexts() -> int:

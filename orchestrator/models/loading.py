@@ -10,6 +10,9 @@ A load also settles the heap (:func:`settle_heap`): loading an encoder imports t
 builds a tokenizer, some 400,000 objects that live as long as the process, and Python's cyclic
 collector would otherwise walk all of them on every full collection, which at 32 concurrent runs
 cost about a third of the time (bench/volume.py).
+
+In-process backends size themselves (llama.cpp contexts, encoder processes and their threads)
+to :func:`cpu_count`, the CPUs this process may run on.
 """
 
 from __future__ import annotations
@@ -73,6 +76,15 @@ def report_load(model: str, seconds: float) -> None:
         current.loads.append(Load(model, seconds))
 
 
+def cpu_count() -> int:
+    """CPUs this process may run on (what an in-process backend sizes its threads, contexts or
+    encoder processes to)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 GC_FREEZE_ENV = "ORCHESTRATOR_GC_FREEZE"
 """Set to ``0`` to leave the garbage collector alone after model loads."""
 
@@ -90,4 +102,5 @@ def settle_heap() -> bool:
     return True
 
 
-__all__ = ["GC_FREEZE_ENV", "Load", "Loads", "recording_loads", "report_load", "report_load_start", "settle_heap"]
+__all__ = ["GC_FREEZE_ENV", "Load", "Loads", "cpu_count", "recording_loads", "report_load", "report_load_start",
+           "settle_heap"]

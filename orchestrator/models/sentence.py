@@ -36,7 +36,7 @@ from orchestrator.models import encoder_process, guard
 from orchestrator.models._resilience import CallPolicy, Classifier
 from orchestrator.models.base import Capabilities, Completion, Message
 from orchestrator.models.batcher import BatchOptions, EmbeddingBatcher, Encode
-from orchestrator.models.loading import report_load, report_load_start, settle_heap
+from orchestrator.models.loading import cpu_count, report_load, report_load_start, settle_heap
 from orchestrator.models.spec import ModelSpec
 
 log = get_logger(__name__)
@@ -147,7 +147,7 @@ class SentenceTransformerModel:
         self.batch_size = int(spec.options.get("batch_size", 32))
         self.offline = bool(spec.options.get("offline", True))
         processes = int(spec.options.get("processes", default_processes()))
-        threads = int(spec.options.get("threads", max(1, _cpus() // max(1, processes))))
+        threads = int(spec.options.get("threads", max(1, cpu_count() // max(1, processes))))
         if processes < 0 or threads < 1:
             raise ValueError(f"model {spec.ref!r}: options.processes must be 0 (in this process) or more and "
                              f"options.threads 1 or more, not {processes} and {threads}")
@@ -237,14 +237,7 @@ def default_processes() -> int:
     holds a copy of the model; on 2 CPUs, ticket_triage at concurrency 32 ran 1.15x faster on two
     processes of one thread each than on one of two threads, and 1.25-1.35x faster than in-process:
     bench/volume.py)."""
-    return min(4, _cpus())
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return min(4, cpu_count())
 
 
 def pids(model: SentenceTransformerModel) -> list[int]:
